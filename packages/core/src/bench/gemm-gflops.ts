@@ -1,0 +1,115 @@
+/**
+ * GFLOP/s of the matmul kernels at the MLP benchmark size (a 128-sample batch of 784 MNIST
+ * pixels times a 784x256 weight), forward and both backward orientations, single thread.
+ *
+ * Run directly after a build to print the table: `node packages/core/dist/bench/gemm-gflops.js`.
+ * The CLI and README call {@link measureGemmGflops}.
+ */
+import { pathToFileURL } from "node:url";
+import { gemm, gemmReference } from "../kernels/gemm.js";
+
+/** One measured case: a readable name and its median speed. */
+export interface GemmGflops {
+  /** E.g. `gemm f32 128x784 @ 784x256 (transB)`. */
+  name: string;
+  /** Median GFLOP/s over the timed samples, counting 2*m*n*k flops per call. */
+  gflops: number;
+}
+
+/** Options for {@link measureGemmGflops}. */
+export interface MeasureOptions {
+  /** Seconds of timed runs per case after warm-up (default 0.5). */
+  minSeconds?: number;
+}
+
+type FloatArray = Float32Array | Float64Array;
+type GemmFn = typeof gemm;
+
+/**
+ * The plainest possible float32 matmul, `C = A @ B` with row-major A [m,k], B [k,n], C [m,n]:
+ * the i-j-p loop with no packing or tiling — the baseline the fast kernel is compared against.
+ */
+export function naiveGemmF32(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc += a[i * k + p] * b[p * n + j];
+      c[i * n + j] = acc;
+    }
+  }
+}
+
+/** Deterministic inputs in [-1, 1) (a fixed LCG; the values do not matter for speed, only that they are normal numbers). */
+function fill<T extends FloatArray>(x: T, seed: number): T {
+  let s = seed >>> 0;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2147483648 - 1;
+  }
+  return x;
+}
+
+/**
+ * Median seconds per call of `run`: warm up (so V8 has optimised the kernel), then take samples
+ * of enough calls to last ~25 ms each until `minSeconds` have passed; the median resists the
+ * odd sample slowed by GC or a noisy neighbour.
+ */
+function medianSecondsPerCall(run: () => void, minSeconds: number): number {
+  const warmEnd = performance.now() + Math.max(100, minSeconds * 200);
+  do run(); while (performance.now() < warmEnd);
+  const samples: number[] = [];
+  const end = performance.now() + minSeconds * 1000;
+  let batch = 1;
+  while (samples.length < 5 || performance.now() < end) {
+    const t0 = performance.now();
+    for (let r = 0; r < batch; r++) run();
+    const dt = performance.now() - t0;
+    samples.push(dt / batch / 1000);
+    if (dt < 25) batch *= 2;
+  }
+  samples.sort((x, y) => x - y);
+  return samples[samples.length >> 1];
+}
+
+/**
+ * Measures the matmul kernels on 128x784 @ 784x256 and returns GFLOP/s per case (median of
+ * repeated timed samples, at least `minSeconds` per case after warm-up; about 4 s in all by default):
+ * `gemm` float32 plain, with A stored transposed (the dW = X^T G orientation) and with B stored
+ * transposed (dX = G W^T), `gemm` float64, `gemmReference` float32 and a naive i-j-p loop.
+ */
+export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
+  const minSeconds = options.minSeconds ?? 0.5;
+  const m = 128, k = 784, n = 256;
+  const flops = 2 * m * n * k;
+  const shape = `${m}x${k} @ ${k}x${n}`;
+  const a32 = fill(new Float32Array(m * k), 1);
+  const b32 = fill(new Float32Array(k * n), 2);
+  const c32 = new Float32Array(m * n);
+  const a64 = Float64Array.from(a32);
+  const b64 = Float64Array.from(b32);
+  const c64 = new Float64Array(m * n);
+  // Same sizes, stored the other way round; the values differ, which does not matter for timing.
+  const aT = a32; // read as [k,m] when transA
+  const bT = b32; // read as [n,k] when transB
+  const gemmCase = (g: GemmFn, a: FloatArray, tA: boolean, b: FloatArray, tB: boolean, c: FloatArray) => () =>
+    g(m, n, k, a, 0, tA, b, 0, tB, c, 0);
+  const cases: [string, () => void][] = [
+    [`gemm f32 ${shape}`, gemmCase(gemm, a32, false, b32, false, c32)],
+    [`gemm f32 ${shape} (transA: A stored ${k}x${m})`, gemmCase(gemm, aT, true, b32, false, c32)],
+    [`gemm f32 ${shape} (transB: B stored ${n}x${k})`, gemmCase(gemm, a32, false, bT, true, c32)],
+    [`gemm f64 ${shape}`, gemmCase(gemm, a64, false, b64, false, c64)],
+    [`gemmReference f32 ${shape}`, gemmCase(gemmReference, a32, false, b32, false, c32)],
+    [`naive i-j-p f32 ${shape}`, () => naiveGemmF32(m, n, k, a32, b32, c32)],
+  ];
+  return cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 }));
+}
+
+/** The table as printed lines: `gemm f32 128x784 @ 784x256: 5.3 GFLOP/s`. */
+export function formatGemmGflops(results: readonly GemmGflops[]): string {
+  return results.map((r) => `${r.name}: ${r.gflops.toFixed(2)} GFLOP/s`).join("\n");
+}
+
+// Print the table when run as a script (not when imported).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(formatGemmGflops(measureGemmGflops()));
+}

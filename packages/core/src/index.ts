@@ -1,0 +1,26 @@
+/**
+ * @dualgrad/core: the kernel core both frontends share. It defines every primitive once
+ * (abstract evaluation, kernels, VJP rule), owns all tensor memory through one allocator, and
+ * provides seeded randomness, safetensors I/O and gradient checking. It knows no tape and no graph.
+ * @packageDocumentation
+ */
+export * from "./dtype.js";
+export * from "./errors.js";
+export * from "./shape.js";
+export * from "./memory.js";
+export * from "./ops/prim.js";
+export { ops, PRIMS, isPrim } from "./ops/index.js";
+export { ELEMENTWISE, numberLiteral, type ElementwisePrim, type ElementwiseSpec } from "./ops/elementwise.js";
+export type { ReducePrim } from "./ops/reduce.js";
+export { resolveReshape, invertPerm, type ShapePrim } from "./ops/shape-ops.js";
+export type { MatmulPrim } from "./ops/matmul.js";
+export type { IndexPrim } from "./ops/index-ops.js";
+export { sumTo, unreduce } from "./ops/vjp-helpers.js";
+export { compileElementwise, type ElementwiseKernel } from "./kernels/elementwise.js";
+export { gemm, gemmReference } from "./kernels/gemm.js";
+export * from "./execute.js";
+export * from "./gradcheck.js";
+export * from "./random/philox.js";
+export * from "./random/init.js";
+export * from "./io/safetensors.js";
+export * from "./io/atomic-write.js";

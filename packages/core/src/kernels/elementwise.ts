@@ -1,0 +1,99 @@
+import type { TypedArray } from "../dtype.js";
+import { broadcastStrides, contiguousStrides, sizeOf, type Shape } from "../shape.js";
+
+/**
+ * Elementwise kernels generated from a JavaScript expression over locals `x0, x1, x2`
+ * (one per input). Generating the loop with the expression inlined means no function call
+ * per element, which is what makes plain-JS elementwise code fast; the graph compiler's
+ * fused kernels are generated the same way from a chain of these expressions.
+ */
+export type ElementwiseKernel = (out: TypedArray, outShape: Shape, inputs: readonly TypedArray[], inShapes: readonly Shape[]) => void;
+
+const cache = new Map<string, ElementwiseKernel>();
+
+/** Local variable names the expression may use, one per input. */
+export function inputVar(i: number): string {
+  return `x${i}`;
+}
+
+/**
+ * Compiles (once per `key`) a kernel computing `out[i] = expr(x0[i], x1[i], ...)` with NumPy
+ * broadcasting. `expr` must only use the locals `x0..x{arity-1}` and `Math`.
+ */
+export function compileElementwise(key: string, arity: number, expr: string): ElementwiseKernel {
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const ins = Array.from({ length: arity }, (_, i) => i);
+  const loadSame = ins.map((i) => `const x${i} = a${i}[i];`).join(" ");
+  const loadGeneral = ins.map((i) => `const x${i} = a${i}[q${i}];`).join(" ");
+  // Two loops: the common all-same-size case is one flat loop; otherwise an odometer walks the
+  // outer dimensions and the innermost dimension runs with per-input strides (0 = broadcast).
+  const body = `
+    const n = o.length;
+    if (same) { for (let i = 0; i < n; i++) { ${loadSame} o[i] = ${expr}; } return; }
+    const rank = shape.length, inner = shape[rank - 1];
+    if (inner === 0) return;
+    const idx = new Int32Array(rank);
+    ${ins.map((i) => `const is${i} = s${i}[rank - 1]; let p${i} = 0;`).join(" ")}
+    for (let base = 0; base < n; base += inner) {
+      ${ins.map((i) => `let q${i} = p${i};`).join(" ")}
+      for (let j = 0; j < inner; j++) {
+        ${loadGeneral}
+        o[base + j] = ${expr};
+        ${ins.map((i) => `q${i} += is${i};`).join(" ")}
+      }
+      for (let d = rank - 2; d >= 0; d--) {
+        idx[d]++;
+        ${ins.map((i) => `p${i} += s${i}[d];`).join(" ")}
+        if (idx[d] < shape[d]) break;
+        ${ins.map((i) => `p${i} -= s${i}[d] * shape[d];`).join(" ")}
+        idx[d] = 0;
+      }
+    }`;
+  const loop = new Function("o", "shape", "same", ...ins.flatMap((i) => [`a${i}`, `s${i}`]), body) as (
+    ...a: unknown[]
+  ) => void;
+  const kernel: ElementwiseKernel = (out, outShape, inputs, inShapes) => {
+    const n = out.length;
+    if (n === 0) return;
+    let same = true;
+    for (const a of inputs) if (a.length !== n) same = false;
+    const call: unknown[] = [out, outShape, same];
+    for (let i = 0; i < arity; i++) {
+      call.push(inputs[i], same ? null : broadcastStrides(inShapes[i], outShape));
+    }
+    loop(...call);
+  };
+  cache.set(key, kernel);
+  return kernel;
+}
+
+/**
+ * The reference elementwise kernel: for every output index, unravel it, find each input's
+ * element by broadcasting rules, and call `fn`. Slow and obviously right.
+ */
+export function referenceElementwise(
+  out: TypedArray,
+  outShape: Shape,
+  inputs: readonly TypedArray[],
+  inShapes: readonly Shape[],
+  fn: (...xs: number[]) => number,
+): void {
+  const n = sizeOf(outShape);
+  const outStrides = contiguousStrides(outShape);
+  for (let flat = 0; flat < n; flat++) {
+    const xs = inputs.map((a, k) => {
+      const shape = inShapes[k];
+      const offset = outShape.length - shape.length;
+      let pos = 0;
+      let stride = 1;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        const coord = Math.floor(flat / outStrides[d + offset]) % outShape[d + offset];
+        pos += (shape[d] === 1 ? 0 : coord) * stride;
+        stride *= shape[d];
+      }
+      return a[pos];
+    });
+    out[flat] = fn(...xs);
+  }
+}

@@ -1,0 +1,161 @@
+import type { TypedArray } from "../dtype.js";
+import { contiguousStrides, reducedShape, sizeOf, type Shape } from "../shape.js";
+
+/**
+ * Reductions over any set of axes. Every output element accumulates its inputs in the
+ * input's row-major order, in a float64 accumulator, whichever loop shape runs: that fixed
+ * order is what makes reductions deterministic (the same bits on every run and in both
+ * frontends).
+ */
+
+/** How one input element `v` joins the running accumulator `s` (`q` is the output index). */
+export type Combine = "sum" | "max" | "sumExpShifted";
+
+const COMBINE_EXPR: Record<Combine, string> = {
+  sum: "s + v",
+  // NaN wins, as in PyTorch: once s is NaN no comparison replaces it.
+  max: "(v > s || v !== v ? v : s)",
+  sumExpShifted: "s + Math.exp(v - shift[q])",
+};
+
+type Reducer = (x: TypedArray, shape: Shape, outStrides: Int32Array, acc: Float64Array, shift: Float64Array | null) => void;
+const reducers = new Map<Combine, Reducer>();
+
+function reducer(kind: Combine): Reducer {
+  let r = reducers.get(kind);
+  if (r) return r;
+  const c = COMBINE_EXPR[kind];
+  // An odometer over the outer dimensions, an inner loop over the last one. When the last
+  // dimension is reduced (stride 0) the running value stays in a local.
+  r = new Function(
+    "x", "shape", "os", "acc", "shift",
+    `const n = x.length; if (n === 0) return;
+     const rank = shape.length;
+     if (rank === 0) { const q = 0, s = acc[0], v = x[0]; acc[0] = ${c}; return; }
+     const inner = shape[rank - 1]; if (inner === 0) return;
+     const is = os[rank - 1];
+     const idx = new Int32Array(rank);
+     let p = 0;
+     for (let base = 0; base < n; base += inner) {
+       if (is === 0) {
+         const q = p; let s = acc[q];
+         for (let j = 0; j < inner; j++) { const v = x[base + j]; s = ${c}; }
+         acc[q] = s;
+       } else {
+         let q = p;
+         for (let j = 0; j < inner; j++) { const v = x[base + j]; const s = acc[q]; acc[q] = ${c}; q += is; }
+       }
+       for (let d = rank - 2; d >= 0; d--) {
+         idx[d]++; p += os[d];
+         if (idx[d] < shape[d]) break;
+         p -= os[d] * shape[d]; idx[d] = 0;
+       }
+     }`,
+  ) as Reducer;
+  reducers.set(kind, r);
+  return r;
+}
+
+/** Strides into the (keepdims) output for each input dimension: 0 on reduced axes. */
+function outputStrides(shape: Shape, axes: readonly number[]): Int32Array {
+  const kept = reducedShape(shape, axes, true);
+  const ks = contiguousStrides(kept);
+  return Int32Array.from(shape, (_, i) => (axes.includes(i) ? 0 : ks[i]));
+}
+
+/**
+ * Accumulates `x` (of `shape`) into `acc` (sized like the reduced output) with `kind`.
+ * `acc` must be initialised by the caller (0 for sums, -Infinity for max).
+ */
+export function reduceInto(kind: Combine, x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, shift: Float64Array | null = null): void {
+  reducer(kind)(x, shape, outputStrides(shape, axes), acc, shift);
+}
+
+/** The reference: unravel each input index, ravel its output index, combine. Same order, no tricks. */
+export function referenceReduceInto(kind: Combine, x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, shift: Float64Array | null = null): void {
+  const strides = contiguousStrides(shape);
+  const kept = reducedShape(shape, axes, true);
+  const keptStrides = contiguousStrides(kept);
+  for (let i = 0; i < sizeOf(shape); i++) {
+    let q = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const coord = Math.floor(i / strides[d]) % shape[d];
+      if (!axes.includes(d)) q += coord * keptStrides[d];
+    }
+    const v = x[i];
+    const s = acc[q];
+    if (kind === "sum") acc[q] = s + v;
+    else if (kind === "max") acc[q] = v > s || v !== v ? v : s;
+    else acc[q] = s + Math.exp(v - shift![q]);
+  }
+}
+
+/** Number of input elements that reduce into each output element. */
+export function reductionCount(shape: Shape, axes: readonly number[]): number {
+  let n = 1;
+  for (const a of axes) n *= shape[a];
+  return n;
+}
+
+/**
+ * The shift used by logsumexp for one output: its max when finite, else 0 (so that all -Inf
+ * gives log(0) = -Inf and any +Inf gives +Inf, instead of Inf - Inf = NaN).
+ */
+export function safeShift(max: number): number {
+  return Number.isFinite(max) ? max : 0;
+}
+
+/**
+ * Splits `shape` around `axis` into [outer, n, inner] so a per-axis loop can address element
+ * (o, i, j) at `o * n * inner + i * inner + j`.
+ */
+export function axisSplit(shape: Shape, axis: number): [outer: number, n: number, inner: number] {
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= shape[d];
+  for (let d = axis + 1; d < shape.length; d++) inner *= shape[d];
+  return [outer, shape[axis], inner];
+}
+
+/**
+ * log_softmax along one axis, numerically stable: x - (m + log(sum(exp(x - m)))), with the
+ * sum taken in index order along the axis.
+ */
+export function logSoftmaxKernel(x: TypedArray, out: TypedArray, shape: Shape, axis: number): void {
+  const [outer, n, inner] = axisSplit(shape, axis);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let m = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = x[base + i * inner];
+        if (v > m || v !== v) m = v;
+      }
+      const shift = safeShift(m);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += Math.exp(x[base + i * inner] - shift);
+      const lse = shift + Math.log(s);
+      for (let i = 0; i < n; i++) out[base + i * inner] = x[base + i * inner] - lse;
+    }
+  }
+}
+
+/** Index of the first maximum along `axis` (NaN counts as the maximum, as in PyTorch). */
+export function argmaxKernel(x: TypedArray, out: TypedArray, shape: Shape, axis: number): void {
+  const [outer, n, inner] = axisSplit(shape, axis);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let best = 0;
+      let m = x[base];
+      for (let i = 1; i < n && m === m; i++) {
+        const v = x[base + i * inner];
+        if (v > m || v !== v) {
+          m = v;
+          best = i;
+        }
+      }
+      out[o * inner + j] = best;
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import { arrayConstructor, bytesPerElement, type DType, type TypedArrayOf } from "./dtype.js";
+import { DualgradError } from "./errors.js";
+
+/**
+ * A block of tensor memory handed out by the {@link Allocator}. `data` may be a view on a
+ * larger pooled block; only its first `size` elements belong to this buffer.
+ */
+export interface DataBuffer<D extends DType = DType> {
+  /** Unique per allocation (a reused block gets a new id). */
+  readonly id: number;
+  readonly dtype: D;
+  /** Number of elements. */
+  readonly size: number;
+  /** The elements; exactly `size` long. */
+  readonly data: TypedArrayOf[D];
+  /** Set by {@link Allocator.release}; a released buffer must not be read again. */
+  readonly released: boolean;
+}
+
+/** A snapshot of the allocator's counters: the one instrument both frontends are measured with. */
+export interface MemoryStats {
+  /** Bytes of tensor data currently allocated (requested sizes, like `torch.cuda.memory_allocated`). */
+  liveBytes: number;
+  /** Highest `liveBytes` since the last reset. */
+  peakBytes: number;
+  /** Buffers currently allocated. */
+  liveBuffers: number;
+  /** Allocations since the last reset (fresh or reused). */
+  allocations: number;
+  /** Of those, how many were served from the pool rather than by a new ArrayBuffer. */
+  reuses: number;
+  /** Releases since the last reset. */
+  releases: number;
+  /** Kernels run since the last reset (one per op executed, one per fused kernel). */
+  kernelLaunches: number;
+  /** Bytes held from the system: live blocks at their size class plus pooled free blocks (like `memory_reserved`). */
+  reservedBytes: number;
+  /** Bytes of free blocks kept in the pool for reuse. */
+  pooledBytes: number;
+}
+
+interface Block {
+  buffer: ArrayBuffer;
+  classBytes: number;
+}
+
+/** Smallest block handed out; tiny tensors share this class so scalars recycle well. */
+const MIN_CLASS_BYTES = 64;
+
+/**
+ * Rounds a byte count up to its size class: powers of two split into four steps
+ * (1, 1.25, 1.5, 1.75 x 2^k), so at most 25% is wasted and blocks recycle across similar sizes.
+ */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS_BYTES) return MIN_CLASS_BYTES;
+  const pow = 2 ** Math.floor(Math.log2(bytes));
+  const step = pow / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+/**
+ * Hands out and takes back every tensor buffer, pooling freed blocks by size class and
+ * counting live bytes, peak bytes, allocations, reuses and kernel launches.
+ * Frontends release deterministically; nothing here relies on garbage collection.
+ */
+export class Allocator {
+  private nextId = 1;
+  private live = 0;
+  private peak = 0;
+  private liveCount = 0;
+  private allocs = 0;
+  private reused = 0;
+  private frees = 0;
+  private launches = 0;
+  private reservedLive = 0;
+  private pooled = 0;
+  private readonly pool = new Map<number, ArrayBuffer[]>();
+  private readonly blocks = new WeakMap<DataBuffer, Block>();
+
+  /**
+   * @param maxPooledBytes free blocks beyond this many bytes are dropped rather than pooled,
+   *   so a burst of large temporaries does not pin memory forever.
+   */
+  constructor(readonly maxPooledBytes = 512 * 1024 * 1024) {}
+
+  /** A buffer of `size` elements. Contents are unspecified unless `zeroed`. */
+  alloc<D extends DType>(dtype: D, size: number, zeroed = false): DataBuffer<D> {
+    if (!Number.isInteger(size) || size < 0) {
+      throw new DualgradError(`alloc: size must be a non-negative integer, got ${size}`);
+    }
+    const bytes = size * bytesPerElement(dtype);
+    const classBytes = sizeClass(bytes);
+    const free = this.pool.get(classBytes);
+    let buffer: ArrayBuffer;
+    if (free && free.length > 0) {
+      buffer = free.pop()!;
+      this.pooled -= classBytes;
+      this.reused++;
+    } else {
+      buffer = new ArrayBuffer(classBytes);
+    }
+    const data = new (arrayConstructor(dtype))(buffer, 0, size) as TypedArrayOf[D];
+    if (zeroed) data.fill(0);
+    const buf = { id: this.nextId++, dtype, size, data, released: false };
+    this.blocks.set(buf, { buffer, classBytes });
+    this.allocs++;
+    this.liveCount++;
+    this.live += bytes;
+    this.reservedLive += classBytes;
+    if (this.live > this.peak) this.peak = this.live;
+    return buf;
+  }
+
+  /** A buffer holding a copy of `values` (converted to `dtype`). */
+  allocFrom<D extends DType>(dtype: D, values: ArrayLike<number>): DataBuffer<D> {
+    const buf = this.alloc(dtype, values.length);
+    buf.data.set(values);
+    return buf;
+  }
+
+  /** Returns a buffer's block to the pool. Releasing twice is a bug and throws. */
+  release(buf: DataBuffer): void {
+    const block = this.blocks.get(buf);
+    if (!block || buf.released) {
+      throw new DualgradError(`release: buffer #${buf.id} was already released or is not from this allocator`);
+    }
+    (buf as { released: boolean }).released = true;
+    this.blocks.delete(buf);
+    this.liveCount--;
+    this.frees++;
+    this.live -= buf.size * bytesPerElement(buf.dtype);
+    this.reservedLive -= block.classBytes;
+    if (this.pooled + block.classBytes <= this.maxPooledBytes) {
+      let list = this.pool.get(block.classBytes);
+      if (!list) this.pool.set(block.classBytes, (list = []));
+      list.push(block.buffer);
+      this.pooled += block.classBytes;
+    }
+  }
+
+  /** True if `buf` is currently allocated by this allocator. */
+  owns(buf: DataBuffer): boolean {
+    return this.blocks.has(buf);
+  }
+
+  /** Counts `n` kernel launches (executors call this once per kernel they run). */
+  countLaunch(n = 1): void {
+    this.launches += n;
+  }
+
+  /** A copy of the counters. */
+  stats(): MemoryStats {
+    return {
+      liveBytes: this.live,
+      peakBytes: this.peak,
+      liveBuffers: this.liveCount,
+      allocations: this.allocs,
+      reuses: this.reused,
+      releases: this.frees,
+      kernelLaunches: this.launches,
+      reservedBytes: this.reservedLive + this.pooled,
+      pooledBytes: this.pooled,
+    };
+  }
+
+  /**
+   * Starts a new measurement window: peak := live, and the allocation, reuse, release and
+   * launch counters go to zero. Live bytes are facts, not counters, and are kept.
+   */
+  resetCounters(): void {
+    this.peak = this.live;
+    this.allocs = 0;
+    this.reused = 0;
+    this.frees = 0;
+    this.launches = 0;
+  }
+
+  /** Drops every pooled free block (live buffers are untouched). */
+  trim(): void {
+    this.pool.clear();
+    this.pooled = 0;
+  }
+}
+
+/** The process-wide allocator every frontend allocates through. */
+export const allocator = new Allocator();
+
+/** Counters accumulated between two snapshots (`after - before`), with peak taken from `after`. */
+export function statsDelta(before: MemoryStats, after: MemoryStats): MemoryStats {
+  return {
+    liveBytes: after.liveBytes - before.liveBytes,
+    peakBytes: after.peakBytes,
+    liveBuffers: after.liveBuffers - before.liveBuffers,
+    allocations: after.allocations - before.allocations,
+    reuses: after.reuses - before.reuses,
+    releases: after.releases - before.releases,
+    kernelLaunches: after.kernelLaunches - before.kernelLaunches,
+    reservedBytes: after.reservedBytes,
+    pooledBytes: after.pooledBytes,
+  };
+}

@@ -1,0 +1,109 @@
+import type { DType, TypedArray } from "../dtype.js";
+import type { Shape } from "../shape.js";
+
+/** Shape and dtype of a value: what abstract evaluation computes, without any data. */
+export interface Meta {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** A contiguous, row-major tensor value as kernels see it: data plus its meta. */
+export interface View extends Meta {
+  readonly data: TypedArray;
+}
+
+/** Reduction attributes; `axes: null` reduces every axis. Negative axes count from the end. */
+export interface ReduceAttrs {
+  readonly axes: readonly number[] | null;
+  readonly keepdims: boolean;
+}
+
+/** Comparison kinds of the `compare` primitive (result is 1 or 0 in the inputs' dtype). */
+export type CompareKind = "gt" | "ge" | "lt" | "le" | "eq" | "ne";
+
+/**
+ * Typed attributes of every primitive. This interface *is* the primitive set: `Prim` is its
+ * key union, and every rule table is a mapped type over it, so adding a primitive here without
+ * defining it everywhere is a compile error.
+ */
+export interface Attrs {
+  // elementwise, unary
+  neg: {};
+  exp: {};
+  log: {};
+  sqrt: {};
+  abs: {};
+  relu: {};
+  tanh: {};
+  sigmoid: {};
+  /** x ** exponent, exponent a compile-time scalar. */
+  pow: { readonly exponent: number };
+  // elementwise, binary (NumPy broadcasting)
+  add: {};
+  sub: {};
+  mul: {};
+  div: {};
+  maximum: {};
+  minimum: {};
+  compare: { readonly kind: CompareKind };
+  // elementwise, ternary: cond != 0 ? a : b
+  where: {};
+  // reductions
+  sum: ReduceAttrs;
+  mean: ReduceAttrs;
+  max: ReduceAttrs;
+  logsumexp: ReduceAttrs;
+  argmax: { readonly axis: number; readonly keepdims: boolean };
+  log_softmax: { readonly axis: number };
+  // shape
+  reshape: { readonly shape: Shape };
+  transpose: { readonly perm: readonly number[] };
+  broadcast_to: { readonly shape: Shape };
+  slice: { readonly begin: readonly number[]; readonly end: readonly number[] };
+  pad: { readonly before: readonly number[]; readonly after: readonly number[] };
+  // linear algebra: op(A) @ op(B) with batch broadcasting
+  matmul: { readonly transA: boolean; readonly transB: boolean };
+  // indices and types
+  one_hot: { readonly depth: number; readonly dtype: DType };
+  cast: { readonly dtype: DType };
+}
+
+/** The union of primitive names. */
+export type Prim = keyof Attrs;
+
+/**
+ * How a VJP rule builds its results. Eager implements `emit` by running the kernel now;
+ * graph implements it by adding a node. A rule never knows which.
+ */
+export interface Emitter<T> {
+  /** Applies primitive `prim` to `inputs`. */
+  emit<P extends Prim>(prim: P, inputs: readonly T[], attrs: Attrs[P]): T;
+  /** Shape and dtype of a value. */
+  meta(t: T): Meta;
+  /** A rank-0 constant (broadcasting takes it to any shape). */
+  constant(value: number, dtype: DType): T;
+}
+
+/** Kinds of primitive, for passes that treat families alike (fusion, simplification). */
+export type PrimKind = "elementwise" | "reduce" | "shape" | "matmul" | "index";
+
+/** A primitive's complete definition: the one place its math lives. */
+export interface OpDef<P extends Prim> {
+  readonly kind: PrimKind;
+  /** Number of inputs. */
+  readonly arity: number;
+  /** Abstract evaluation: the output's shape and dtype, or a ShapeError naming the op and shapes. */
+  infer(inputs: readonly Meta[], attrs: Attrs[P]): Meta;
+  /** The fast kernel: writes the whole of `out` (whose meta is `infer`'s result). */
+  kernel(inputs: readonly View[], out: View, attrs: Attrs[P]): void;
+  /** The reference kernel: plain loops, obviously right; fast kernels are tested against it. */
+  reference(inputs: readonly View[], out: View, attrs: Attrs[P]): void;
+  /**
+   * Vector-Jacobian product: given the cotangent `grad` of `out`, the cotangents of the
+   * inputs (null where an input is not differentiable, e.g. integer labels or masks).
+   */
+  vjp<T>(e: Emitter<T>, inputs: readonly T[], out: T, grad: T, attrs: Attrs[P]): (T | null)[];
+}
+
+/** A rule table: one entry per primitive of `K`; a missing entry is a compile error. */
+export type OpTable<K extends Prim = Prim> = { readonly [P in K]: OpDef<P> };
