@@ -1,0 +1,220 @@
+import { ops, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
+import { DualgradError, formatShape } from "@dualgrad/core";
+import { enableGrad, isAnomalyDetectionEnabled, noGrad } from "./grad-mode.js";
+import { beginScope, endScope, keep } from "./scope.js";
+import { Tensor, isTensor } from "./tensor.js";
+import { apply, scalarTensor, withBackward } from "./ops.js";
+import { firstNonFinite } from "./anomaly.js";
+
+/**
+ * One recorded op: the tape is the graph of these, linked through their inputs' `gradFn`s.
+ * A node saves its inputs and output (holding their storages) until backward has used them,
+ * and is itself reference-counted: by the live tensor whose `gradFn` it is and by the nodes
+ * that consume that tensor. When nobody can reach it any more it frees what it saved, so a
+ * forward pass that is never differentiated leaks nothing.
+ */
+export class Node {
+  /** PyTorch-style name, e.g. `MulBackward`. */
+  readonly name: string;
+  /** Storage versions at record time, to catch in-place changes of saved tensors. */
+  private readonly versions: number[];
+  private refs = 1;
+  /** True once backward has consumed (and freed) the saved tensors. */
+  savedFreed = false;
+
+  constructor(
+    readonly prim: Prim,
+    readonly attrs: Attrs[Prim],
+    readonly inputs: readonly Tensor[],
+    readonly out: Tensor,
+  ) {
+    this.name = `${prim.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Backward`;
+    for (const t of inputs) {
+      t._storage.retain();
+      t.gradFn?._retain();
+    }
+    out._storage.retain();
+    this.versions = inputs.map((t) => t._storage.version);
+    this.versions.push(out._storage.version);
+  }
+
+  /** @internal */
+  _retain(): void {
+    this.refs++;
+  }
+
+  /** @internal Drops one reference; at zero, frees the saved tensors and the references to producer nodes. */
+  _release(): void {
+    if (--this.refs > 0) return;
+    this.freeSaved();
+    for (const t of this.inputs) t.gradFn?._release();
+  }
+
+  /** Frees the saved tensors (after backward without `retainGraph`). */
+  freeSaved(): void {
+    if (this.savedFreed) return;
+    this.savedFreed = true;
+    for (const t of this.inputs) t._storage.release();
+    this.out._storage.release();
+  }
+
+  /** Throws PyTorch's error if a saved tensor was changed in place after it was recorded. */
+  checkVersions(): void {
+    const all = [...this.inputs, this.out];
+    all.forEach((t, i) => {
+      if (t._storage.version !== this.versions[i]) {
+        throw new DualgradError(
+          `one of the variables needed for gradient computation has been modified by an inplace operation: ` +
+            `[${t.dtype} ${formatShape(t.shape)}], which is ${i < this.inputs.length ? `input ${i}` : "the output"} of ${this.name}, ` +
+            `is at version ${t._storage.version}; expected version ${this.versions[i]} instead. ` +
+            `Hint: do the in-place update after backward(), or use the out-of-place op.`,
+        );
+      }
+    });
+  }
+}
+
+/** Runs VJP rules on tensors: each emitted op executes now (and is recorded when building a graph of the gradient). */
+const tensorEmitter: Emitter<Tensor> = {
+  emit: <P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]) => apply(prim, inputs, attrs),
+  meta: (t: Tensor): Meta => t,
+  constant: (value: number, dtype: DType) => scalarTensor(value, dtype),
+};
+
+/** Options of {@link backward}, as in PyTorch. */
+export interface BackwardOptions {
+  /** Keep saved tensors so backward can run through this graph again. */
+  retainGraph?: boolean;
+  /** Record the backward pass itself, so the gradients can be differentiated again (implies retainGraph). */
+  createGraph?: boolean;
+}
+
+/** Nodes reachable from `root`, producers after consumers (reverse topological order). */
+function reverseTopological(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  // Iterative post-order DFS: deep graphs (long loops in define-by-run code) must not overflow the stack.
+  const stack: [Node, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1]++;
+      const next = node.inputs[i].gradFn;
+      if (next && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(node);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+function checkAnomaly(node: Node, grads: readonly (Tensor | null)[]): void {
+  if (!isAnomalyDetectionEnabled()) return;
+  grads.forEach((g, i) => {
+    const bad = g ? firstNonFinite(g._storage.value.data) : null;
+    if (bad) throw new DualgradError(`detectAnomaly: Function '${node.name}' returned ${bad} values in its ${i}th output (backward of ${node.prim})`);
+  });
+}
+
+/**
+ * Backpropagates from `root`: runs core's VJP rules in reverse topological order and
+ * accumulates into `.grad` of every leaf that requires grad (adding to what is there, as
+ * PyTorch does, until zeroed). `gradient` is required for non-scalar roots.
+ */
+export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
+  const createGraph = options.createGraph ?? false;
+  const retainGraph = options.retainGraph ?? createGraph;
+  if (!root.requiresGrad) {
+    throw new DualgradError("backward: element 0 of tensors does not require grad and does not have a gradFn");
+  }
+  if (gradient === undefined && root.size !== 1) {
+    throw new DualgradError(`backward: grad can be implicitly created only for scalar outputs (got shape ${formatShape(root.shape)}); pass a gradient`);
+  }
+  if (gradient !== undefined && formatShape(gradient.shape) !== formatShape(root.shape)) {
+    throw new DualgradError(`backward: gradient has shape ${formatShape(gradient.shape)} but the tensor has shape ${formatShape(root.shape)}`);
+  }
+  root._checkAlive("backward");
+  const scope = beginScope();
+  const assigned: Tensor[] = [];
+  // Every gradient held in a map is owned by exactly one entry; `take` copies when a rule hands
+  // back a tensor that is already owned (add returns the same cotangent for both inputs) or that
+  // the caller owns (the seed), so disposing a consumed gradient can never free another's.
+  const held = new Set<Tensor>();
+  const take = (g: Tensor): Tensor => {
+    const own = held.has(g) || !scope.has(g) ? apply("reshape", [g], { shape: g.shape }) : g;
+    held.add(own);
+    return own;
+  };
+  const accumulate = (map: Map<Tensor, Tensor>, key: Tensor, g: Tensor) => {
+    const prev = map.get(key);
+    if (!prev) {
+      map.set(key, take(g));
+      return;
+    }
+    held.delete(prev);
+    map.set(key, take(apply("add", [prev, g], {})));
+    prev.dispose();
+  };
+  const run = () => {
+    const seed = gradient ?? scalarTensor(1, root.dtype).reshape(root.shape);
+    const leafGrads = new Map<Tensor, Tensor>();
+    if (!root.gradFn) accumulate(leafGrads, root, seed);
+    else {
+      const nodeGrads = new Map<Tensor, Tensor>([[root, take(seed)]]);
+      for (const node of reverseTopological(root.gradFn)) {
+        const g = nodeGrads.get(node.out);
+        if (!g) continue;
+        nodeGrads.delete(node.out);
+        held.delete(g);
+        if (node.savedFreed) {
+          throw new DualgradError(
+            "backward: trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). " +
+              "Saved intermediate values of the graph are freed when you call backward(). Specify retainGraph: true if you need to backward through the graph a second time.",
+          );
+        }
+        node.checkVersions();
+        if (node.out._retainsGrad) accumulate(leafGrads, node.out, g);
+        // Temporaries of this rule are freed right after it runs; only its results survive.
+        const local = beginScope();
+        let inputGrads: (Tensor | null)[] = [];
+        try {
+          inputGrads = ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never);
+        } finally {
+          endScope(local, inputGrads, isTensor);
+        }
+        checkAnomaly(node, inputGrads);
+        node.inputs.forEach((input, i) => {
+          const gi = inputGrads[i];
+          if (gi && input.requiresGrad) accumulate(input.gradFn ? nodeGrads : leafGrads, input, gi);
+        });
+        for (const gi of inputGrads) if (gi && gi !== g && !held.has(gi)) gi.dispose();
+        if (!held.has(g)) g.dispose();
+        if (!retainGraph) node.freeSaved();
+      }
+    }
+    for (const [leaf, g] of leafGrads) {
+      if (leaf.grad === null) {
+        leaf.grad = keep(g);
+        assigned.push(g);
+      } else if (createGraph) {
+        const old = leaf.grad;
+        leaf.grad = keep(apply("add", [old, g], {}));
+        assigned.push(leaf.grad);
+        old.dispose();
+      } else {
+        leaf.grad.add_(g);
+      }
+    }
+  };
+  try {
+    withBackward(() => (createGraph ? enableGrad(run) : noGrad(run)));
+  } finally {
+    endScope(scope, assigned, isTensor);
+  }
+}

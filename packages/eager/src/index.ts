@@ -1,0 +1,14 @@
+/**
+ * @dualgrad/eager: PyTorch-style define-by-run tensors. Ops run immediately on core's kernels
+ * and are recorded on a tape; `loss.backward()` runs core's VJP rules in reverse.
+ * @packageDocumentation
+ */
+export { Tensor, isTensor, type TensorLike, type NestedArray } from "./tensor.js";
+export * from "./factories.js";
+export * from "./ops.js";
+export { backward, Node, type BackwardOptions } from "./autograd.js";
+export { noGrad, enableGrad, isGradEnabled, detectAnomaly, isAnomalyDetectionEnabled } from "./grad-mode.js";
+export { tidy, keep, dispose, memory } from "./memory.js";
+export { manualSeed, Generator } from "@dualgrad/core";
+export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";

@@ -1,0 +1,95 @@
+import { defaultGenerator, fillLinearInit, type DType, type Generator } from "@dualgrad/core";
+import { zeros } from "../factories.js";
+import * as F from "../ops.js";
+import type { Tensor } from "../tensor.js";
+import { Module, parameter } from "./module.js";
+
+/** Options of {@link Linear}. */
+export interface LinearOptions {
+  bias?: boolean;
+  dtype?: DType;
+  /** Source of the initial weights (default: the global generator, see `manualSeed`). */
+  generator?: Generator;
+}
+
+/**
+ * y = x W^T + b, with W `[out, in]` as in PyTorch and PyTorch's default init
+ * (U(-1/sqrt(in), 1/sqrt(in)) for weight then bias, drawn from core's Philox generator).
+ */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super();
+    const dtype = options.dtype ?? "float32";
+    this.weight = parameter(zeros([outFeatures, inFeatures], { dtype }));
+    this.bias = options.bias === false ? null : parameter(zeros([outFeatures], { dtype }));
+    fillLinearInit(
+      options.generator ?? defaultGenerator,
+      this.weight.data as Float32Array | Float64Array,
+      this.bias ? (this.bias.data as Float32Array | Float64Array) : null,
+      inFeatures,
+      outFeatures,
+    );
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/** Functional linear layer: x W^T + b. The transpose is a matmul flag, never a copy. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const y = F.matmul(x, weight, { transB: true });
+  if (!bias) return y;
+  try {
+    return F.add(y, bias);
+  } finally {
+    y.dispose();
+  }
+}
+
+/** max(x, 0) as a module. */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return F.relu(x);
+  }
+}
+
+/** tanh as a module. */
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return F.tanh(x);
+  }
+}
+
+/** sigmoid as a module. */
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return F.sigmoid(x);
+  }
+}
+
+/** Modules applied in order; children are named `0`, `1`, ... as in PyTorch. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+  }
+
+  override namedChildren(): [string, Module][] {
+    return this.layers.map((m, i) => [String(i), m]);
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const layer of this.layers) {
+      const next = layer.forward(h);
+      // Intermediate handles are ours; autograd keeps what backward needs.
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return h;
+  }
+}

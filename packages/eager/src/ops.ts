@@ -1,0 +1,273 @@
+import {
+  DualgradError, execute, formatShape, normalizeAxis, promoteTypes, releaseValue, valueFrom,
+  type Attrs, type CompareKind, type DType, type Prim, type Shape,
+} from "@dualgrad/core";
+import { firstNonFinite } from "./anomaly.js";
+import { Node } from "./autograd.js";
+import { isAnomalyDetectionEnabled, isGradEnabled } from "./grad-mode.js";
+import { Tensor, type TensorLike } from "./tensor.js";
+
+/**
+ * The functional API: every core primitive as a function on tensors. `apply` is the whole of
+ * define-by-run: run the kernel now, and if any input requires grad, record a node.
+ */
+
+let backwardDepth = 0;
+
+/** @internal Runs `fn` as part of backward, where saved tensors whose handles were disposed may still be read. */
+export function withBackward<R>(fn: () => R): R {
+  backwardDepth++;
+  try {
+    return fn();
+  } finally {
+    backwardDepth--;
+  }
+}
+
+function checkInput(t: Tensor, op: string, i: number): void {
+  if (!(t instanceof Tensor)) throw new DualgradError(`${op}: input ${i} is not a Tensor (got ${typeof t})`);
+  if (backwardDepth > 0 ? !t._storage.alive : !t._handleAlive || !t._storage.alive) {
+    throw new DualgradError(`${op}: input ${i} (${t.dtype}${formatShape(t.shape)}) was disposed`);
+  }
+}
+
+/** Runs primitive `prim` on tensors now and records it for autograd when any input requires grad. */
+export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
+  inputs.forEach((t, i) => checkInput(t, prim, i));
+  const value = execute(prim, inputs.map((t) => t._storage.value), attrs);
+  // Inside backward the node-level check names the Function instead (see autograd.ts).
+  if (isAnomalyDetectionEnabled() && backwardDepth === 0) {
+    const bad = firstNonFinite(value.data);
+    if (bad && inputs.every((t) => firstNonFinite(t._storage.value.data) === null)) {
+      releaseValue(value);
+      throw new DualgradError(`detectAnomaly: ${prim} produced ${bad} in the forward pass from finite inputs ${inputs.map((t) => formatShape(t.shape)).join(", ")}`);
+    }
+  }
+  const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const out = new Tensor(value);
+  if (record) {
+    out.requiresGrad_(true);
+    out.gradFn = new Node(prim, attrs as Attrs[Prim], inputs, out);
+  }
+  return out;
+}
+
+/** A rank-0 tensor. */
+export function scalarTensor(value: number, dtype: DType = "float32"): Tensor {
+  return new Tensor(valueFrom(dtype, [], [value]));
+}
+
+/**
+ * Applies a binary primitive to tensors or numbers. Numbers take the tensor's dtype; tensors of
+ * different dtypes are promoted (float32 + float64 -> float64) as in PyTorch.
+ */
+function binary(prim: "add" | "sub" | "mul" | "div" | "maximum" | "minimum", a: TensorLike, b: TensorLike): Tensor {
+  return withOperands(prim, a, b, (x, y) => apply(prim, [x, y], {}));
+}
+
+function withOperands(op: string, a: TensorLike, b: TensorLike, fn: (x: Tensor, y: Tensor) => Tensor): Tensor {
+  if (typeof a === "number" && typeof b === "number") throw new DualgradError(`${op}: at least one operand must be a Tensor`);
+  const temps: Tensor[] = [];
+  const dtype = typeof a === "number" ? (b as Tensor).dtype : typeof b === "number" ? a.dtype : promoteTypes(a.dtype, b.dtype);
+  const prep = (x: TensorLike): Tensor => {
+    if (typeof x === "number") {
+      const t = scalarTensor(x, dtype);
+      temps.push(t);
+      return t;
+    }
+    if (x.dtype !== dtype) {
+      const t = cast(x, dtype);
+      temps.push(t);
+      return t;
+    }
+    return x;
+  };
+  try {
+    return fn(prep(a), prep(b));
+  } finally {
+    // Autograd holds what it saved; these handles are ours alone.
+    for (const t of temps) t.dispose();
+  }
+}
+
+/** a + b */ export const add = (a: TensorLike, b: TensorLike): Tensor => binary("add", a, b);
+/** a - b */ export const sub = (a: TensorLike, b: TensorLike): Tensor => binary("sub", a, b);
+/** a * b */ export const mul = (a: TensorLike, b: TensorLike): Tensor => binary("mul", a, b);
+/** a / b */ export const div = (a: TensorLike, b: TensorLike): Tensor => binary("div", a, b);
+/** Elementwise maximum (ties split the gradient). */ export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary("maximum", a, b);
+/** Elementwise minimum (ties split the gradient). */ export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary("minimum", a, b);
+
+function compare(kind: CompareKind, a: TensorLike, b: TensorLike): Tensor {
+  return withOperands("compare", a, b, (x, y) => apply("compare", [x, y], { kind }));
+}
+/** 1 where a > b, else 0. */ export const gt = (a: TensorLike, b: TensorLike): Tensor => compare("gt", a, b);
+/** 1 where a >= b, else 0. */ export const ge = (a: TensorLike, b: TensorLike): Tensor => compare("ge", a, b);
+/** 1 where a < b, else 0. */ export const lt = (a: TensorLike, b: TensorLike): Tensor => compare("lt", a, b);
+/** 1 where a <= b, else 0. */ export const le = (a: TensorLike, b: TensorLike): Tensor => compare("le", a, b);
+/** 1 where a == b, else 0. */ export const eq = (a: TensorLike, b: TensorLike): Tensor => compare("eq", a, b);
+/** 1 where a != b, else 0. */ export const ne = (a: TensorLike, b: TensorLike): Tensor => compare("ne", a, b);
+
+/** cond != 0 ? a : b, broadcasting all three. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  return withOperands("where", a, b, (x, y) => apply("where", [cond, x, y], {}));
+}
+
+/** -x */ export const neg = (x: Tensor): Tensor => apply("neg", [x], {});
+/** e^x */ export const exp = (x: Tensor): Tensor => apply("exp", [x], {});
+/** ln x */ export const log = (x: Tensor): Tensor => apply("log", [x], {});
+/** √x */ export const sqrt = (x: Tensor): Tensor => apply("sqrt", [x], {});
+/** |x| */ export const abs = (x: Tensor): Tensor => apply("abs", [x], {});
+/** max(x, 0) */ export const relu = (x: Tensor): Tensor => apply("relu", [x], {});
+/** tanh x */ export const tanh = (x: Tensor): Tensor => apply("tanh", [x], {});
+/** 1 / (1 + e^-x) */ export const sigmoid = (x: Tensor): Tensor => apply("sigmoid", [x], {});
+/** x ** exponent */ export const pow = (x: Tensor, exponent: number): Tensor => apply("pow", [x], { exponent });
+
+/** Reduction options: `axis` a number or list (all axes when absent), `keepdims` as NumPy. */
+export interface ReduceOptions {
+  axis?: number | readonly number[];
+  keepdims?: boolean;
+}
+
+function reduceAttrs(opts: ReduceOptions): Attrs["sum"] {
+  const axes = opts.axis === undefined ? null : typeof opts.axis === "number" ? [opts.axis] : [...opts.axis];
+  return { axes, keepdims: opts.keepdims ?? false };
+}
+/** Sum over axes. */ export const sum = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("sum", [x], reduceAttrs(opts));
+/** Mean over axes. */ export const mean = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("mean", [x], reduceAttrs(opts));
+/** Max over axes. */ export const max = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("max", [x], reduceAttrs(opts));
+/** log(sum(exp(x))) over axes, stable. */ export const logsumexp = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("logsumexp", [x], reduceAttrs(opts));
+/** Index of the maximum along an axis (flattened when no axis is given). */
+export function argmax(x: Tensor, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
+  if (opts.axis === undefined) {
+    const flat = reshape(x, [-1]);
+    try {
+      return apply("argmax", [flat], { axis: 0, keepdims: false });
+    } finally {
+      flat.dispose();
+    }
+  }
+  return apply("argmax", [x], { axis: opts.axis, keepdims: opts.keepdims ?? false });
+}
+/** log(softmax(x)) along `axis`. */ export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply("log_softmax", [x], { axis });
+/** softmax along `axis` = exp(log_softmax). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const ls = logSoftmax(x, axis);
+  try {
+    return exp(ls);
+  } finally {
+    ls.dispose();
+  }
+}
+
+/** Accepts `reshape(2, 3)` and `reshape([2, 3])`. */
+export function shapeArgs(args: number[] | [Shape]): Shape {
+  return args.length === 1 && Array.isArray(args[0]) ? (args[0] as Shape) : (args as number[]);
+}
+/** New shape, same elements (one -1 allowed). */ export const reshape = (x: Tensor, shape: Shape): Tensor => apply("reshape", [x], { shape });
+/** Reorders dimensions. */
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  return apply("transpose", [x], { perm: perm.map((p) => normalizeAxis("permute", p, x.ndim)) });
+}
+/** Swaps two dimensions. */
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  const perm = Array.from({ length: x.ndim }, (_, i) => i);
+  const a = normalizeAxis("transpose", dim0, x.ndim);
+  const b = normalizeAxis("transpose", dim1, x.ndim);
+  [perm[a], perm[b]] = [perm[b], perm[a]];
+  return apply("transpose", [x], { perm });
+}
+/** Matrix transpose (PyTorch's `.T` for rank <= 2). */
+export function t(x: Tensor): Tensor {
+  if (x.ndim > 2) throw new DualgradError(`T: expects a tensor of rank <= 2, got ${formatShape(x.shape)}; use permute()`);
+  return x.ndim < 2 ? reshape(x, x.shape) : transpose(x, 0, 1);
+}
+/** Broadcasts to `shape`. */ export const broadcastTo = (x: Tensor, shape: Shape): Tensor => apply("broadcast_to", [x], { shape });
+/** x[begin:end] per axis. */ export const slice = (x: Tensor, begin: readonly number[], end: readonly number[]): Tensor => apply("slice", [x], { begin, end });
+/** Inserts a size-1 dimension at `dim`. */
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normalizeAxis("unsqueeze", dim, x.ndim + 1);
+  return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
+}
+/** Removes size-1 dimensions (all of them, or only `dim`). */
+export function squeeze(x: Tensor, dim?: number): Tensor {
+  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const d = normalizeAxis("squeeze", dim, x.ndim);
+  return reshape(x, x.shape[d] === 1 ? x.shape.filter((_, i) => i !== d) : x.shape);
+}
+/** Converts to `dtype`. */ export const cast = (x: Tensor, dtype: DType): Tensor => apply("cast", [x], { dtype });
+/** Integer labels to a one-hot matrix. */
+export const oneHot = (labels: Tensor, depth: number, dtype: DType = "float32"): Tensor => apply("one_hot", [labels], { depth, dtype });
+
+/** Matrix product with PyTorch's rules: batched and broadcasting; 1-D operands are promoted and the added dimension removed. */
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  const attrs = { transA: opts.transA ?? false, transB: opts.transB ?? false };
+  if (a.ndim >= 2 && b.ndim >= 2) return apply("matmul", [a, b], attrs);
+  if (a.ndim === 0 || b.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  const temps: Tensor[] = [];
+  const a2 = a.ndim === 1 ? (temps.push(reshape(a, [1, a.shape[0]])), temps[temps.length - 1]) : a;
+  const b2 = b.ndim === 1 ? (temps.push(reshape(b, [b.shape[0], 1])), temps[temps.length - 1]) : b;
+  const c = apply("matmul", [a2, b2], attrs);
+  temps.push(c);
+  const shape = c.shape.slice();
+  if (b.ndim === 1) shape.splice(shape.length - 1, 1);
+  if (a.ndim === 1) shape.splice(shape.length - (b.ndim === 1 ? 1 : 2), 1);
+  try {
+    return reshape(c, shape);
+  } finally {
+    temps.forEach((x) => x.dispose());
+  }
+}
+
+function checkInPlace(self: Tensor, op: string): void {
+  self._checkAlive(op);
+  if (isGradEnabled() && self.requiresGrad) {
+    throw new DualgradError(
+      self.isLeaf
+        ? `${op}: a leaf Variable that requires grad is being used in an in-place operation (wrap the update in noGrad)`
+        : `${op}: in-place operations on tensors recorded by autograd are not supported; use the out-of-place op`,
+    );
+  }
+}
+
+/** Writes a computed value into `self`'s memory and bumps its version. */
+function writeInto<T extends Tensor>(self: T, op: string, src: Tensor): T {
+  try {
+    if (formatShape(src.shape) !== formatShape(self.shape)) {
+      throw new DualgradError(`${op}: result shape ${formatShape(src.shape)} does not match the in-place target ${formatShape(self.shape)}`);
+    }
+    self._storage.value.data.set(src._storage.value.data);
+    self._storage.version++;
+    return self;
+  } finally {
+    src.dispose();
+  }
+}
+
+/** @internal self op= other, in place, not recorded. */
+export function inPlace<T extends Tensor>(self: T, prim: "add" | "sub" | "mul" | "div", other: TensorLike): T {
+  checkInPlace(self, `${prim}_`);
+  return writeInto(self, `${prim}_`, withOperands(prim, self, other, (x, y) => execTensor(prim, x, y)));
+}
+
+/** Runs a binary primitive without recording (for in-place updates). */
+function execTensor(prim: "add" | "sub" | "mul" | "div", x: Tensor, y: Tensor): Tensor {
+  return new Tensor(execute(prim, [x._storage.value, y._storage.value], {}));
+}
+
+/** @internal Copies `src` (broadcast, cast) into `self`. */
+export function copyInto<T extends Tensor>(self: T, src: Tensor): T {
+  checkInPlace(self, "copy_");
+  src._checkAlive("copy_");
+  const cast = src.dtype === self.dtype ? src._storage.value : execute("cast", [src._storage.value], { dtype: self.dtype });
+  const b = execute("broadcast_to", [cast], { shape: self.shape });
+  if (cast !== src._storage.value) releaseValue(cast);
+  return writeInto(self, "copy_", new Tensor(b));
+}
+
+/** @internal Fills `self` with `value`. */
+export function fillInPlace<T extends Tensor>(self: T, value: number): T {
+  checkInPlace(self, "fill_");
+  self._storage.value.data.fill(value);
+  self._storage.version++;
+  return self;
+}
