@@ -173,6 +173,26 @@ describe("numerics", () => {
   });
 });
 
+describe("VJP rules skip gradients nobody wants", () => {
+  it("matmul and mul return null for an input that needs no gradient", () => {
+    const e = new ValueEmitter();
+    const a = e.emit("cast", [valueFrom("float64", [2, 3], [1, 2, 3, 4, 5, 6])], { dtype: "float64" });
+    const b = e.emit("cast", [valueFrom("float64", [3, 1], [1, 0, -1])], { dtype: "float64" });
+    const out = e.emit("matmul", [a, b], { transA: false, transB: false });
+    const g = e.constant(1, "float64");
+    const gb = e.emit("broadcast_to", [g], { shape: [2, 1] });
+    const launches = e.created.length;
+    const [da, db] = ops.matmul.vjp(e, [a, b], out, gb, { transA: false, transB: false }, [false, true]);
+    expect(da).toBeNull();
+    expect(Array.from(db!.data)).toEqual([5, 7, 9]);
+    expect(e.created.length).toBe(launches + 1);
+    const [ma, mb] = ops.mul.vjp(e, [a, a], a, a, {}, [true, false]);
+    expect(ma).not.toBeNull();
+    expect(mb).toBeNull();
+    e.releaseAllExcept();
+  });
+});
+
 describe("the rule table is total", () => {
   it("a table missing a primitive does not compile", () => {
     // @ts-expect-error: `exp` is missing, and the mapped type makes that a compile error.

@@ -130,6 +130,9 @@ function checkAnomaly(node: Node, grads: readonly (Tensor | null)[]): void {
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
   const createGraph = options.createGraph ?? false;
   const retainGraph = options.retainGraph ?? createGraph;
+  if (root.dtype === "int32") {
+    throw new DualgradError(`backward: only floating point tensors have gradients (got an int32 tensor of shape ${formatShape(root.shape)})`);
+  }
   if (!root.requiresGrad) {
     throw new DualgradError("backward: element 0 of tensors does not require grad and does not have a gradFn");
   }
@@ -184,7 +187,8 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
         const local = beginScope();
         let inputGrads: (Tensor | null)[] = [];
         try {
-          inputGrads = ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never);
+          const wants = node.inputs.map((t) => t.requiresGrad);
+          inputGrads = ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
         } finally {
           endScope(local, inputGrads, isTensor);
         }

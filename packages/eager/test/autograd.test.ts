@@ -70,6 +70,7 @@ describe("autograd", () => {
     y.backward(tensor([1, 0.5]));
     expect(x.grad!.toArray()).toEqual([2, 2]);
     expect(() => tensor([1, 2]).sum().backward()).toThrow(/does not require grad/);
+    expect(() => tensor([1, 2], { dtype: "int32" }).sum().backward()).toThrow(/backward: only floating point tensors have gradients \(got an int32 tensor/);
     expect(() => y.backward(tensor([1, 1]))).toThrow(/backward through the graph a second time/);
   });
   it("retainGraph allows a second backward", () => {

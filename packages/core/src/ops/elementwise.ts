@@ -24,7 +24,7 @@ export interface ElementwiseSpec<P extends ElementwisePrim> {
   expr(xs: readonly string[], attrs: Attrs[P]): string;
   /** The same math as a function, for the reference kernel. */
   scalar(attrs: Attrs[P]): (...xs: number[]) => number;
-  vjp<T>(e: Emitter<T>, inputs: readonly T[], out: T, grad: T, attrs: Attrs[P]): (T | null)[];
+  vjp<T>(e: Emitter<T>, inputs: readonly T[], out: T, grad: T, attrs: Attrs[P], wants?: readonly boolean[]): (T | null)[];
 }
 
 const COMPARE_OPS = { gt: ">", ge: ">=", lt: "<", le: "<=", eq: "===", ne: "!==" } as const;
@@ -54,20 +54,25 @@ function binary<P extends ElementwisePrim>(
   accepts: "float" | "numeric",
   expr: (a: string, b: string, attrs: Attrs[P]) => string,
   scalar: (attrs: Attrs[P]) => (a: number, b: number) => number,
-  vjp: <T>(e: Emitter<T>, a: T, b: T, out: T, g: T, attrs: Attrs[P]) => (T | null)[],
+  vjp: <T>(e: Emitter<T>, a: T, b: T, out: T, g: T, attrs: Attrs[P], wants: readonly boolean[]) => (T | null)[],
 ): ElementwiseSpec<P> {
   return {
     arity: 2,
     accepts,
     expr: (xs, attrs) => expr(xs[0], xs[1], attrs),
     scalar: (attrs) => scalar(attrs) as (...xs: number[]) => number,
-    vjp: (e, [a, b], out, g, attrs) => vjp(e, a, b, out, g, attrs),
+    vjp: (e, [a, b], out, g, attrs, wants = ALL) => vjp(e, a, b, out, g, attrs, wants),
   };
 }
 
-/** The gradients of a broadcasting binary op, each summed back to its input's shape. */
-function reduceBoth<T>(e: Emitter<T>, a: T, b: T, ga: T, gb: T): T[] {
-  return [sumTo(e, ga, e.meta(a).shape), sumTo(e, gb, e.meta(b).shape)];
+const ALL: readonly boolean[] = [true, true, true];
+
+/**
+ * The gradients of a broadcasting binary op, each summed back to its input's shape. They are
+ * thunks so that a gradient nobody wants is never computed.
+ */
+function reduceBoth<T>(e: Emitter<T>, a: T, b: T, ga: () => T, gb: () => T, wants: readonly boolean[]): (T | null)[] {
+  return [wants[0] ? sumTo(e, ga(), e.meta(a).shape) : null, wants[1] ? sumTo(e, gb(), e.meta(b).shape) : null];
 }
 
 /** Share of the gradient `a` receives from maximum/minimum: 1 where it wins, 1/2 on ties (as PyTorch). */
@@ -105,25 +110,23 @@ export const ELEMENTWISE: { readonly [P in ElementwisePrim]: ElementwiseSpec<P> 
       return mul(e, g, scale(e, d, a.exponent));
     },
   ),
-  add: binary("numeric", (a, b) => `${a} + ${b}`, () => (a, b) => a + b, (e, a, b, _o, g) => reduceBoth(e, a, b, g, g)),
-  sub: binary("numeric", (a, b) => `${a} - ${b}`, () => (a, b) => a - b, (e, a, b, _o, g) =>
-    reduceBoth(e, a, b, g, e.emit("neg", [g], {}))),
-  mul: binary("numeric", (a, b) => `${a} * ${b}`, () => (a, b) => a * b, (e, a, b, _o, g) =>
-    reduceBoth(e, a, b, mul(e, g, b), mul(e, g, a))),
-  div: binary("float", (a, b) => `${a} / ${b}`, () => (a, b) => a / b, (e, a, b, _o, g) =>
+  add: binary("numeric", (a, b) => `${a} + ${b}`, () => (a, b) => a + b, (e, a, b, _o, g, _at, wants) => reduceBoth(e, a, b, () => g, () => g, wants)),
+  sub: binary("numeric", (a, b) => `${a} - ${b}`, () => (a, b) => a - b, (e, a, b, _o, g, _at, wants) =>
+    reduceBoth(e, a, b, () => g, () => e.emit("neg", [g], {}), wants)),
+  mul: binary("numeric", (a, b) => `${a} * ${b}`, () => (a, b) => a * b, (e, a, b, _o, g, _at, wants) =>
+    reduceBoth(e, a, b, () => mul(e, g, b), () => mul(e, g, a), wants)),
+  div: binary("float", (a, b) => `${a} / ${b}`, () => (a, b) => a / b, (e, a, b, _o, g, _at, wants) =>
     // PyTorch's form for the divisor: -g * a / (b * b).
-    reduceBoth(e, a, b, e.emit("div", [g, b], {}), e.emit("div", [e.emit("neg", [mul(e, g, a)], {}), mul(e, b, b)], {}))),
+    reduceBoth(e, a, b, () => e.emit("div", [g, b], {}), () => e.emit("div", [e.emit("neg", [mul(e, g, a)], {}), mul(e, b, b)], {}), wants)),
   maximum: binary("numeric", (a, b) => `(${a} > ${b} || ${a} !== ${a} ? ${a} : ${b})`, () => (a, b) => (a > b || a !== a ? a : b),
-    (e, a, b, _o, g) => {
+    (e, a, b, _o, g, _at, wants) => {
       const share = winnerShare(e, a, b, "gt");
-      const other = e.emit("sub", [e.constant(1, e.meta(share).dtype), share], {});
-      return reduceBoth(e, a, b, mul(e, g, share), mul(e, g, other));
+      return reduceBoth(e, a, b, () => mul(e, g, share), () => mul(e, g, e.emit("sub", [e.constant(1, e.meta(share).dtype), share], {})), wants);
     }),
   minimum: binary("numeric", (a, b) => `(${a} < ${b} || ${a} !== ${a} ? ${a} : ${b})`, () => (a, b) => (a < b || a !== a ? a : b),
-    (e, a, b, _o, g) => {
+    (e, a, b, _o, g, _at, wants) => {
       const share = winnerShare(e, a, b, "lt");
-      const other = e.emit("sub", [e.constant(1, e.meta(share).dtype), share], {});
-      return reduceBoth(e, a, b, mul(e, g, share), mul(e, g, other));
+      return reduceBoth(e, a, b, () => mul(e, g, share), () => mul(e, g, e.emit("sub", [e.constant(1, e.meta(share).dtype), share], {})), wants);
     }),
   compare: binary(
     "numeric",
@@ -187,7 +190,7 @@ function defineElementwise<P extends ElementwisePrim>(prim: P): OpDef<P> {
     },
     reference: (inputs, out, attrs) =>
       referenceElementwise(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape), spec.scalar(attrs)),
-    vjp: (e, inputs, out, grad, attrs) => spec.vjp(e, inputs, out, grad, attrs),
+    vjp: (e, inputs, out, grad, attrs, wants) => spec.vjp(e, inputs, out, grad, attrs, wants),
   };
 }
 

@@ -74,14 +74,18 @@ export const matmulOps: OpTable<MatmulPrim> = {
     reference: (inputs, out, attrs) => batchedGemm(gemmReference, inputs, out, attrs),
     // C = op(A) op(B). dop(A) = G op(B)^T and dop(B) = op(A)^T G; when an input was stored
     // transposed, its gradient is the transpose of that, which flags express without copies.
-    vjp: (e, [a, b], _out, g, { transA, transB }) => {
-      const da = transA
-        ? e.emit("matmul", [b, g], { transA: transB, transB: true })
-        : e.emit("matmul", [g, b], { transA: false, transB: !transB });
-      const db = transB
-        ? e.emit("matmul", [g, a], { transA: true, transB: transA })
-        : e.emit("matmul", [a, g], { transA: !transA, transB: false });
-      return [sumTo(e, da, e.meta(a).shape), sumTo(e, db, e.meta(b).shape)];
+    vjp: (e, [a, b], _out, g, { transA, transB }, wants = [true, true]) => {
+      const da = !wants[0]
+        ? null
+        : transA
+          ? e.emit("matmul", [b, g], { transA: transB, transB: true })
+          : e.emit("matmul", [g, b], { transA: false, transB: !transB });
+      const db = !wants[1]
+        ? null
+        : transB
+          ? e.emit("matmul", [g, a], { transA: true, transB: transA })
+          : e.emit("matmul", [a, g], { transA: !transA, transB: false });
+      return [da && sumTo(e, da, e.meta(a).shape), db && sumTo(e, db, e.meta(b).shape)];
     },
   },
 };

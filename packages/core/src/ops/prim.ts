@@ -101,8 +101,10 @@ export interface OpDef<P extends Prim> {
   /**
    * Vector-Jacobian product: given the cotangent `grad` of `out`, the cotangents of the
    * inputs (null where an input is not differentiable, e.g. integer labels or masks).
+   * `wants[i] === false` says input i needs no gradient (like PyTorch's `needs_input_grad`);
+   * a rule may then return null for it and skip the work (matmul skips a whole product).
    */
-  vjp<T>(e: Emitter<T>, inputs: readonly T[], out: T, grad: T, attrs: Attrs[P]): (T | null)[];
+  vjp<T>(e: Emitter<T>, inputs: readonly T[], out: T, grad: T, attrs: Attrs[P], wants?: readonly boolean[]): (T | null)[];
 }
 
 /** A rule table: one entry per primitive of `K`; a missing entry is a compile error. */
