@@ -18,9 +18,11 @@ export function inputVar(i: number): string {
 
 /**
  * Compiles (once per `key`) a kernel computing `out[i] = expr(x0[i], x1[i], ...)` with NumPy
- * broadcasting. `expr` must only use the locals `x0..x{arity-1}` and `Math`.
+ * broadcasting. `expr` must only use the locals `x0..x{arity-1}` and `Math`. `prelude` is
+ * optional statements run per element before `expr` (the graph compiler's fused kernels put
+ * their intermediate `const t0 = ...;` lines there).
  */
-export function compileElementwise(key: string, arity: number, expr: string): ElementwiseKernel {
+export function compileElementwise(key: string, arity: number, expr: string, prelude = ""): ElementwiseKernel {
   const hit = cache.get(key);
   if (hit) return hit;
   const ins = Array.from({ length: arity }, (_, i) => i);
@@ -30,7 +32,7 @@ export function compileElementwise(key: string, arity: number, expr: string): El
   // outer dimensions and the innermost dimension runs with per-input strides (0 = broadcast).
   const body = `
     const n = o.length;
-    if (same) { for (let i = 0; i < n; i++) { ${loadSame} o[i] = ${expr}; } return; }
+    if (same) { for (let i = 0; i < n; i++) { ${loadSame} ${prelude} o[i] = ${expr}; } return; }
     const rank = shape.length, inner = shape[rank - 1];
     if (inner === 0) return;
     const idx = new Int32Array(rank);
@@ -39,6 +41,7 @@ export function compileElementwise(key: string, arity: number, expr: string): El
       ${ins.map((i) => `let q${i} = p${i};`).join(" ")}
       for (let j = 0; j < inner; j++) {
         ${loadGeneral}
+        ${prelude}
         o[base + j] = ${expr};
         ${ins.map((i) => `q${i} += is${i};`).join(" ")}
       }

@@ -1,0 +1,95 @@
+import { Generator } from "@dualgrad/core";
+import {
+  Adam, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
+} from "@dualgrad/graph";
+import type { Batch } from "../datasets/synthetic.js";
+import type { ModelSpec } from "../models.js";
+import type { Trainer, TrainerOptions } from "./trainer.js";
+
+/** A graph trainer also exposes its compiled step (plans, stages, arena size). */
+export interface GraphTrainer extends Trainer {
+  readonly compiledStep: GraphFunction<HostTensor>;
+}
+
+/**
+ * A spec built on the graph frontend: Linear variables, and the whole training step
+ * (forward, loss, gradients, update) traced into one compiled function.
+ */
+export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTrainer {
+  const dtype = options.dtype ?? "float32";
+  const gen = new Generator(options.seed);
+  const layers: Linear[] = [];
+  for (let i = 0; i < spec.layers.length - 1; i++) {
+    layers.push(new Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen, name: `${spec.id}.${2 * i}` }));
+  }
+  const params = layers.flatMap((l) => l.parameters());
+  const names = layers.flatMap((_, i) => [`${2 * i}.weight`, `${2 * i}.bias`]);
+  const forward = (x: SymbolicTensor) => {
+    let h = x;
+    layers.forEach((l, i) => {
+      h = l.forward(h);
+      if (spec.activation && i < layers.length - 1) h = spec.activation === "relu" ? h.relu() : spec.activation === "tanh" ? h.tanh() : h.sigmoid();
+    });
+    return h;
+  };
+  const lossOf = (x: SymbolicTensor, y: SymbolicTensor) => (spec.loss === "ce" ? crossEntropy(forward(x), y) : mseLoss(forward(x), y));
+  const opt: GraphOptimizer =
+    spec.optimizer === "adam" ? new Adam({ lr: spec.lr }) : new SGD({ lr: spec.lr, momentum: spec.optimizer === "momentum" ? (spec.momentum ?? 0.9) : 0 });
+  const fnOptions = { disable: (options.disable ?? []) as StageSwitch[], name: `${spec.id}-step` };
+  const step = fn<HostTensor>((x: SymbolicTensor, y: SymbolicTensor) => {
+    const loss = lossOf(x, y);
+    opt.minimize(loss, params);
+    return loss;
+  }, fnOptions);
+  const lossFn = fn<HostTensor>((x: SymbolicTensor, y: SymbolicTensor) => lossOf(x, y), { ...fnOptions, name: `${spec.id}-loss` });
+  const predictFn = fn<HostTensor>((x: SymbolicTensor) => forward(x), { ...fnOptions, name: `${spec.id}-predict` });
+  const gradFn = fn<HostTensor[]>((x: SymbolicTensor, y: SymbolicTensor) => gradients(lossOf(x, y), params), { ...fnOptions, name: `${spec.id}-grad` });
+  let cached: { batch: Batch; x: HostTensor; y: HostTensor } | null = null;
+  const tensorsOf = (b: Batch) => {
+    if (cached?.batch === b) return cached;
+    const x = new HostTensor(b.xShape, dtype, dtype === "float64" ? Float64Array.from(b.x) : Float32Array.from(b.x));
+    const y = spec.loss === "ce"
+      ? new HostTensor(b.yShape, "int32", Int32Array.from(b.y))
+      : new HostTensor(b.yShape, dtype, dtype === "float64" ? Float64Array.from(b.y) : Float32Array.from(b.y));
+    cached = { batch: b, x, y };
+    return cached;
+  };
+  return {
+    frontend: "graph",
+    spec,
+    compiledStep: step,
+    step(batch) {
+      const { x, y } = tensorsOf(batch);
+      return step(x, y).item();
+    },
+    loss(batch) {
+      const { x, y } = tensorsOf(batch);
+      return lossFn(x, y).item();
+    },
+    predict(batch) {
+      return predictFn(tensorsOf(batch).x).data as Float32Array | Float64Array;
+    },
+    gradients(batch) {
+      const { x, y } = tensorsOf(batch);
+      const gs = gradFn(x, y);
+      return new Map(names.map((n, i) => [n, Float64Array.from(gs[i].data)]));
+    },
+    parameters() {
+      return new Map(names.map((n, i) => [n, Float64Array.from(params[i].data)]));
+    },
+    setParameters(values) {
+      names.forEach((n, i) => {
+        const v = values.get(n);
+        if (v) params[i].assign(v);
+      });
+    },
+    dispose() {
+      step.dispose();
+      lossFn.dispose();
+      predictFn.dispose();
+      gradFn.dispose();
+      opt.dispose();
+      params.forEach((p) => p.dispose());
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { DualgradError, formatShape, isFloat, ops, type Prim } from "@dualgrad/core";
+import type { GraphBuilder } from "./builder.js";
+import { SymbolicTensor, currentTrace, withTrace, type SymLike } from "./symbolic.js";
+import { Variable } from "./variable.js";
+
+/**
+ * Reverse-mode differentiation as a graph-to-graph transform: walking the recorded nodes
+ * backwards, core's VJP rules emit gradient nodes into the same graph. The result is ordinary
+ * graph values, so it can be differentiated again (grad of grad) and optimised like the rest.
+ */
+
+/** Value ids of d(output)/d(wrt[i]), appended to `b`'s graph. `seed` is the output's cotangent (default 1). */
+export function gradientIds(b: GraphBuilder, output: number, wrt: readonly number[], seed?: number): number[] {
+  const nodes = b.graph.nodes;
+  const out = nodes[output];
+  if (!isFloat(out.dtype)) throw new DualgradError(`grad: the output must be floating point, got ${out.dtype}`);
+  if (seed === undefined && out.shape.reduce((x, y) => x * y, 1) !== 1) {
+    throw new DualgradError(`grad: the output must be a scalar (got shape ${formatShape(out.shape)}); reduce it first or pass a cotangent`);
+  }
+  // Which values depend on a wrt value: only their cotangents are worth computing.
+  const wanted = new Set(wrt);
+  const onPath = new Array<boolean>(output + 1).fill(false);
+  for (let id = 0; id <= output; id++) onPath[id] = wanted.has(id) || nodes[id].inputs.some((i) => onPath[i]);
+  const cot = new Map<number, number>();
+  cot.set(output, seed ?? b.emit("reshape", [b.constant(1, out.dtype)], { shape: out.shape }));
+  for (let id = output; id >= 0; id--) {
+    const g = cot.get(id);
+    const n = nodes[id];
+    if (g === undefined || n.op === "input" || n.op === "variable" || n.op === "constant") continue;
+    if (n.op === "fused") throw new DualgradError("grad: differentiate before fusion (fused nodes have no VJP)");
+    const prim = n.op as Prim;
+    const wants = n.inputs.map((i) => onPath[i] && isFloat(nodes[i].dtype));
+    if (!wants.some(Boolean)) continue;
+    const grads = ops[prim].vjp(b, n.inputs, id, g, n.attrs as never, wants);
+    n.inputs.forEach((input, k) => {
+      const gi = grads[k];
+      if (gi === null || gi === undefined || !wants[k]) return;
+      const prev = cot.get(input);
+      cot.set(input, prev === undefined ? gi : b.emit("add", [prev, gi], {}));
+    });
+  }
+  // A wrt value the output does not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'.
+  return wrt.map((w) => cot.get(w) ?? b.emit("broadcast_to", [b.constant(0, nodes[w].dtype)], { shape: nodes[w].shape }));
+}
+
+function builderOf(xs: readonly (SymbolicTensor | Variable)[]): GraphBuilder {
+  const b = xs.find((x): x is SymbolicTensor => x instanceof SymbolicTensor)?.builder ?? currentTrace();
+  if (!b) throw new DualgradError("gradients: call it while tracing (inside trace(), jit() or graph.function())");
+  return b;
+}
+
+/**
+ * Symbolic gradients of scalar `y` with respect to each of `xs` (symbolic tensors or
+ * variables), like `tf.gradients`. Call inside a trace.
+ */
+export function gradients(y: SymbolicTensor, xs: readonly (SymbolicTensor | Variable)[], cotangent?: SymLike): SymbolicTensor[] {
+  const b = builderOf([y, ...xs]);
+  const ids = xs.map((x) => (x instanceof Variable ? b.variable(x) : x.id));
+  const seed = cotangent === undefined ? undefined : cotangent instanceof SymbolicTensor ? cotangent.id : undefined;
+  return withTrace(b, () => gradientIds(b, y.id, ids, seed)).map((id) => new SymbolicTensor(b, id));
+}
+
+/**
+ * `valueAndGrad(f)` returns a function computing `[f(...args), df/dargs]` for the positions in
+ * `argnums` (default: the first), like `jax.value_and_grad`. Use inside a trace; the gradient
+ * is part of the graph, so it can itself be differentiated.
+ */
+export function valueAndGrad<A extends SymbolicTensor[]>(
+  f: (...args: A) => SymbolicTensor,
+  argnums: readonly number[] = [0],
+): (...args: A) => [SymbolicTensor, SymbolicTensor[]] {
+  return (...args: A) => {
+    const y = f(...args);
+    return [y, gradients(y, argnums.map((i) => args[i]))];
+  };
+}
+
+/** `grad(f)`: the gradient of scalar `f` with respect to its first argument (or `argnum`), like `jax.grad`. */
+export function grad<A extends SymbolicTensor[]>(f: (...args: A) => SymbolicTensor, argnum = 0): (...args: A) => SymbolicTensor {
+  const vg = valueAndGrad(f, [argnum]);
+  return (...args: A) => vg(...args)[1][0];
+}

@@ -1,0 +1,83 @@
+import { DualgradError, ShapeError, inferMeta, type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape } from "@dualgrad/core";
+import { emptyGraph, type Graph, type GraphNode } from "./ir.js";
+import type { Variable } from "./variable.js";
+
+/**
+ * Records nodes into a graph. It is an `Emitter<number>` (value ids), so core's VJP rules emit
+ * gradient nodes into it exactly as eager runs them on values.
+ */
+export class GraphBuilder implements Emitter<number> {
+  readonly graph: Graph = emptyGraph();
+  /** The variables read by this graph, by name. */
+  readonly variables = new Map<string, Variable>();
+  private readonly variableIds = new Map<string, number>();
+
+  private push(node: Omit<GraphNode, "id">): number {
+    const id = this.graph.nodes.length;
+    this.graph.nodes.push({ id, ...node });
+    return id;
+  }
+
+  /** A placeholder (graph argument). */
+  input(name: string, shape: Shape, dtype: DType): number {
+    const id = this.push({ op: "input", inputs: [], attrs: {}, shape: [...shape], dtype, name });
+    this.graph.inputs.push(id);
+    return id;
+  }
+
+  /** The node reading `v` (one per variable per graph). */
+  variable(v: Variable): number {
+    const known = this.variableIds.get(v.name);
+    if (known !== undefined) return known;
+    const id = this.push({ op: "variable", inputs: [], attrs: {}, shape: [...v.shape], dtype: v.dtype, name: v.name });
+    this.variableIds.set(v.name, id);
+    this.variables.set(v.name, v);
+    return id;
+  }
+
+  /** A rank-0 constant. */
+  constant(value: number, dtype: DType): number {
+    return this.constantArray([value], [], dtype);
+  }
+
+  /** A constant tensor. */
+  constantArray(values: ArrayLike<number>, shape: Shape, dtype: DType): number {
+    return this.push({ op: "constant", inputs: [], attrs: {}, shape: [...shape], dtype, value: Array.from(values) });
+  }
+
+  /** Adds a primitive node after checking its inputs by abstract evaluation. */
+  emit<P extends Prim>(prim: P, inputs: readonly number[], attrs: Attrs[P]): number {
+    let meta: Meta;
+    try {
+      meta = inferMeta(prim, inputs.map((i) => this.meta(i)), attrs);
+    } catch (err) {
+      if (err instanceof ShapeError) throw new ShapeError(prim, `${err.message.slice(prim.length + 2)}${callSite()}`);
+      throw err;
+    }
+    return this.push({ op: prim, inputs: [...inputs], attrs: { ...(attrs as object) }, shape: [...meta.shape], dtype: meta.dtype });
+  }
+
+  meta(id: number): Meta {
+    const n = this.graph.nodes[id];
+    if (!n) throw new DualgradError(`graph: no value with id ${id}`);
+    return n;
+  }
+
+  /** Records `variable := value`. */
+  assign(variable: Variable, value: number): void {
+    const v = this.meta(value);
+    if (v.dtype !== variable.dtype || v.shape.join() !== variable.shape.join()) {
+      throw new DualgradError(`assign: value ${v.dtype}[${v.shape}] does not fit variable ${variable.name} ${variable.dtype}[${variable.shape}]`);
+    }
+    this.variable(variable);
+    this.graph.updates.push({ variable: variable.name, value });
+  }
+}
+
+/** ` (traced at file:line:col)` for the first stack frame outside this package, so errors point at the user's code. */
+export function callSite(): string {
+  const stack = new Error().stack?.split("\n").slice(1) ?? [];
+  const frame = stack.find((l) => !/packages[\\/]graph[\\/](src|dist)[\\/]|node:internal|node_modules/.test(l));
+  const where = frame?.trim().replace(/^at\s+/, "");
+  return where ? ` (traced at ${where})` : "";
+}

@@ -1,0 +1,124 @@
+import {
+  DualgradError, allocValue, allocator, arrayConstructor, formatShape, ops, releaseValue, shapesEqual,
+  type Prim, type TypedArray, type Value, type View,
+} from "@dualgrad/core";
+import { fusedKernel } from "./fused-kernel.js";
+import { HostTensor, type TensorData } from "./host-tensor.js";
+import type { FusedAttrs, Graph } from "./ir.js";
+import { planMemory, printPlan, type Plan } from "./plan.js";
+import type { Variable } from "./variable.js";
+
+/** Options of {@link compile}. */
+export interface CompileOptions {
+  /** Run the reference kernels instead of the fast ones (for conformance tests). */
+  reference?: boolean;
+  /** Let elementwise ops write over dying inputs (default true). */
+  inPlace?: boolean;
+}
+
+/**
+ * A graph ready to run: its memory plan, one arena from core's allocator, constants and views
+ * bound once, and a flat list of kernel closures. A call copies the inputs into the arena, runs
+ * the closures in order (no per-op dispatch, no allocation), copies the outputs out and writes
+ * the updates into the variables.
+ */
+export class CompiledGraph {
+  readonly plan: Plan;
+  private readonly arena: Value;
+  private readonly constants: Value[] = [];
+  private readonly views: View[];
+  private readonly kernels: (() => void)[] = [];
+  private disposed = false;
+
+  constructor(readonly graph: Graph, private readonly variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}) {
+    this.plan = planMemory(graph, { inPlace: options.inPlace });
+    // float64 elements keep every slot offset (a multiple of 16) aligned for any dtype view.
+    this.arena = allocValue("float64", [Math.ceil(this.plan.arenaBytes / 8)]);
+    this.views = graph.nodes.map((n): View => {
+      if (n.op === "variable") {
+        const v = variables.get(n.name!);
+        if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
+        if (!shapesEqual(v.shape, n.shape) || v.dtype !== n.dtype) {
+          throw new DualgradError(`compile: variable ${n.name} is ${v.dtype}${formatShape(v.shape)} but the graph expects ${n.dtype}${formatShape(n.shape)}`);
+        }
+        return v.value;
+      }
+      if (n.op === "constant") {
+        const c = allocValue(n.dtype, n.shape);
+        c.data.set(n.value!);
+        this.constants.push(c);
+        return c;
+      }
+      const slot = this.plan.slots[n.id]!;
+      const len = n.shape.reduce((a, b) => a * b, 1);
+      const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
+      return { shape: n.shape, dtype: n.dtype, data };
+    });
+    for (const step of this.plan.steps) {
+      if (step.kind !== "run") continue;
+      const node = graph.nodes[step.node];
+      const out = this.views[node.id];
+      const ins = node.inputs.map((i) => this.views[i]);
+      if (node.op === "fused") {
+        const k = fusedKernel(node.attrs as unknown as FusedAttrs, ins.length);
+        const datas = ins.map((v) => v.data);
+        const shapes = ins.map((v) => v.shape);
+        this.kernels.push(() => k(out.data, out.shape, datas, shapes));
+      } else {
+        const def = ops[node.op as Prim];
+        const run = options.reference ? def.reference : def.kernel;
+        const attrs = node.attrs as never;
+        this.kernels.push(() => run(ins, out, attrs));
+      }
+    }
+  }
+
+  /** Arena bytes: the plan's peak for intermediates, known before running. */
+  get arenaBytes(): number {
+    return this.plan.arenaBytes;
+  }
+
+  /** Runs the graph once on `inputs` (in the graph's input order). */
+  run(inputs: readonly TensorData[]): HostTensor[] {
+    if (this.disposed) throw new DualgradError("compiled graph was disposed");
+    const g = this.graph;
+    if (inputs.length !== g.inputs.length) {
+      throw new DualgradError(`run: the graph takes ${g.inputs.length} inputs, got ${inputs.length}`);
+    }
+    g.inputs.forEach((id, k) => {
+      const node = g.nodes[id];
+      const x = inputs[k];
+      if (!shapesEqual(x.shape, node.shape) || x.dtype !== node.dtype) {
+        throw new DualgradError(`run: input ${k} (${node.name}) must be ${node.dtype}${formatShape(node.shape)}, got ${x.dtype}${formatShape(x.shape)}`);
+      }
+      (this.views[id].data as TypedArray).set(x.data);
+    });
+    const kernels = this.kernels;
+    for (let i = 0; i < kernels.length; i++) kernels[i]();
+    allocator.countLaunch(kernels.length);
+    const outputs = g.outputs.map((id) => {
+      const v = this.views[id];
+      return new HostTensor(v.shape, v.dtype, v.data.slice());
+    });
+    for (const u of g.updates) this.variables.get(u.variable)!.value.data.set(this.views[u.value].data);
+    return outputs;
+  }
+
+  /** The plan as text. */
+  printPlan(): string {
+    return printPlan(this.graph, this.plan);
+  }
+
+  /** Releases the arena and the constants (variables belong to their owner). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    releaseValue(this.arena);
+    this.constants.forEach(releaseValue);
+  }
+}
+
+/** Plans and compiles `graph`; `variables` supplies every variable the graph reads or assigns. */
+export function compile(graph: Graph, variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}): CompiledGraph {
+  return new CompiledGraph(graph, variables, options);
+}

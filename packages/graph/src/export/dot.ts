@@ -1,0 +1,124 @@
+import { formatShape } from "@dualgrad/core";
+import { DTYPE_SHORT, formatAttrs, valueName, type FusedAttrs, type Graph, type GraphNode } from "../ir.js";
+
+/**
+ * Graphviz DOT export of the SSA IR (DESIGN.md principle 5, "plans are data": every IR has a text
+ * printer, a DOT/Mermaid export and JSON). The output is a pure function of the graph, so it can
+ * be snapshot-tested and diffed between passes.
+ */
+
+/** The visual family of a node; both exporters style nodes by it. @internal */
+export type NodeKind = "input" | "variable" | "constant" | "fused" | "op";
+
+/** Which family `n` belongs to. @internal */
+export function nodeKind(n: GraphNode): NodeKind {
+  return n.op === "input" || n.op === "variable" || n.op === "constant" || n.op === "fused" ? n.op : "op";
+}
+
+function formatNumber(x: number): string {
+  // String(-0) is "0"; keep the sign so a folded `-0` constant is visible.
+  return Object.is(x, -0) ? "-0" : String(x);
+}
+
+/** Constants as in `printGraph`: a scalar bare, short arrays whole, long ones elided. */
+function formatConstantValue(n: GraphNode): string {
+  const v = n.value ?? [];
+  if (v.length === 1 && n.shape.length === 0) return formatNumber(v[0]);
+  return v.length <= 4 ? `[${v.map(formatNumber).join(",")}]` : `[${v.slice(0, 3).map(formatNumber).join(",")},…]`;
+}
+
+/**
+ * The lines of a node's label, unescaped: `c = matmul[transA=false,transB=true]`, then the type
+ * `f32[64,1]`, then (for fused kernels only) the kernel's little program, one op per line, since
+ * the `add∘relu` summary hides how operands are wired. @internal
+ */
+export function nodeLabelLines(n: GraphNode): string[] {
+  const name = valueName(n.id);
+  let head: string;
+  switch (n.op) {
+    case "input":
+    case "variable":
+      head = `${name} = ${n.op}(${n.name ?? "?"})`;
+      break;
+    case "constant":
+      head = `${name} = constant ${formatConstantValue(n)}`;
+      break;
+    default:
+      head = `${name} = ${n.op}${formatAttrs(n.op, n.attrs)}`;
+  }
+  const lines = [head, `${DTYPE_SHORT[n.dtype]}${formatShape(n.shape)}`];
+  if (n.op === "fused") {
+    const ops = (n.attrs as unknown as FusedAttrs).ops;
+    ops.forEach((o, i) => {
+      const args = o.operands.map((a) => (a.from === "const" ? formatNumber(a.value) : `${a.from}${a.index}`)).join(", ");
+      lines.push(`op${i} = ${o.prim}${formatAttrs(o.prim, o.attrs as Record<string, unknown>)}(${args})`);
+    });
+  }
+  return lines;
+}
+
+/** Escapes text for a double-quoted DOT string: backslashes first (so `\n` we add stays ours), then quotes. */
+function dotEscape(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n");
+}
+
+/** A quoted DOT string whose lines are joined with DOT's centred line break `\n`. */
+function dotLabel(lines: readonly string[]): string {
+  return `"${lines.map(dotEscape).join("\\n")}"`;
+}
+
+const STYLE: Record<NodeKind | "output" | "missing", string> = {
+  input: 'shape=invhouse, style=filled, fillcolor="#dbeafe"',
+  variable: 'shape=cylinder, style=filled, fillcolor="#fde68a"',
+  constant: 'shape=note, style=filled, fillcolor="#e5e7eb"',
+  fused: 'shape=box3d, style=filled, fillcolor="#fbcfe8"',
+  op: 'shape=box, style="rounded,filled", fillcolor="#ffffff"',
+  output: 'shape=doubleoctagon, style=filled, fillcolor="#bbf7d0"',
+  missing: 'shape=cylinder, style=dashed',
+};
+
+/**
+ * Renders `g` as a Graphviz `digraph`: one node per value (`n<id>`), labelled with its jaxpr-style
+ * name, op, attributes and type; edges from each operand to its consumer (labelled with the operand
+ * position when a node has several, because `sub`, `matmul` and `where` care about order); one
+ * `out<i>` node per result; each update as a dashed edge from the new value to the variable,
+ * labelled `:= name`. Output is deterministic: nodes, then data edges, outputs and updates, each in
+ * graph order.
+ *
+ * @param options.title drawn above the graph (`label`), escaped like every other string.
+ */
+export function toDot(g: Graph, options: { title?: string } = {}): string {
+  const out: string[] = ['digraph "dualgrad" {'];
+  if (options.title !== undefined) out.push(`  label=${dotLabel([options.title])};`, '  labelloc="t";');
+  out.push("  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];');
+
+  for (const n of g.nodes) out.push(`  n${n.id} [label=${dotLabel(nodeLabelLines(n))}, ${STYLE[nodeKind(n)]}];`);
+
+  for (const n of g.nodes) {
+    n.inputs.forEach((src, pos) => {
+      out.push(n.inputs.length > 1 ? `  n${src} -> n${n.id} [label="${pos}"];` : `  n${src} -> n${n.id};`);
+    });
+  }
+
+  g.outputs.forEach((id, i) => {
+    out.push(`  out${i} [label="out ${i}", ${STYLE.output}];`, `  n${id} -> out${i};`);
+  });
+
+  g.updates.forEach((u, i) => {
+    const target = g.nodes.find((n) => n.op === "variable" && n.name === u.variable);
+    let targetId: string;
+    if (target) {
+      targetId = `n${target.id}`;
+    } else {
+      // A hand-made graph may update a variable it never reads; draw the variable anyway.
+      targetId = `upd${i}`;
+      out.push(`  ${targetId} [label=${dotLabel([u.variable])}, ${STYLE.missing}];`);
+    }
+    // constraint=false: the update is a back edge in time, and letting it rank the layout would
+    // pull the variable to the bottom of the drawing.
+    out.push(`  n${u.value} -> ${targetId} [label=${dotLabel([`:= ${u.variable}`])}, style=dashed, constraint=false];`);
+  });
+
+  out.push("}");
+  return out.join("\n") + "\n";
+}

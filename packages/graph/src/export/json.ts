@@ -1,0 +1,441 @@
+import {
+  DualgradError,
+  FormatError,
+  formatShape,
+  inferMeta,
+  isDType,
+  isPrim,
+  ops,
+  type Attrs,
+  type DType,
+  type Meta,
+  type Prim,
+} from "@dualgrad/core";
+import { DTYPE_SHORT, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type NodeOp, type Update } from "../ir.js";
+
+/**
+ * JSON serialisation of the SSA IR (DESIGN.md principle 5, "plans are data"). A saved graph is an
+ * untrusted file: `fromJSON` checks every field and every invariant the passes and the compiler
+ * rely on (SSA order, arities, attribute types, shapes agreeing with abstract evaluation), so a
+ * graph it returns can be run without further checks, and a bad file fails here, naming the node,
+ * rather than deep inside a pass.
+ */
+
+/** The `format` tag of a serialised graph. */
+export const GRAPH_JSON_FORMAT = "dualgrad-graph";
+/** The only version this reader understands; bump it whenever the layout changes. */
+export const GRAPH_JSON_VERSION = 1;
+
+/**
+ * JSON numbers cannot be NaN, ±Infinity (JSON.stringify writes `null`) or -0 (written as `0`), but
+ * constants legitimately hold them (a `-inf` mask, a folded `0 * -1`); they travel as strings.
+ */
+const SPECIAL_NUMBERS: Readonly<Record<string, number>> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity, "-0": -0 };
+
+function encodeNumber(x: number): number | string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Infinity) return "Infinity";
+  if (x === -Infinity) return "-Infinity";
+  if (Object.is(x, -0)) return "-0";
+  return x;
+}
+
+function nodeWhere(id: number, op: unknown): string {
+  return typeof op === "string" ? `node ${id} (${op})` : `node ${id}`;
+}
+
+/**
+ * Attributes other than constants' data are written as plain JSON, which would silently turn a
+ * non-finite number into `null`; refuse instead, naming the attribute.
+ */
+function checkWritable(v: unknown, where: string, path: string): void {
+  if (typeof v === "number" && !Number.isFinite(v)) {
+    throw new DualgradError(`graph JSON: ${where}: attribute ${path} is ${v}, which JSON cannot hold`);
+  }
+  if (Array.isArray(v)) v.forEach((x, i) => checkWritable(x, where, `${path}[${i}]`));
+  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) checkWritable(x, where, path ? `${path}.${k}` : k);
+}
+
+/**
+ * A node's attributes as written. Fused kernels inline scalar constants as `const` operands, which
+ * may be non-finite just like constant nodes (a `-inf` mask), so those travel as strings too.
+ */
+function encodeAttrs(n: GraphNode): unknown {
+  const where = nodeWhere(n.id, n.op);
+  if (n.op !== "fused") {
+    checkWritable(n.attrs, where, "");
+    return n.attrs;
+  }
+  const fused = n.attrs as unknown as FusedAttrs;
+  return {
+    ...n.attrs,
+    ops: fused.ops.map((o, j) => {
+      checkWritable(o.attrs, where, `ops[${j}].attrs`);
+      return { ...o, operands: o.operands.map((x) => (x.from === "const" ? { from: "const", value: encodeNumber(x.value) } : x)) };
+    }),
+  };
+}
+
+/** A node as written: fixed key order so the text is deterministic and diffs line up. */
+function encodeNode(n: GraphNode): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: n.id, op: n.op, inputs: n.inputs, attrs: encodeAttrs(n), shape: n.shape, dtype: n.dtype };
+  if (n.name !== undefined) o.name = n.name;
+  if (n.value !== undefined) o.value = n.value.map(encodeNumber);
+  return o;
+}
+
+function jsonList(items: readonly unknown[], indent: string): string {
+  if (items.length === 0) return "[]";
+  return `[\n${items.map((x) => `${indent}  ${JSON.stringify(x)}`).join(",\n")}\n${indent}]`;
+}
+
+/**
+ * Serialises `g` as pretty, versioned JSON:
+ * `{ "format": "dualgrad-graph", "version": 1, "graph": { nodes, inputs, outputs, updates } }`,
+ * one node per line (readable, and a one-node change is a one-line diff). Non-finite constant
+ * elements (and -0) are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0"`.
+ * `fromJSON(toJSON(g))` deep-equals `g`.
+ *
+ * @throws DualgradError when an attribute holds a non-finite number, which JSON cannot represent.
+ */
+export function toJSON(g: Graph): string {
+  const lines = [
+    "{",
+    `  "format": ${JSON.stringify(GRAPH_JSON_FORMAT)},`,
+    `  "version": ${GRAPH_JSON_VERSION},`,
+    `  "graph": {`,
+    `    "nodes": ${jsonList(g.nodes.map(encodeNode), "    ")},`,
+    `    "inputs": ${JSON.stringify(g.inputs)},`,
+    `    "outputs": ${JSON.stringify(g.outputs)},`,
+    `    "updates": ${jsonList(g.updates.map((u) => ({ variable: u.variable, value: u.value })), "    ")}`,
+    "  }",
+    "}",
+  ];
+  return lines.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+function fail(message: string): never {
+  throw new FormatError(`graph JSON: ${message}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isIndex(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Rejects keys outside `allowed`: a misspelt field would otherwise be dropped without a word. */
+function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}: unknown field ${JSON.stringify(k)}`);
+}
+
+/** What an attribute value may be; `ints` allows negatives (reshape's -1, negative axes). */
+type AttrType = "bool" | "number" | "int" | "ints" | "axes" | "dtype" | "compare";
+
+const REDUCE = { axes: "axes", keepdims: "bool" } as const;
+
+/**
+ * Attribute types of every primitive. A mapped type over `Prim`, like core's rule tables, so a new
+ * primitive (or a new attribute) that this reader does not know about is a compile error here.
+ */
+const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P]]-?: AttrType } } = {
+  neg: {},
+  exp: {},
+  log: {},
+  sqrt: {},
+  abs: {},
+  relu: {},
+  tanh: {},
+  sigmoid: {},
+  pow: { exponent: "number" },
+  add: {},
+  sub: {},
+  mul: {},
+  div: {},
+  maximum: {},
+  minimum: {},
+  compare: { kind: "compare" },
+  where: {},
+  sum: REDUCE,
+  mean: REDUCE,
+  max: REDUCE,
+  logsumexp: REDUCE,
+  argmax: { axis: "int", keepdims: "bool" },
+  log_softmax: { axis: "int" },
+  reshape: { shape: "ints" },
+  transpose: { perm: "ints" },
+  broadcast_to: { shape: "ints" },
+  slice: { begin: "ints", end: "ints" },
+  pad: { before: "ints", after: "ints" },
+  matmul: { transA: "bool", transB: "bool" },
+  one_hot: { depth: "int", dtype: "dtype" },
+  cast: { dtype: "dtype" },
+};
+
+const COMPARE_KINDS: readonly string[] = ["gt", "ge", "lt", "le", "eq", "ne"];
+
+function attrOk(type: AttrType, v: unknown): boolean {
+  switch (type) {
+    case "bool":
+      return typeof v === "boolean";
+    case "number":
+      return typeof v === "number";
+    case "int":
+      return Number.isSafeInteger(v);
+    case "ints":
+      return Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
+    case "axes":
+      return v === null || (Array.isArray(v) && v.every((x) => Number.isSafeInteger(x)));
+    case "dtype":
+      return isDType(v);
+    case "compare":
+      return typeof v === "string" && COMPARE_KINDS.includes(v);
+  }
+}
+
+const ATTR_TYPE_NAME: Record<AttrType, string> = {
+  bool: "a boolean",
+  number: "a number",
+  int: "an integer",
+  ints: "an array of integers",
+  axes: "null or an array of integers",
+  dtype: "a dtype (float32, float64, int32)",
+  compare: `one of ${COMPARE_KINDS.join(", ")}`,
+};
+
+/** Checks a primitive's attribute record against its schema: no missing, extra or mistyped keys. */
+function checkAttrs(prim: Prim, attrs: unknown, where: string): void {
+  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
+  const schema = ATTR_SCHEMA[prim] as Record<string, AttrType>;
+  for (const k of Object.keys(attrs)) {
+    if (!Object.prototype.hasOwnProperty.call(schema, k)) fail(`${where}: unknown attribute ${JSON.stringify(k)} for ${prim}`);
+  }
+  for (const [k, type] of Object.entries(schema)) {
+    if (!(k in attrs)) fail(`${where}: missing attribute ${k} (${ATTR_TYPE_NAME[type]})`);
+    if (!attrOk(type, attrs[k])) fail(`${where}: attribute ${k} must be ${ATTR_TYPE_NAME[type]}, got ${show(attrs[k])}`);
+  }
+}
+
+/**
+ * Checks a fused kernel's program (elementwise prims with valid attributes, operands in range,
+ * last op's dtype = the node's) and returns it with `const` operands decoded.
+ */
+function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, where: string): FusedAttrs {
+  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
+  checkKeys(attrs, ["ops"], `${where} attrs`);
+  const list = attrs.ops;
+  if (!Array.isArray(list) || list.length === 0) fail(`${where}: attrs.ops must be a non-empty array, got ${show(list)}`);
+  const program = list.map((raw: unknown, j: number): FusedOp => {
+    const at = `${where} ops[${j}]`;
+    if (!isObject(raw)) fail(`${at}: must be an object, got ${show(raw)}`);
+    checkKeys(raw, ["prim", "attrs", "operands", "dtype"], at);
+    const prim = raw.prim;
+    if (typeof prim !== "string" || !isPrim(prim)) fail(`${at}: unknown primitive ${show(prim)}`);
+    // Fused kernels are generated elementwise loops; a matmul or reduction cannot live inside one.
+    if (ops[prim].kind !== "elementwise") fail(`${at}: ${prim} is not elementwise and cannot be fused`);
+    checkAttrs(prim, raw.attrs, `${at} (${prim})`);
+    if (!isDType(raw.dtype)) fail(`${at} (${prim}): unknown dtype ${show(raw.dtype)}`);
+    const operands = raw.operands;
+    if (!Array.isArray(operands)) fail(`${at} (${prim}): operands must be an array, got ${show(operands)}`);
+    if (operands.length !== ops[prim].arity) fail(`${at} (${prim}): expected ${ops[prim].arity} operand(s), got ${operands.length}`);
+    const decoded = operands.map((o: unknown, k: number): FusedOperand => {
+      const ot = `${at} (${prim}) operand ${k}`;
+      if (!isObject(o)) fail(`${ot}: must be an object, got ${show(o)}`);
+      if (o.from === "const") {
+        checkKeys(o, ["from", "value"], ot);
+        return { from: "const", value: decodeNumber(o.value, ot, "value") };
+      }
+      if (o.from !== "in" && o.from !== "op") fail(`${ot}: from must be "in", "op" or "const", got ${show(o.from)}`);
+      checkKeys(o, ["from", "index"], ot);
+      if (!isIndex(o.index)) fail(`${ot}: index must be a non-negative integer, got ${show(o.index)}`);
+      if (o.from === "in" && o.index >= node.inputs.length) {
+        fail(`${ot}: in${o.index} is out of range (the node has ${node.inputs.length} input(s))`);
+      }
+      if (o.from === "op" && o.index >= j) fail(`${ot}: op${o.index} is not an earlier op of the kernel`);
+      return { from: o.from, index: o.index };
+    });
+    return { prim, attrs: raw.attrs as FusedOp["attrs"], operands: decoded, dtype: raw.dtype };
+  });
+  const last = program[program.length - 1];
+  if (last.dtype !== node.dtype) fail(`${where}: the kernel's last op gives ${last.dtype} but the node is ${node.dtype}`);
+  return { ...attrs, ops: program };
+}
+
+/** Decodes one constant element, accepting the strings `toJSON` writes for non-finite numbers. */
+function decodeNumber(v: unknown, where: string, field: string): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string" && Object.prototype.hasOwnProperty.call(SPECIAL_NUMBERS, v)) return SPECIAL_NUMBERS[v];
+  return fail(`${where}: ${field} must be a number or one of "NaN", "Infinity", "-Infinity", "-0", got ${show(v)}`);
+}
+
+const NODE_KEYS = ["id", "op", "inputs", "attrs", "shape", "dtype", "name", "value"] as const;
+
+function typeText(m: Meta): string {
+  return `${DTYPE_SHORT[m.dtype]}${formatShape(m.shape)}`;
+}
+
+function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): GraphNode {
+  if (!isObject(raw)) fail(`node ${index}: must be an object, got ${show(raw)}`);
+  let where = nodeWhere(index, raw.op);
+  checkKeys(raw, NODE_KEYS, where);
+  if (raw.id !== index) fail(`${where}: id is ${show(raw.id)} but the node is at index ${index} (ids must equal positions)`);
+
+  const op = raw.op;
+  if (typeof op !== "string" || !(op === "input" || op === "variable" || op === "constant" || op === "fused" || isPrim(op))) {
+    fail(`node ${index}: unknown op ${show(op)} (expected input, variable, constant, fused or a primitive)`);
+  }
+  const nodeOp = op as NodeOp;
+  if (typeof raw.name === "string" && (op === "input" || op === "variable")) where = `node ${index} (${op} ${raw.name})`;
+
+  const inputs = raw.inputs;
+  if (!Array.isArray(inputs)) fail(`${where}: inputs must be an array, got ${show(inputs)}`);
+  inputs.forEach((i: unknown, k: number) => {
+    if (!isIndex(i)) fail(`${where}: input ${k} must be a node id, got ${show(i)}`);
+    // SSA in topological order: every operand is defined before its first use, so passes and the
+    // planner can walk the node list once.
+    if (i >= index) fail(`${where}: input ${k} refers to node ${i}, which is not an earlier node (nodes must be in topological order)`);
+  });
+
+  const shape = raw.shape;
+  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`${where}: shape must be an array of non-negative integers, got ${show(shape)}`);
+  const dtype = raw.dtype;
+  if (!isDType(dtype)) fail(`${where}: unknown dtype ${show(dtype)} (expected float32, float64 or int32)`);
+
+  const node: GraphNode = { id: index, op: nodeOp, inputs: inputs as number[], attrs: {}, shape: shape as number[], dtype };
+
+  const leaf = op === "input" || op === "variable" || op === "constant";
+  if (leaf) {
+    if (inputs.length !== 0) fail(`${where}: a ${op} node takes no inputs, got ${inputs.length}`);
+    if (!isObject(raw.attrs) || Object.keys(raw.attrs).length !== 0) fail(`${where}: attrs must be {}, got ${show(raw.attrs)}`);
+  }
+  if (op === "input" || op === "variable") {
+    if (typeof raw.name !== "string" || raw.name === "") fail(`${where}: needs a non-empty string name, got ${show(raw.name)}`);
+    node.name = raw.name;
+  } else if (raw.name !== undefined) {
+    fail(`${where}: only inputs and variables have a name`);
+  }
+  if (op === "constant") {
+    const value = raw.value;
+    if (!Array.isArray(value)) fail(`${where}: needs a value array, got ${show(value)}`);
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (value.length !== size) fail(`${where}: value has ${value.length} element(s) but shape ${formatShape(shape as number[])} needs ${size}`);
+    node.value = value.map((v: unknown, i: number) => decodeNumber(v, where, `value[${i}]`));
+  } else if (raw.value !== undefined) {
+    fail(`${where}: only constants have a value`);
+  }
+
+  if (op === "fused") {
+    node.attrs = readFused(raw.attrs, node, where) as unknown as Record<string, unknown>;
+  } else if (!leaf) {
+    const prim = op as Prim;
+    checkAttrs(prim, raw.attrs, where);
+    node.attrs = raw.attrs as Record<string, unknown>;
+    if (inputs.length !== ops[prim].arity) fail(`${where}: expected ${ops[prim].arity} input(s), got ${inputs.length}`);
+    // Abstract evaluation is the authority on a primitive's result type; a declared type that
+    // disagrees would make the memory planner size buffers wrongly.
+    let meta: Meta;
+    try {
+      meta = inferMeta(prim, (inputs as number[]).map((i) => earlier[i]), raw.attrs as unknown as Attrs[typeof prim]);
+    } catch (err) {
+      return fail(`${where}: its inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (meta.dtype !== dtype || meta.shape.join() !== (shape as number[]).join() || meta.shape.length !== shape.length) {
+      fail(`${where}: declared ${typeText(node)} but its inputs give ${typeText(meta)}`);
+    }
+  }
+  return node;
+}
+
+function readIdList(v: unknown, field: string, count: number): number[] {
+  if (!Array.isArray(v)) fail(`graph.${field} must be an array, got ${show(v)}`);
+  v.forEach((id: unknown, k: number) => {
+    if (!isIndex(id) || id >= count) fail(`graph.${field}[${k}] = ${show(id)} does not name a node (the graph has ${count} node(s))`);
+  });
+  return v as number[];
+}
+
+/**
+ * Parses and validates a graph written by {@link toJSON}. Everything is checked: the format tag
+ * and version; nodes in order with `id` equal to the position; `op` one of input, variable,
+ * constant, fused or a known primitive; inputs referring only to earlier nodes (SSA, topological);
+ * shapes (non-negative integers), dtypes and attributes (per primitive, and fused programs);
+ * constants holding exactly as many elements as their shape; primitive result types agreeing with
+ * abstract evaluation; `inputs`, `outputs` and `updates` naming existing nodes, with every input
+ * node listed in `inputs` and every update naming a variable node of the same type.
+ *
+ * @throws FormatError whose message starts with `graph JSON: ` and names the field or node
+ *   (`node 3 (add): input 1 refers to node 5, ...`), for anything malformed, including text that
+ *   is not JSON at all.
+ */
+export function fromJSON(text: string): Graph {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return fail(`not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!isObject(doc)) fail(`expected an object at the top level, got ${show(doc)}`);
+  if (doc.format !== GRAPH_JSON_FORMAT) fail(`format is ${show(doc.format)}, expected ${JSON.stringify(GRAPH_JSON_FORMAT)}`);
+  if (doc.version !== GRAPH_JSON_VERSION) {
+    fail(`unsupported version ${show(doc.version)} (this reader understands version ${GRAPH_JSON_VERSION})`);
+  }
+  checkKeys(doc, ["format", "version", "graph"], "top level");
+  const raw = doc.graph;
+  if (!isObject(raw)) fail(`graph must be an object, got ${show(raw)}`);
+  checkKeys(raw, ["nodes", "inputs", "outputs", "updates"], "graph");
+  if (!Array.isArray(raw.nodes)) fail(`graph.nodes must be an array, got ${show(raw.nodes)}`);
+
+  const nodes: GraphNode[] = [];
+  raw.nodes.forEach((n: unknown, i: number) => nodes.push(readNode(n, i, nodes)));
+
+  const inputs = readIdList(raw.inputs, "inputs", nodes.length);
+  const listed = new Set<number>();
+  inputs.forEach((id, k) => {
+    if (nodes[id].op !== "input") fail(`graph.inputs[${k}] = ${id} names ${nodeWhere(id, nodes[id].op)}, not an input node`);
+    if (listed.has(id)) fail(`graph.inputs[${k}]: node ${id} is listed twice`);
+    listed.add(id);
+  });
+  for (const n of nodes) {
+    // An unlisted placeholder could never be fed, so the graph could not run.
+    if (n.op === "input" && !listed.has(n.id)) fail(`node ${n.id} (input ${n.name}) is not listed in graph.inputs`);
+  }
+
+  const outputs = readIdList(raw.outputs, "outputs", nodes.length);
+
+  const variables = new Map<string, GraphNode>();
+  for (const n of nodes) {
+    if (n.op !== "variable") continue;
+    // Updates name variables, so two variable nodes with one name would make them ambiguous.
+    if (variables.has(n.name!)) fail(`node ${n.id} (variable ${n.name}): a variable named ${n.name} is already node ${variables.get(n.name!)!.id}`);
+    variables.set(n.name!, n);
+  }
+
+  if (!Array.isArray(raw.updates)) fail(`graph.updates must be an array, got ${show(raw.updates)}`);
+  const updates: Update[] = raw.updates.map((u: unknown, k: number) => {
+    const at = `graph.updates[${k}]`;
+    if (!isObject(u)) fail(`${at} must be an object, got ${show(u)}`);
+    checkKeys(u, ["variable", "value"], at);
+    if (typeof u.variable !== "string") fail(`${at}.variable must be a string, got ${show(u.variable)}`);
+    if (!isIndex(u.value) || u.value >= nodes.length) fail(`${at}.value = ${show(u.value)} does not name a node (the graph has ${nodes.length} node(s))`);
+    const target = variables.get(u.variable);
+    if (!target) fail(`${at}: no variable node is named ${JSON.stringify(u.variable)}`);
+    const value = nodes[u.value];
+    if (value.dtype !== target.dtype || value.shape.join() !== target.shape.join() || value.shape.length !== target.shape.length) {
+      fail(`${at}: node ${u.value} is ${typeText(value)} but variable ${u.variable} is ${typeText(target)}`);
+    }
+    return { variable: u.variable, value: u.value };
+  });
+
+  return { nodes, inputs, outputs, updates };
+}

@@ -1,0 +1,22 @@
+/**
+ * @dualgrad/graph: define-then-run. `fn(f)` (alias `jit`, the `tf.function` analogue) traces
+ * `f` on symbolic tensors into an SSA IR, differentiates it as a graph transform with core's VJP
+ * rules, optimises it (constant folding, CSE, DCE, simplification, transpose flags, fusion),
+ * plans its memory in one arena and runs the flat compiled plan.
+ * @packageDocumentation
+ */
+export * from "./ir.js";
+export { GraphBuilder, callSite } from "./builder.js";
+export * from "./symbolic.js";
+export { Variable } from "./variable.js";
+export { gradients, gradientIds, grad, valueAndGrad } from "./autodiff.js";
+export { fn, jit, traceGraph, lowerGraph, type FunctionOptions, type GraphFunction, type Lowered, type StageSwitch } from "./function.js";
+export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
+export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
+export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";
+export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
+export { fusedSource } from "./fused-kernel.js";
+export * from "./passes/pipeline.js";
+export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
+export { Linear, linear, mseLoss, crossEntropy, type LinearOptions } from "./nn.js";
+export * from "./export/index.js";

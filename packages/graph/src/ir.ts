@@ -1,0 +1,179 @@
+import { formatShape, type Attrs, type DType, type Prim, type Shape } from "@dualgrad/core";
+
+/**
+ * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
+ * value, named by its index. Plans are data: graphs are plain JSON-able values, every pass is a
+ * pure function Graph -> Graph, and `printGraph` renders them like a jaxpr.
+ */
+
+/**
+ * An operand of a fused op: one of the fused node's inputs (`in`), the result of an earlier op
+ * of the same kernel (`op`), or a scalar constant inlined into the generated code (`const`).
+ */
+export type FusedOperand = { from: "in" | "op"; index: number } | { from: "const"; value: number };
+
+/** One fused elementwise operation inside a `fused` node. */
+export interface FusedOp {
+  prim: Prim;
+  attrs: Attrs[Prim];
+  operands: FusedOperand[];
+  dtype: DType;
+}
+
+/** Attributes of a fused elementwise kernel: a little program over the node's inputs; the last op is the output. */
+export interface FusedAttrs {
+  ops: FusedOp[];
+}
+
+/** What a node is. */
+export type NodeOp = "input" | "variable" | "constant" | "fused" | Prim;
+
+/** One SSA value and the op that defines it. */
+export interface GraphNode {
+  /** Index in `Graph.nodes`; also the value's id. */
+  id: number;
+  op: NodeOp;
+  /** Value ids this node reads. */
+  inputs: number[];
+  /** Primitive attributes (for prims), `FusedAttrs` (for fused), `{}` otherwise. */
+  attrs: Record<string, unknown>;
+  shape: number[];
+  dtype: DType;
+  /** For inputs and variables: the name; for constants: the row-major data. */
+  name?: string;
+  value?: number[];
+}
+
+/** A variable update performed after the outputs are computed (TensorFlow's `assign`). */
+export interface Update {
+  variable: string;
+  value: number;
+}
+
+/** A whole program. */
+export interface Graph {
+  nodes: GraphNode[];
+  /** Node ids of the placeholders, in argument order. */
+  inputs: number[];
+  /** Node ids of the results. */
+  outputs: number[];
+  /** Assignments to persistent variables. */
+  updates: Update[];
+}
+
+/** An empty graph. */
+export function emptyGraph(): Graph {
+  return { nodes: [], inputs: [], outputs: [], updates: [] };
+}
+
+/** Deep copy (graphs are values; passes never mutate their input). */
+export function cloneGraph(g: Graph): Graph {
+  return JSON.parse(JSON.stringify(g)) as Graph;
+}
+
+/** Short dtype names for printing, as in jaxprs. */
+export const DTYPE_SHORT: Record<DType, string> = { float32: "f32", float64: "f64", int32: "i32" };
+
+/** jaxpr-style variable names: a, b, ..., z, ba, bb, ... */
+export function valueName(id: number): string {
+  let s = "";
+  let n = id;
+  do {
+    s = String.fromCharCode(97 + (n % 26)) + s;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return s;
+}
+
+/** `a:f32[64,1]` */
+export function typedName(n: GraphNode): string {
+  return `${valueName(n.id)}:${DTYPE_SHORT[n.dtype]}${formatShape(n.shape)}`;
+}
+
+function formatAttrValue(v: unknown): string {
+  if (Array.isArray(v)) return `(${v.map(formatAttrValue).join(",")})`;
+  if (v === null) return "None";
+  return String(v);
+}
+
+/** `[transA=false,transB=true]`, or "" when there are no attributes. */
+export function formatAttrs(op: NodeOp, attrs: Record<string, unknown>): string {
+  if (op === "fused") {
+    const ops = (attrs as unknown as FusedAttrs).ops;
+    return `[${ops.map((o) => o.prim).join("∘")}]`;
+  }
+  const entries = Object.entries(attrs);
+  return entries.length === 0 ? "" : `[${entries.map(([k, v]) => `${k}=${formatAttrValue(v)}`).join(",")}]`;
+}
+
+function formatConstant(n: GraphNode): string {
+  const v = n.value ?? [];
+  return v.length <= 4 ? `${v.length === 1 && n.shape.length === 0 ? v[0] : `[${v.join(",")}]`}` : `[${v.slice(0, 3).join(",")},…]`;
+}
+
+/**
+ * The jaxpr-like text form:
+ * `{ lambda a:f32[64,1] ; w:f32[1,1] . let c:f32[64,1] = matmul[transA=false,transB=true] a w ... in (d) }`
+ * Inputs come before `;`, variables after it; updates are listed as `w := e`.
+ */
+export function printGraph(g: Graph): string {
+  const vars = g.nodes.filter((n) => n.op === "variable");
+  const head = `{ lambda ${g.inputs.map((i) => typedName(g.nodes[i])).join(" ")}${vars.length ? ` ; ${vars.map((v) => `${typedName(v)}(${v.name})`).join(" ")}` : ""} .`;
+  const lines: string[] = [head];
+  let first = true;
+  for (const n of g.nodes) {
+    if (n.op === "input" || n.op === "variable") continue;
+    const rhs = n.op === "constant" ? formatConstant(n) : `${n.op}${formatAttrs(n.op, n.attrs)} ${n.inputs.map(valueName).join(" ")}`;
+    lines.push(`  ${first ? "let" : "   "} ${typedName(n)} = ${rhs}`);
+    first = false;
+  }
+  const updates = g.updates.length ? ` ; ${g.updates.map((u) => `${u.variable} := ${valueName(u.value)}`).join(", ")}` : "";
+  lines.push(`  in (${g.outputs.map(valueName).join(", ")})${updates} }`);
+  return lines.join("\n");
+}
+
+/** For each value, the ids of the nodes that read it (outputs and updates count as readers with id -1). */
+export function consumers(g: Graph): number[][] {
+  const users: number[][] = g.nodes.map(() => []);
+  for (const n of g.nodes) for (const i of n.inputs) users[i].push(n.id);
+  for (const o of g.outputs) users[o].push(-1);
+  for (const u of g.updates) users[u.value].push(-1);
+  return users;
+}
+
+/**
+ * Rebuilds a graph from a subset/reordering of nodes, renumbering ids densely. `keep` lists old
+ * ids in topological order; `remap` resolves an old id to the id that replaces it.
+ */
+export function compact(g: Graph, keep: readonly number[], remap: (id: number) => number = (id) => id): Graph {
+  const newId = new Map<number, number>();
+  const nodes: GraphNode[] = [];
+  for (const old of keep) {
+    const n = g.nodes[old];
+    newId.set(old, nodes.length);
+    nodes.push({ ...n, id: nodes.length, inputs: n.inputs.map((i) => newId.get(remap(i))!) });
+  }
+  const map = (id: number) => {
+    const r = newId.get(remap(id));
+    if (r === undefined) throw new Error(`compact: value ${valueName(id)} was removed but is still used`);
+    return r;
+  };
+  return {
+    nodes,
+    inputs: g.inputs.map(map),
+    outputs: g.outputs.map(map),
+    updates: g.updates.map((u) => ({ variable: u.variable, value: map(u.value) })),
+  };
+}
+
+/** Counts by op, for summaries (`{ matmul: 3, add: 2, ... }`). */
+export function opCounts(g: Graph): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const n of g.nodes) c[n.op] = (c[n.op] ?? 0) + 1;
+  return c;
+}
+
+/** The meta of a node. */
+export function metaOf(n: GraphNode): { shape: Shape; dtype: DType } {
+  return { shape: n.shape, dtype: n.dtype };
+}

@@ -1,0 +1,67 @@
+import { printGraph, type Graph } from "../ir.js";
+import { constantFolding } from "./constant-folding.js";
+import { commonSubexpressionElimination } from "./cse.js";
+import { deadCodeElimination } from "./dce.js";
+import { algebraicSimplification } from "./simplify.js";
+import { matmulTransposeFlags } from "./transpose-flags.js";
+
+/**
+ * The optimisation pipeline over the IR (fusion and memory planning are separate stages that
+ * run after it). Every pass is a pure Graph -> Graph function, so the pipeline is just repeated
+ * composition, and any pass can be switched off to see (or rule out) its effect.
+ */
+
+/** Names of the switchable passes, as used on the command line (`--disable cse,constfold`). */
+export type PassName = "constfold" | "cse" | "simplify" | "transposeFlags" | "dce";
+
+/** The order one round runs the passes in. Simplify first (it exposes the rest), DCE last (it sweeps up). */
+export const PASS_ORDER: readonly PassName[] = ["simplify", "transposeFlags", "constfold", "cse", "dce"];
+
+/** Each pass by name, with default options. */
+export const PASSES: Record<PassName, (g: Graph) => Graph> = {
+  simplify: algebraicSimplification,
+  transposeFlags: matmulTransposeFlags,
+  constfold: (g) => constantFolding(g),
+  cse: commonSubexpressionElimination,
+  dce: deadCodeElimination,
+};
+
+const DESCRIPTIONS: Record<PassName, string> = {
+  simplify: "algebraic identities: x*1, x+0, neg(neg x), transpose/reshape chains, no-op reshape/cast, sums over size-1 axes",
+  transposeFlags: "fold transposes of the last two axes into matmul's transA/transB flags",
+  constfold: "evaluate ops whose inputs are all constants (up to 4096 elements) at compile time",
+  cse: "merge nodes computing the same op on the same inputs with the same attributes",
+  dce: "remove nodes that no output or update depends on (inputs are kept)",
+};
+
+/** A one-line description of a pass, for `--help` text. */
+export function describePass(name: PassName): string {
+  return DESCRIPTIONS[name];
+}
+
+/** Options of {@link optimize}. */
+export interface OptimizeOptions {
+  /** Passes to skip. */
+  disable?: PassName[];
+}
+
+/**
+ * Runs simplify, transposeFlags, constfold, cse and dce (minus the disabled ones) in rounds until
+ * a round leaves the printed graph unchanged, at most 10 rounds: one pass's output is often
+ * another's opportunity (folding makes constants CSE can merge, CSE makes `neg(neg x)` visible).
+ * With every pass disabled the graph comes back unchanged.
+ */
+export function optimize(g: Graph, options: OptimizeOptions = {}): Graph {
+  const disabled = new Set(options.disable ?? []);
+  const passes = PASS_ORDER.filter((p) => !disabled.has(p)).map((p) => PASSES[p]);
+  let current = g;
+  let printed = printGraph(g);
+  for (let round = 0; round < 10; round++) {
+    const next = passes.reduce((acc, pass) => pass(acc), current);
+    const text = printGraph(next);
+    current = next;
+    if (text === printed) break;
+    printed = text;
+  }
+  return current;
+}

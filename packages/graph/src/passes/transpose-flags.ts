@@ -1,0 +1,48 @@
+import type { Attrs } from "@dualgrad/core";
+import type { Graph, GraphNode } from "../ir.js";
+import { commitRewrite } from "./dce.js";
+
+/**
+ * Folds "transpose the last two axes" into matmul's `transA`/`transB` flags, so the gemm reads
+ * the operand with swapped strides instead of a transposed copy being materialised first. Core's
+ * gemm accumulates every element in the same order whatever the flags (its determinism
+ * contract), so the result is bitwise the same.
+ */
+
+/** True for a transpose node whose perm is `[0, 1, ..., r-3, r-1, r-2]`: only the matrix axes swap. */
+function swapsLastTwo(n: GraphNode): boolean {
+  if (n.op !== "transpose") return false;
+  const perm = (n.attrs as unknown as Attrs["transpose"]).perm;
+  const r = perm.length;
+  return r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, r - 2).every((p, i) => p === i);
+}
+
+/**
+ * Rewrites `matmul(transpose(a), b)` to `matmul(a, b)` with `transA` flipped when the transpose
+ * only swaps the last two axes, and likewise for `b` / `transB`. A transpose left without readers
+ * is removed; one still read elsewhere stays.
+ */
+export function matmulTransposeFlags(g: Graph): Graph {
+  const nodes: GraphNode[] = [];
+  for (const n of g.nodes) {
+    if (n.op !== "matmul") {
+      nodes.push(n);
+      continue;
+    }
+    const [a, b] = n.inputs.map((i) => nodes[i]);
+    const { transA, transB } = n.attrs as unknown as Attrs["matmul"];
+    const foldA = swapsLastTwo(a);
+    const foldB = swapsLastTwo(b);
+    if (!foldA && !foldB) {
+      nodes.push(n);
+      continue;
+    }
+    nodes.push({
+      ...n,
+      inputs: [foldA ? a.inputs[0] : a.id, foldB ? b.inputs[0] : b.id],
+      attrs: { ...n.attrs, transA: foldA ? !transA : transA, transB: foldB ? !transB : transB },
+    });
+  }
+  // No node is replaced by another (alias is the identity); commitRewrite drops the orphaned transposes.
+  return commitRewrite(g, nodes, g.nodes.map((n) => n.id));
+}

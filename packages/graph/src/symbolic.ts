@@ -1,0 +1,250 @@
+import {
+  DualgradError, formatShape, normalizeAxis, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
+} from "@dualgrad/core";
+import type { GraphBuilder } from "./builder.js";
+import { DTYPE_SHORT } from "./ir.js";
+import { Variable } from "./variable.js";
+
+/**
+ * Symbolic tensors: what a traced function sees instead of data. They have the eager Tensor's
+ * op names and semantics (broadcasting, numbers as scalars, dtype promotion), but every op adds
+ * a node to the graph being traced instead of computing.
+ */
+
+const traces: GraphBuilder[] = [];
+
+/** @internal Runs `fn` with `b` as the graph being traced. */
+export function withTrace<R>(b: GraphBuilder, fn: () => R): R {
+  traces.push(b);
+  try {
+    return fn();
+  } finally {
+    traces.pop();
+  }
+}
+
+/** The innermost graph being traced, or null outside tracing. */
+export function currentTrace(): GraphBuilder | null {
+  return traces.length ? traces[traces.length - 1] : null;
+}
+
+/**
+ * Thrown when a traced value is used where JavaScript needs a real number (an `if`, a
+ * comparison, `.item()`): like JAX's ConcretizationTypeError, the value does not exist yet.
+ */
+export class ConcretizationError extends DualgradError {
+  override name = "ConcretizationError";
+}
+
+/** Operands: symbolic tensors, variables (read), or numbers (rank-0 constants). */
+export type SymLike = SymbolicTensor | Variable | number;
+
+/** A value in a graph under construction. */
+export class SymbolicTensor {
+  constructor(
+    /** @internal */ readonly builder: GraphBuilder,
+    /** The value id in the graph. */ readonly id: number,
+  ) {}
+
+  get shape(): Shape {
+    return this.builder.meta(this.id).shape;
+  }
+  get dtype(): DType {
+    return this.builder.meta(this.id).dtype;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  private concrete(what: string): never {
+    throw new ConcretizationError(
+      `${what}: the value of traced tensor ${DTYPE_SHORT[this.dtype]}${formatShape(this.shape)} is not known while tracing ` +
+        `(it only exists when the compiled graph runs), so it cannot steer JavaScript control flow (if/while/comparisons) or be read. ` +
+        `Use where(cond, a, b) to select by value inside the graph, or pass the value as a static argument so each value gets its own trace.`,
+    );
+  }
+  /** Always throws: see {@link ConcretizationError}. */ item(): number { return this.concrete("item()"); }
+  /** Always throws: see {@link ConcretizationError}. */ toArray(): never { return this.concrete("toArray()"); }
+  /** Always throws (JS calls it for `<`, `+`, `if (x > 0)` ...). */ valueOf(): never { return this.concrete("using a traced tensor as a number"); }
+  /** Always throws. */ [Symbol.toPrimitive](): never { return this.concrete("using a traced tensor as a primitive"); }
+  toString(): string {
+    return `SymbolicTensor(${DTYPE_SHORT[this.dtype]}${formatShape(this.shape)})`;
+  }
+
+  /** `this + other` */ add(o: SymLike): SymbolicTensor { return binary("add", this, o); }
+  /** `this - other` */ sub(o: SymLike): SymbolicTensor { return binary("sub", this, o); }
+  /** `this * other` */ mul(o: SymLike): SymbolicTensor { return binary("mul", this, o); }
+  /** `this / other` */ div(o: SymLike): SymbolicTensor { return binary("div", this, o); }
+  /** Elementwise maximum. */ maximum(o: SymLike): SymbolicTensor { return binary("maximum", this, o); }
+  /** Elementwise minimum. */ minimum(o: SymLike): SymbolicTensor { return binary("minimum", this, o); }
+  /** 1/0 mask of this > other. */ gt(o: SymLike): SymbolicTensor { return compare("gt", this, o); }
+  /** 1/0 mask of this >= other. */ ge(o: SymLike): SymbolicTensor { return compare("ge", this, o); }
+  /** 1/0 mask of this < other. */ lt(o: SymLike): SymbolicTensor { return compare("lt", this, o); }
+  /** 1/0 mask of this <= other. */ le(o: SymLike): SymbolicTensor { return compare("le", this, o); }
+  /** 1/0 mask of this == other. */ eq(o: SymLike): SymbolicTensor { return compare("eq", this, o); }
+  /** 1/0 mask of this != other. */ ne(o: SymLike): SymbolicTensor { return compare("ne", this, o); }
+  /** -x */ neg(): SymbolicTensor { return unary("neg", this); }
+  /** e^x */ exp(): SymbolicTensor { return unary("exp", this); }
+  /** ln x */ log(): SymbolicTensor { return unary("log", this); }
+  /** √x */ sqrt(): SymbolicTensor { return unary("sqrt", this); }
+  /** |x| */ abs(): SymbolicTensor { return unary("abs", this); }
+  /** max(x, 0) */ relu(): SymbolicTensor { return unary("relu", this); }
+  /** tanh x */ tanh(): SymbolicTensor { return unary("tanh", this); }
+  /** logistic sigmoid */ sigmoid(): SymbolicTensor { return unary("sigmoid", this); }
+  /** x ** exponent */ pow(exponent: number): SymbolicTensor { return op("pow", [this], { exponent }); }
+  /** x * x */ square(): SymbolicTensor { return this.pow(2); }
+  /** Sum over axes (all by default). */ sum(o: ReduceOptions = {}): SymbolicTensor { return op("sum", [this], reduceAttrs(o)); }
+  /** Mean over axes. */ mean(o: ReduceOptions = {}): SymbolicTensor { return op("mean", [this], reduceAttrs(o)); }
+  /** Max over axes. */ max(o: ReduceOptions = {}): SymbolicTensor { return op("max", [this], reduceAttrs(o)); }
+  /** Stable log-sum-exp over axes. */ logsumexp(o: ReduceOptions = {}): SymbolicTensor { return op("logsumexp", [this], reduceAttrs(o)); }
+  /** Index of the maximum along `axis` (int32). */
+  argmax(o: { axis?: number; keepdims?: boolean } = {}): SymbolicTensor {
+    if (o.axis === undefined) return op("argmax", [this.reshape([-1])], { axis: 0, keepdims: false });
+    return op("argmax", [this], { axis: o.axis, keepdims: o.keepdims ?? false });
+  }
+  /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return op("log_softmax", [this], { axis }); }
+  /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return this.logSoftmax(axis).exp(); }
+  /** New shape (one -1 allowed). */ reshape(shape: Shape): SymbolicTensor { return op("reshape", [this], { shape: [...shape] }); }
+  /** Alias of reshape. */ view(shape: Shape): SymbolicTensor { return this.reshape(shape); }
+  /** Reorders dimensions. */
+  permute(...perm: number[]): SymbolicTensor {
+    return op("transpose", [this], { perm: perm.map((p) => normalizeAxis("permute", p, this.ndim)) });
+  }
+  /** Swaps two dimensions (default: the last two). */
+  transpose(dim0 = -2, dim1 = -1): SymbolicTensor {
+    const perm = Array.from({ length: this.ndim }, (_, i) => i);
+    const a = normalizeAxis("transpose", dim0, this.ndim);
+    const b = normalizeAxis("transpose", dim1, this.ndim);
+    [perm[a], perm[b]] = [perm[b], perm[a]];
+    return op("transpose", [this], { perm });
+  }
+  /** Matrix transpose (rank <= 2). */
+  get T(): SymbolicTensor {
+    if (this.ndim > 2) throw new DualgradError(`T: expects a tensor of rank <= 2, got ${formatShape(this.shape)}; use permute()`);
+    return this.ndim < 2 ? this : this.transpose(0, 1);
+  }
+  /** Broadcasts to `shape`. */ broadcastTo(shape: Shape): SymbolicTensor { return op("broadcast_to", [this], { shape: [...shape] }); }
+  /** x[begin:end] per axis. */ slice(begin: readonly number[], end: readonly number[]): SymbolicTensor { return op("slice", [this], { begin: [...begin], end: [...end] }); }
+  /** Adds a size-1 dimension. */
+  unsqueeze(dim: number): SymbolicTensor {
+    const d = normalizeAxis("unsqueeze", dim, this.ndim + 1);
+    return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
+  }
+  /** Removes size-1 dimensions. */
+  squeeze(dim?: number): SymbolicTensor {
+    if (dim === undefined) return this.reshape(this.shape.filter((d) => d !== 1));
+    const d = normalizeAxis("squeeze", dim, this.ndim);
+    return this.shape[d] === 1 ? this.reshape(this.shape.filter((_, i) => i !== d)) : this;
+  }
+  /** Flattens to 1-D. */ flatten(): SymbolicTensor { return this.reshape([-1]); }
+  /** Matrix product (PyTorch's rules for 1-D operands). */ matmul(o: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor { return matmul(this, o, flags); }
+  /** Converts to `dtype`. */ to(dtype: DType): SymbolicTensor { return this.dtype === dtype ? this : op("cast", [this], { dtype }); }
+  /** Integer labels to one-hot. */ oneHot(depth: number, dtype: DType = "float32"): SymbolicTensor { return op("one_hot", [this], { depth, dtype }); }
+}
+
+/** Reduction options, as in the eager frontend. */
+export interface ReduceOptions {
+  axis?: number | readonly number[];
+  keepdims?: boolean;
+}
+
+function reduceAttrs(o: ReduceOptions): Attrs["sum"] {
+  return { axes: o.axis === undefined ? null : typeof o.axis === "number" ? [o.axis] : [...o.axis], keepdims: o.keepdims ?? false };
+}
+
+function traceOf(xs: readonly SymLike[]): GraphBuilder {
+  const fromArgs = xs.find((x): x is SymbolicTensor => x instanceof SymbolicTensor)?.builder;
+  const b = fromArgs ?? currentTrace();
+  if (!b) throw new DualgradError("graph ops need a trace: call them inside a function passed to trace(), jit() or graph.function()");
+  for (const x of xs) {
+    if (x instanceof SymbolicTensor && x.builder !== b) {
+      throw new DualgradError("a symbolic tensor from another trace was used here (a leaked tracer): return it from its function instead of storing it");
+    }
+  }
+  return b;
+}
+
+/** Converts an operand to a value id in `b`, with `dtype` for numbers. */
+function idOf(b: GraphBuilder, x: SymLike, dtype: DType): number {
+  if (x instanceof SymbolicTensor) return x.id;
+  if (x instanceof Variable) return b.variable(x);
+  if (typeof x === "number") return b.constant(x, dtype);
+  throw new DualgradError(`graph: expected a symbolic tensor, a Variable or a number, got ${typeof x}`);
+}
+
+function dtypeOf(b: GraphBuilder, x: SymLike): DType | null {
+  return typeof x === "number" ? null : x instanceof Variable ? x.dtype : b.meta(x.id).dtype;
+}
+
+/** Adds primitive `prim` to the current trace. */
+export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: Attrs[P]): SymbolicTensor {
+  const b = traceOf(inputs);
+  const dtype = inputs.map((x) => dtypeOf(b, x)).find((d): d is DType => d !== null) ?? "float32";
+  return new SymbolicTensor(b, b.emit(prim, inputs.map((x) => idOf(b, x, dtype)), attrs));
+}
+
+function unary(prim: "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | "sigmoid", x: SymLike): SymbolicTensor {
+  return op(prim, [x], {});
+}
+
+/** Binary operands with numbers in the other's dtype and float32/float64 promoted, as eager does. */
+function promoted(a: SymLike, b: SymLike): [SymLike, SymLike] {
+  const tb = traceOf([a, b]);
+  const da = dtypeOf(tb, a);
+  const db = dtypeOf(tb, b);
+  if (da === null || db === null || da === db) return [a, b];
+  const d = promoteTypes(da, db);
+  const up = (x: SymLike, dx: DType) => (dx === d ? x : op("cast", [x], { dtype: d }));
+  return [up(a, da), up(b, db)];
+}
+
+function binary(prim: "add" | "sub" | "mul" | "div" | "maximum" | "minimum", a: SymLike, b: SymLike): SymbolicTensor {
+  return op(prim, promoted(a, b), {});
+}
+
+function compare(kind: CompareKind, a: SymLike, b: SymLike): SymbolicTensor {
+  return op("compare", promoted(a, b), { kind });
+}
+
+/** cond != 0 ? a : b (the in-graph replacement for value-dependent `if`). */
+export function where(cond: SymLike, a: SymLike, b: SymLike): SymbolicTensor {
+  const [x, y] = promoted(a, b);
+  return op("where", [cond, x, y], {});
+}
+
+/** Matrix product with PyTorch's rules for 1-D operands. */
+export function matmul(a: SymLike, b: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor {
+  const attrs = { transA: flags.transA ?? false, transB: flags.transB ?? false };
+  const t = traceOf([a, b]);
+  const A = a instanceof SymbolicTensor ? a : new SymbolicTensor(t, idOf(t, a, "float32"));
+  const B = b instanceof SymbolicTensor ? b : new SymbolicTensor(t, idOf(t, b, A.dtype));
+  if (A.ndim >= 2 && B.ndim >= 2) return op("matmul", [A, B], attrs);
+  if (A.ndim === 0 || B.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(A.shape)} and ${formatShape(B.shape)}`);
+  const a2 = A.ndim === 1 ? A.reshape([1, A.shape[0]]) : A;
+  const b2 = B.ndim === 1 ? B.reshape([B.shape[0], 1]) : B;
+  const c = op("matmul", [a2, b2], attrs);
+  const shape = c.shape.slice();
+  if (B.ndim === 1) shape.splice(shape.length - 1, 1);
+  if (A.ndim === 1) shape.splice(shape.length - (B.ndim === 1 ? 1 : 2), 1);
+  return c.reshape(shape);
+}
+
+/** Reads a variable as a symbolic tensor in the current trace. */
+export function read(v: Variable): SymbolicTensor {
+  const b = traceOf([]);
+  return new SymbolicTensor(b, b.variable(v));
+}
+
+/** Records `variable := value`, performed after the step's outputs are computed (TensorFlow's `assign`). */
+export function assign(variable: Variable, value: SymLike): void {
+  const b = traceOf([value]);
+  b.assign(variable, idOf(b, value, variable.dtype));
+}
+
+/** a + b for any operands (numbers included), as a function. */ export const add = (a: SymLike, b: SymLike): SymbolicTensor => binary("add", a, b);
+/** a - b for any operands. */ export const sub = (a: SymLike, b: SymLike): SymbolicTensor => binary("sub", a, b);
+/** a * b for any operands. */ export const mul = (a: SymLike, b: SymLike): SymbolicTensor => binary("mul", a, b);
+/** a / b for any operands (e.g. `div(1, x)`). */ export const div = (a: SymLike, b: SymLike): SymbolicTensor => binary("div", a, b);
