@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import {
+  GraphBuilder, HostTensor, SymbolicTensor, Variable, compile, elementwiseFusion, fn, fusedKernelCount, fusedSource, planMemory, printGraph, printPlan, tensor,
+} from "../src/index.js";
+
+function mlpLayerGraph() {
+  const b = new GraphBuilder();
+  const x = b.input("x", [4, 3], "float32");
+  const w = b.input("w", [5, 3], "float32");
+  const bias = b.input("b", [5], "float32");
+  const y = b.emit("matmul", [x, w], { transA: false, transB: true });
+  const z = b.emit("add", [y, bias], {});
+  const r = b.emit("relu", [z], {});
+  const two = b.constant(2, "float32");
+  const s = b.emit("mul", [r, two], {});
+  b.graph.outputs.push(s);
+  return b.graph;
+}
+
+describe("elementwise fusion", () => {
+  it("bias-add, relu and a scale become one kernel, the constant inlined", () => {
+    const g = mlpLayerGraph();
+    expect(printGraph(g)).toBe(
+      [
+        "{ lambda a:f32[4,3] b:f32[5,3] c:f32[5] .",
+        "  let d:f32[4,5] = matmul[transA=false,transB=true] a b",
+        "      e:f32[4,5] = add d c",
+        "      f:f32[4,5] = relu e",
+        "      g:f32[] = 2",
+        "      h:f32[4,5] = mul f g",
+        "  in (h) }",
+      ].join("\n"),
+    );
+    const fused = elementwiseFusion(g);
+    expect(printGraph(fused)).toBe(
+      [
+        "{ lambda a:f32[4,3] b:f32[5,3] c:f32[5] .",
+        "  let d:f32[4,5] = matmul[transA=false,transB=true] a b",
+        "      e:f32[] = 2",
+        "      f:f32[4,5] = fused[add∘relu∘mul] d c",
+        "  in (f) }",
+      ].join("\n"),
+    );
+    expect(fusedKernelCount(fused)).toBe(1);
+    const src = fusedSource(fused.nodes[5].attrs as never);
+    expect(src.prelude).toBe("const t0 = Math.fround(x0 + x1); const t1 = Math.fround((t0 < 0 ? 0 : t0));");
+    expect(src.expr).toBe("Math.fround(t1 * (2))");
+  });
+
+  it("a value read twice is not fused into either reader", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", [3], "float32");
+    const e = b.emit("exp", [x], {});
+    const p = b.emit("add", [e, e], {});
+    const q = b.emit("mul", [p, e], {});
+    b.graph.outputs.push(q);
+    const fused = elementwiseFusion(b.graph);
+    expect(printGraph(fused)).toContain("b:f32[3] = exp a");
+    expect(printGraph(fused)).toContain("c:f32[3] = fused[add∘mul] b");
+  });
+
+  it("fused kernels give bitwise the results of the unfused ops (float32)", () => {
+    const g = mlpLayerGraph();
+    const data = (n: number, s: number) => new HostTensor([n], "float32", Float32Array.from({ length: n }, (_, i) => Math.sin(i * s) * 3));
+    const x = new HostTensor([4, 3], "float32", data(12, 1.3).data);
+    const w = new HostTensor([5, 3], "float32", data(15, 0.7).data);
+    const bias = data(5, 2.1);
+    const plain = compile(g, new Map());
+    const fusedC = compile(elementwiseFusion(g), new Map());
+    expect(Array.from(fusedC.run([x, w, bias])[0].data)).toEqual(Array.from(plain.run([x, w, bias])[0].data));
+    plain.dispose();
+    fusedC.dispose();
+  });
+});
+
+describe("memory planning", () => {
+  it("knows its peak before running, reuses memory and runs elementwise ops in place", () => {
+    const b = new GraphBuilder();
+    const x = b.input("x", [256], "float32");
+    let h = x;
+    for (let i = 0; i < 6; i++) h = b.emit(i % 2 ? "tanh" : "exp", [h], {});
+    b.graph.outputs.push(h);
+    const inPlace = planMemory(b.graph);
+    const noReuse = planMemory(b.graph, { inPlace: false });
+    expect(inPlace.arenaBytes).toBe(1024); // the input's slot, overwritten in turn
+    expect(inPlace.inPlaceCount).toBe(6);
+    expect(noReuse.arenaBytes).toBe(2048); // ping-pong between two slots
+    expect(noReuse.unplannedBytes).toBe(7 * 1024);
+    expect(printPlan(b.graph, inPlace).split("\n").slice(0, 3)).toEqual([
+      "plan: arena 1024 bytes (without reuse 7168), 6 in place",
+      "  alloc a @0 +1024",
+      "  run   b = exp a  (in place of a)",
+    ]);
+    const c1 = compile(b.graph, new Map());
+    const c2 = compile(b.graph, new Map(), { inPlace: false });
+    const input = tensor(Float32Array.from({ length: 256 }, (_, i) => i / 256));
+    expect(Array.from(c1.run([input])[0].data)).toEqual(Array.from(c2.run([input])[0].data));
+    c1.dispose();
+    c2.dispose();
+  });
+
+  it("a training step's plan is smaller than the sum of its values, and steps allocate nothing", () => {
+    const w = new Variable([8, 4], "float32", { name: "planw", init: Float32Array.from({ length: 32 }, (_, i) => Math.cos(i)) });
+    const step = fn((x: SymbolicTensor) => {
+      const loss = x.matmul(w, { transB: true }).tanh().pow(2).mean();
+      return loss;
+    });
+    const x = tensor(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)), [16, 4]);
+    const lowered = step.lower(x);
+    expect(lowered.compiled.plan.arenaBytes).toBeLessThan(lowered.compiled.plan.unplannedBytes);
+    step.dispose();
+    w.dispose();
+  });
+});
