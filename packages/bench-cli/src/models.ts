@@ -20,6 +20,8 @@ export interface ModelSpec {
   layers: number[];
   /** Activation between layers (none for a single Linear). */
   activation: Activation | null;
+  /** Per hidden layer activations, overriding `activation` (PyTorch reference files may mix them). */
+  activations?: Activation[];
   loss: LossKind;
   optimizer: OptimizerKind;
   lr: number;
@@ -46,6 +48,12 @@ export function workload(id: string): ModelSpec {
   const spec = WORKLOADS[id];
   if (!spec) throw new DualgradError(`unknown model '${id}' (expected one of: ${WORKLOAD_IDS.join(", ")}, or custom --layers)`);
   return spec;
+}
+
+/** The activation after hidden layer `i` (0-based), or null after the last layer. */
+export function hiddenActivation(spec: ModelSpec, i: number): Activation | null {
+  if (i >= spec.layers.length - 2) return null;
+  return spec.activations?.[i] ?? spec.activation;
 }
 
 /** Parameter shapes in PyTorch layout: weight [out, in] then bias [out] per layer. */

@@ -2,7 +2,7 @@ import { DualgradError, formatShape } from "@dualgrad/core";
 import { GraphBuilder } from "./builder.js";
 import { compile, type CompiledGraph } from "./compile.js";
 import { HostTensor, isTensorData, type TensorData } from "./host-tensor.js";
-import { cloneGraph, type Graph } from "./ir.js";
+import type { Graph } from "./ir.js";
 import { elementwiseFusion } from "./passes/fusion.js";
 import { optimize, type PassName } from "./passes/pipeline.js";
 import { SymbolicTensor, withTrace } from "./symbolic.js";
@@ -65,7 +65,7 @@ export function traceGraph(f: (...args: never[]) => TraceOut, args: readonly unk
 export function lowerGraph(traced: Graph, variables: ReadonlyMap<string, Variable>, options: FunctionOptions = {}): Lowered {
   const disable = options.disable ?? [];
   const passes = disable.filter((d): d is PassName => d !== "fuse" && d !== "inplace");
-  const optimized = optimize(cloneGraph(traced), { disable: passes });
+  const optimized = optimize(traced, { disable: passes });
   const fused = disable.includes("fuse") ? optimized : elementwiseFusion(optimized);
   const compiled = compile(fused, variables, { reference: options.reference, inPlace: !disable.includes("inplace") });
   return { traced, optimized, fused, compiled };

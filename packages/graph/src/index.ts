@@ -17,6 +17,12 @@ export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor
 export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
 export { fusedSource } from "./fused-kernel.js";
 export * from "./passes/pipeline.js";
+export { deadCodeElimination } from "./passes/dce.js";
+export { commonSubexpressionElimination } from "./passes/cse.js";
+export { constantFolding, type ConstantFoldingOptions } from "./passes/constant-folding.js";
+export { algebraicSimplification } from "./passes/simplify.js";
+export { matmulTransposeFlags } from "./passes/transpose-flags.js";
 export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
 export { Linear, linear, mseLoss, crossEntropy, type LinearOptions } from "./nn.js";
 export * from "./export/index.js";
+export * from "./layers/index.js";

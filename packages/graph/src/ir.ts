@@ -66,9 +66,9 @@ export function emptyGraph(): Graph {
   return { nodes: [], inputs: [], outputs: [], updates: [] };
 }
 
-/** Deep copy (graphs are values; passes never mutate their input). */
+/** Deep copy (graphs are values; passes never mutate their input). structuredClone keeps -0, NaN and infinities in constants. */
 export function cloneGraph(g: Graph): Graph {
-  return JSON.parse(JSON.stringify(g)) as Graph;
+  return structuredClone(g);
 }
 
 /** Short dtype names for printing, as in jaxprs. */

@@ -25,9 +25,13 @@ function build(fn: (b: GraphBuilder) => number[]): Graph {
 
 /** Runs a pass and checks that it left its argument untouched (passes are pure). */
 function apply(pass: (g: Graph) => Graph, g: Graph): Graph {
-  const before = cloneGraph(g);
+  // structuredClone rather than cloneGraph: cloneGraph goes through JSON, which turns a -0 or
+  // NaN constant into 0 or null, and the check must see every bit.
+  const before = structuredClone(g);
+  const json = JSON.stringify(cloneGraph(g));
   const after = pass(g);
   expect(g).toEqual(before);
+  expect(JSON.stringify(g)).toBe(json);
   return after;
 }
 
@@ -102,11 +106,7 @@ function expectBitwiseEqual(a: Result[], b: Result[]): void {
 /** Same results bit for bit, except that a zero may change sign (simplify's documented `x + 0` caveat). */
 function expectBitwiseUpToZeroSign(a: Result[], b: Result[]): void {
   const canon = (rs: Result[]) => rs.map((r) => ({ ...r, bytes: [], data: r.data.map((x) => (x === 0 ? 0 : x)) }));
-  expect(canon(b)).toEqual(canon(a));
-  // Every element that is not a zero must match bitwise: check via Object.is on the exact values.
-  b.forEach((r, i) => r.data.forEach((x, k) => {
-    if (x !== 0) expect(Object.is(x, a[i].data[k])).toBe(true);
-  }));
+  expect(canon(b)).toEqual(canon(a)); // toEqual compares numbers exactly (Object.is)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -123,8 +123,21 @@ describe("deadCodeElimination", () => {
       b.emit("tanh", [b.emit("log", [x], {})], {}); // dead chain
       return [b.emit("relu", [e], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(deadCodeElimination, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3] b:f32[4] .
+        let c:f32[2,3] = exp a
+            d:f32[2,3] = neg c
+            e:f32[2,3] = log a
+            f:f32[2,3] = tanh e
+            g:f32[2,3] = relu c
+        in (g) }"
+    `);
+    expect(after(deadCodeElimination, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3] b:f32[4] .
+        let c:f32[2,3] = exp a
+            d:f32[2,3] = relu c
+        in (d) }"
+    `);
   });
 
   it("keeps update values and assigned variables, and a value an output reads", () => {
@@ -138,8 +151,19 @@ describe("deadCodeElimination", () => {
     b.graph.outputs.push(s);
     b.assign(w, b.emit("neg", [x], {}));
     const g = b.graph;
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(deadCodeElimination, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3] ; b:f32[3](dce_w) .
+        let c:f32[3] = add a b
+            d:f32[3] = mul c c
+            e:f32[3] = neg a
+        in (c) ; dce_w := e }"
+    `);
+    expect(after(deadCodeElimination, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3] ; b:f32[3](dce_w) .
+        let c:f32[3] = add a b
+            d:f32[3] = neg a
+        in (c) ; dce_w := d }"
+    `);
   });
 
   it("keeps a variable node that is only assigned", () => {
@@ -148,7 +172,11 @@ describe("deadCodeElimination", () => {
     const b = new GraphBuilder();
     const x = b.input("x", [2], f32);
     b.assign(w, b.emit("neg", [x], {}));
-    expect(after(deadCodeElimination, b.graph)).toMatchInlineSnapshot();
+    expect(after(deadCodeElimination, b.graph)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] ; c:f32[2](dce_only_assigned) .
+        let b:f32[2] = neg a
+        in () ; dce_only_assigned := b }"
+    `);
   });
 });
 
@@ -166,8 +194,22 @@ describe("commonSubexpressionElimination", () => {
       const s2 = b.emit("add", [e2, x], {}); // same as s1 once e2 is e1
       return [b.emit("mul", [s1, s2], {}), s2];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(commonSubexpressionElimination, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,2] .
+        let b:f32[2,2] = exp a
+            c:f32[2,2] = exp a
+            d:f32[2,2] = add b a
+            e:f32[2,2] = add c a
+            f:f32[2,2] = mul d e
+        in (f, e) }"
+    `);
+    expect(after(commonSubexpressionElimination, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,2] .
+        let b:f32[2,2] = exp a
+            c:f32[2,2] = add b a
+            d:f32[2,2] = mul c c
+        in (d, c) }"
+    `);
   });
 
   it("merges equal constants but not -0 and 0, nor different dtypes or shapes", () => {
@@ -183,9 +225,41 @@ describe("commonSubexpressionElimination", () => {
       const m = b.emit("add", [b.emit("add", [a, z], {}), b.emit("add", [a, nz], {})], {});
       return [m, b.emit("mul", [x, v1], {}), b.emit("cast", [d], { dtype: f32 })];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] .
+        let b:f32[] = 2
+            c:f32[] = 2
+            d:f32[] = 0
+            e:f32[] = 0
+            f:f32[2] = [2,2]
+            g:f64[] = 2
+            h:f32[2] = mul a b
+            i:f32[2] = mul a c
+            j:f32[2] = add h i
+            k:f32[2] = add j d
+            l:f32[2] = add j e
+            m:f32[2] = add k l
+            n:f32[2] = mul a f
+            o:f32[] = cast[dtype=float32] g
+        in (m, n, o) }"
+    `);
     const out = apply(commonSubexpressionElimination, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] .
+        let b:f32[] = 2
+            c:f32[] = 0
+            d:f32[] = 0
+            e:f32[2] = [2,2]
+            f:f64[] = 2
+            g:f32[2] = mul a b
+            h:f32[2] = add g g
+            i:f32[2] = add h c
+            j:f32[2] = add h d
+            k:f32[2] = add i j
+            l:f32[2] = mul a e
+            m:f32[] = cast[dtype=float32] f
+        in (k, l, m) }"
+    `);
     expect(out.nodes.filter((n) => n.op === "constant").map((n) => Object.is(n.value![0], -0))).toContain(true);
   });
 
@@ -199,8 +273,25 @@ describe("commonSubexpressionElimination", () => {
       const s2 = b.emit("sum", [x], { keepdims: false, axes: [1] } as Attrs["sum"]); // same attrs, other key order
       return [b.emit("neg", [x], {}), b.emit("neg", [y], {}), t1, t2, s1, s2];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(commonSubexpressionElimination, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3,4] b:f32[2,3,4] .
+        let c:f32[2,4,3] = transpose[perm=(0,2,1)] a
+            d:f32[3,2,4] = transpose[perm=(1,0,2)] a
+            e:f32[2,4] = sum[axes=(1),keepdims=false] a
+            f:f32[2,4] = sum[keepdims=false,axes=(1)] a
+            g:f32[2,3,4] = neg a
+            h:f32[2,3,4] = neg b
+        in (g, h, c, d, e, f) }"
+    `);
+    expect(after(commonSubexpressionElimination, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3,4] b:f32[2,3,4] .
+        let c:f32[2,4,3] = transpose[perm=(0,2,1)] a
+            d:f32[3,2,4] = transpose[perm=(1,0,2)] a
+            e:f32[2,4] = sum[axes=(1),keepdims=false] a
+            f:f32[2,3,4] = neg a
+            g:f32[2,3,4] = neg b
+        in (f, g, c, d, e, e) }"
+    `);
   });
 });
 
@@ -218,8 +309,24 @@ describe("constantFolding", () => {
       const v = b.emit("add", [b.constantArray([1, 2, 3], [3], f32), six], {});
       return [b.emit("mul", [x, v], {}), b.emit("neg", [six], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(constantFolding, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3] .
+        let b:f32[] = 2
+            c:f32[] = 3
+            d:f32[] = mul b c
+            e:f32[3] = [1,2,3]
+            f:f32[3] = add e d
+            g:f32[3] = mul a f
+            h:f32[] = neg d
+        in (g, h) }"
+    `);
+    expect(after(constantFolding, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3] .
+        let b:f32[3] = [7,8,9]
+            c:f32[3] = mul a b
+            d:f32[] = -6
+        in (c, d) }"
+    `);
   });
 
   it("stores exact float32 results and leaves the memory tracker where it was", () => {
@@ -230,7 +337,12 @@ describe("constantFolding", () => {
     expect(stats.liveBytes).toBe(before.liveBytes);
     expect(stats.liveBuffers).toBe(before.liveBuffers);
     expect(out.nodes.map((n) => n.value)).toEqual([[Math.fround(1 / 3)], [Math.SQRT2]]);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda  .
+        let a:f32[] = 0.3333333432674408
+            b:f64[] = 1.4142135623730951
+        in (a, b) }"
+    `);
   });
 
   it("skips results above maxElements and ops reading non-constants", () => {
@@ -240,9 +352,37 @@ describe("constantFolding", () => {
       const small = b.emit("broadcast_to", [b.constant(1, f32)], { shape: [2] });
       return [big, b.emit("add", [x, small], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after((h) => constantFolding(h, { maxElements: 16 }), g)).toMatchInlineSnapshot();
-    expect(after(constantFolding, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] .
+        let b:f32[] = 1
+            c:f32[8,8] = broadcast_to[shape=(8,8)] b
+            d:f32[] = 1
+            e:f32[2] = broadcast_to[shape=(2)] d
+            f:f32[2] = add a e
+        in (c, f) }"
+    `);
+    expect(after((h) => constantFolding(h, { maxElements: 16 }), g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] .
+        let b:f32[] = 1
+            c:f32[8,8] = broadcast_to[shape=(8,8)] b
+            d:f32[2] = [1,1]
+            e:f32[2] = add a d
+        in (c, e) }"
+    `);
+    expect(after(constantFolding, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] .
+        let b:f32[8,8] = [1,1,1,…]
+            c:f32[2] = [1,1]
+            d:f32[2] = add a c
+        in (b, d) }"
+    `);
+  });
+
+  it("leaves a node whose kernel throws for run time, releasing the temporaries", () => {
+    const g = build((b) => [b.emit("one_hot", [b.constantArray([0, 7], [2], "int32")], { depth: 3, dtype: f32 })]);
+    const before = allocator.stats();
+    expect(after(constantFolding, g)).toBe(printGraph(g));
+    expect(allocator.stats().liveBytes).toBe(before.liveBytes);
   });
 
   it("folds facts known from shapes alone: empty results, argmax over a length-1 axis", () => {
@@ -255,9 +395,21 @@ describe("constantFolding", () => {
         b.emit("exp", [e], {}),
       ];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,1] b:f32[0,2] .
+        let c:i32[3] = argmax[axis=1,keepdims=false] a
+            d:i32[1] = argmax[axis=0,keepdims=false] a
+            e:f32[0,2] = exp b
+        in (c, d, e) }"
+    `);
     const out = apply(constantFolding, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,1] b:f32[0,2] .
+        let c:i32[3] = [0,0,0]
+            d:i32[1] = argmax[axis=0,keepdims=false] a
+            e:f32[0,2] = []
+        in (c, d, e) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
 });
@@ -281,8 +433,25 @@ describe("algebraicSimplification", () => {
       const h = b.emit("div", [f, ones], {});
       return [b.emit("exp", [h], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3] .
+        let b:f32[] = 1
+            c:f32[] = 0
+            d:f32[3] = [1,1,1]
+            e:f32[2,3] = mul a b
+            f:f32[2,3] = mul b e
+            g:f32[2,3] = add f c
+            h:f32[2,3] = add c g
+            i:f32[2,3] = sub h c
+            j:f32[2,3] = div i d
+            k:f32[2,3] = exp j
+        in (k) }"
+    `);
+    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3] .
+        let b:f32[2,3] = exp a
+        in (b) }"
+    `);
   });
 
   it("keeps identities that broadcast x, non-splat constants, 0-x and 1/x", () => {
@@ -312,8 +481,22 @@ describe("algebraicSimplification", () => {
       const p = b.emit("pow", [n4], { exponent: 1 });
       return [b.emit("pow", [p], { exponent: 2 }), n3];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4] .
+        let b:f32[4] = neg a
+            c:f32[4] = neg b
+            d:f32[4] = neg c
+            e:f32[4] = neg d
+            f:f32[4] = pow[exponent=1] e
+            g:f32[4] = pow[exponent=2] f
+        in (g, d) }"
+    `);
+    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4] .
+        let b:f32[4] = neg a
+            c:f32[4] = pow[exponent=2] a
+        in (c, b) }"
+    `);
   });
 
   it("composes transposes, removes identity ones", () => {
@@ -325,9 +508,23 @@ describe("algebraicSimplification", () => {
       const id = b.emit("transpose", [x], { perm: [0, 1, 2] });
       return [t2, b.emit("add", [back, id], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3,4] .
+        let b:f32[3,4,2] = transpose[perm=(1,2,0)] a
+            c:f32[3,2,4] = transpose[perm=(0,2,1)] b
+            d:f32[4,2,3] = transpose[perm=(2,0,1)] a
+            e:f32[2,3,4] = transpose[perm=(1,2,0)] d
+            f:f32[2,3,4] = transpose[perm=(0,1,2)] a
+            g:f32[2,3,4] = add e f
+        in (c, g) }"
+    `);
     const out = apply(algebraicSimplification, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,3,4] .
+        let b:f32[3,2,4] = transpose[perm=(1,0,2)] a
+            c:f32[2,3,4] = add a a
+        in (b, c) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
 
@@ -343,8 +540,24 @@ describe("algebraicSimplification", () => {
       const up = b.emit("cast", [x], { dtype: "float64" }); // real cast stays
       return [r3, cs, up, b.emit("reshape", [r1], { shape: [2, 6] })];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,6] .
+        let b:f32[3,4] = reshape[shape=(3,4)] a
+            c:f32[12,1] = reshape[shape=(12,-1)] b
+            d:f32[4,3] = reshape[shape=(4,3)] c
+            e:f32[2,6] = reshape[shape=(2,-1)] a
+            f:f32[2,6] = broadcast_to[shape=(2,6)] e
+            g:f32[2,6] = cast[dtype=float32] f
+            h:f64[2,6] = cast[dtype=float64] a
+            i:f32[2,6] = reshape[shape=(2,6)] b
+        in (d, g, h, i) }"
+    `);
+    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2,6] .
+        let b:f32[4,3] = reshape[shape=(4,3)] a
+            c:f64[2,6] = cast[dtype=float64] a
+        in (b, a, c, a) }"
+    `);
   });
 
   it("turns sum/mean over length-1 axes into reshapes (keepdims-aware)", () => {
@@ -358,9 +571,24 @@ describe("algebraicSimplification", () => {
         b.emit("sum", [b.input("s", [1, 1], f32)], { axes: null, keepdims: false }), // -> reshape []
       ];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,1,4,1] f:f32[1,1] .
+        let b:f32[3,4] = sum[axes=(1,3),keepdims=false] a
+            c:f32[3,1,4,1] = sum[axes=(-1),keepdims=true] a
+            d:f32[3,4,1] = mean[axes=(1),keepdims=false] a
+            e:f32[4,1] = sum[axes=(0,1),keepdims=false] a
+            g:f32[] = sum[axes=None,keepdims=false] f
+        in (b, c, d, e, g) }"
+    `);
     const out = apply(algebraicSimplification, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,1,4,1] e:f32[1,1] .
+        let b:f32[3,4] = reshape[shape=(3,4)] a
+            c:f32[3,4,1] = reshape[shape=(3,4,1)] a
+            d:f32[4,1] = sum[axes=(0,1),keepdims=false] a
+            f:f32[] = reshape[shape=()] e
+        in (b, a, c, d, f) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
 
@@ -376,8 +604,21 @@ describe("algebraicSimplification", () => {
     b.graph.outputs.push(n2, n1, wm);
     b.assign(w, b.emit("add", [n2, b.constant(0, f32)], {}));
     const g = b.graph;
-    expect(printGraph(g)).toMatchInlineSnapshot();
-    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] ; b:f32[2](simplify_w) .
+        let c:f32[2] = neg a
+            d:f32[2] = neg c
+            e:f32[] = 1
+            f:f32[2] = mul b e
+            g:f32[] = 0
+            h:f32[2] = add d g
+        in (d, c, f) ; simplify_w := h }"
+    `);
+    expect(after(algebraicSimplification, g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[2] ; b:f32[2](simplify_w) .
+        let c:f32[2] = neg a
+        in (a, c, b) ; simplify_w := a }"
+    `);
   });
 });
 
@@ -396,9 +637,21 @@ describe("matmulTransposeFlags", () => {
       const m2 = b.emit("matmul", [a, wt], { transA: true, transB: false }); // flag flips back to false
       return [m1, m2];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,2] b:f32[4,3] .
+        let c:f32[2,3] = transpose[perm=(1,0)] a
+            d:f32[3,4] = transpose[perm=(1,0)] b
+            e:f32[2,4] = matmul[transA=false,transB=false] c d
+            f:f32[2,4] = matmul[transA=true,transB=false] a d
+        in (e, f) }"
+    `);
     const out = apply(matmulTransposeFlags, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[3,2] b:f32[4,3] .
+        let c:f32[2,4] = matmul[transA=true,transB=true] a b
+            d:f32[2,4] = matmul[transA=true,transB=true] a b
+        in (c, d) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
 
@@ -412,9 +665,25 @@ describe("matmulTransposeFlags", () => {
       const m2 = b.emit("matmul", [b.input("q", [2, 3, 5], f32), p], { transA: false, transB: false });
       return [m1, m2, b.emit("neg", [at], {})];
     });
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[5,2,3] b:f32[5,2,4] f:f32[2,3,5] .
+        let c:f32[5,3,2] = transpose[perm=(0,2,1)] a
+            d:f32[5,3,4] = matmul[transA=false,transB=false] c b
+            e:f32[2,5,4] = transpose[perm=(1,0,2)] b
+            g:f32[2,3,4] = matmul[transA=false,transB=false] f e
+            h:f32[5,3,2] = neg c
+        in (d, g, h) }"
+    `);
     const out = apply(matmulTransposeFlags, g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[5,2,3] b:f32[5,2,4] f:f32[2,3,5] .
+        let c:f32[5,3,2] = transpose[perm=(0,2,1)] a
+            d:f32[5,3,4] = matmul[transA=true,transB=false] a b
+            e:f32[2,5,4] = transpose[perm=(1,0,2)] b
+            g:f32[2,3,4] = matmul[transA=false,transB=false] f e
+            h:f32[5,3,2] = neg c
+        in (d, g, h) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
 });
@@ -451,9 +720,34 @@ describe("optimize", () => {
 
   it("runs all passes to a fixed point", () => {
     const g = mixed();
-    expect(printGraph(g)).toMatchInlineSnapshot();
+    expect(printGraph(g)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4,3] b:f32[2,3] c:f32[1] .
+        let d:f32[] = 1
+            e:f32[] = 2
+            f:f32[] = div d e
+            g:f32[3,2] = transpose[perm=(1,0)] b
+            h:f32[4,2] = matmul[transA=false,transB=false] a g
+            i:f32[] = 1
+            j:f32[4,2] = mul h i
+            k:f32[4,2] = tanh j
+            l:f32[4,2] = tanh h
+            m:f32[4,2] = add k l
+            n:f32[4,2] = mul m f
+            o:f32[4,2] = exp n
+            p:f32[4,2] = neg n
+            q:f32[4,2] = neg p
+        in (q) }"
+    `);
     const out = apply((h) => optimize(h), g);
-    expect(printGraph(out)).toMatchInlineSnapshot();
+    expect(printGraph(out)).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4,3] b:f32[2,3] c:f32[1] .
+        let d:f32[] = 0.5
+            e:f32[4,2] = matmul[transA=false,transB=true] a b
+            f:f32[4,2] = tanh e
+            g:f32[4,2] = add f f
+            h:f32[4,2] = mul g d
+        in (h) }"
+    `);
     expectBitwiseEqual(interpret(g), interpret(out));
     // A fixed point: once more changes nothing.
     expect(printGraph(optimize(out))).toBe(printGraph(out));
@@ -461,8 +755,26 @@ describe("optimize", () => {
 
   it("can switch passes off one at a time", () => {
     const g = mixed();
-    expect(printGraph(optimize(g, { disable: ["cse"] }))).toMatchInlineSnapshot();
-    expect(printGraph(optimize(g, { disable: ["dce"] }))).toMatchInlineSnapshot();
+    expect(printGraph(optimize(g, { disable: ["cse"] }))).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4,3] b:f32[2,3] c:f32[1] .
+        let d:f32[] = 0.5
+            e:f32[4,2] = matmul[transA=false,transB=true] a b
+            f:f32[4,2] = tanh e
+            g:f32[4,2] = tanh e
+            h:f32[4,2] = add f g
+            i:f32[4,2] = mul h d
+        in (i) }"
+    `);
+    expect(printGraph(optimize(g, { disable: ["dce"] }))).toMatchInlineSnapshot(`
+      "{ lambda a:f32[4,3] b:f32[2,3] c:f32[1] .
+        let d:f32[] = 0.5
+            e:f32[4,2] = matmul[transA=false,transB=true] a b
+            f:f32[4,2] = tanh e
+            g:f32[4,2] = add f f
+            h:f32[4,2] = mul g d
+            i:f32[4,2] = exp h
+        in (h) }"
+    `);
   });
 
   it("names and describes every pass", () => {
@@ -475,7 +787,7 @@ describe("optimize", () => {
 // Numeric preservation on random programs
 // ------------------------------------------------------------------------------------------------
 
-/** A random program over two inputs, rich in what the passes rewrite. */
+/** A random program over three inputs, rich in what the passes rewrite. */
 function randomProgram(seed: number): Graph {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
@@ -483,7 +795,7 @@ function randomProgram(seed: number): Graph {
   const pool: number[] = [b.input("x", [2, 3], f32), b.input("y", [3, 2], f32), b.input("z", [2, 1, 3], f32)];
   const shape = (id: number): Shape => b.meta(id).shape;
   const steps: (() => number)[] = [
-    () => b.emit(pick(["neg", "tanh", "abs", "sigmoid", "exp"] as const), [pick(pool)], {}),
+    () => b.emit(pick(["neg", "tanh", "abs", "sigmoid"] as const), [pick(pool)], {}),
     () => b.emit("pow", [pick(pool)], { exponent: pick([1, 2]) }),
     () => {
       const [op, c] = pick([["mul", 1], ["add", 0], ["sub", 0], ["div", 1], ["mul", 0.5], ["add", 0.25]] as const);
@@ -515,7 +827,6 @@ function randomProgram(seed: number): Graph {
     },
     () => {
       const x = pick(pool.filter((id) => shape(id).length === 2));
-      const [m, n] = shape(x);
       // x @ x^T and x^T @ x, with the transpose explicit or as a flag.
       const xt = b.emit("transpose", [x], { perm: [1, 0] });
       return pick([
@@ -523,7 +834,7 @@ function randomProgram(seed: number): Graph {
         () => b.emit("matmul", [xt, x], { transA: false, transB: false }),
         () => b.emit("matmul", [xt, xt], { transA: true, transB: false }),
         () => b.emit("matmul", [x, x], { transA: false, transB: true }),
-      ])() + 0 * (m + n);
+      ])();
     },
     () => {
       // A constant-only subexpression joined to a value.
@@ -549,7 +860,11 @@ function randomProgram(seed: number): Graph {
     },
   ];
   for (let i = 0; i < 14; i++) pool.push(pick(steps)());
-  b.graph.outputs.push(pool[pool.length - 1], pick(pool.slice(3)), pick(pool.slice(3)));
+  // Most values nobody reads become outputs, so most of the program is live and every pass has
+  // work; the few left out give DCE something to do.
+  const read = new Set(b.graph.nodes.flatMap((n) => n.inputs));
+  const sinks = [...new Set(pool.slice(3))].filter((id) => !read.has(id));
+  b.graph.outputs.push(...sinks.filter((_, i) => i === sinks.length - 1 || r() < 0.8));
   return b.graph;
 }
 
@@ -563,7 +878,8 @@ describe("numeric preservation", () => {
     ["simplify", algebraicSimplification, false],
     ["optimize", (g) => optimize(g), false],
   ];
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+  const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
+  for (const seed of seeds) {
     it(`random program ${seed}: every pass preserves the outputs`, () => {
       const g = randomProgram(seed);
       const want = interpret(g, seed);
@@ -582,9 +898,13 @@ describe("numeric preservation", () => {
     });
   }
 
-  it("the optimised random programs are smaller or equal", () => {
-    const total = (gs: Graph[]) => gs.reduce((a, g) => a + g.nodes.length, 0);
-    const gs = [1, 2, 3, 4, 5, 6].map(randomProgram);
-    expect(total(gs.map((g) => optimize(g)))).toBeLessThan(total(gs));
+  it("is not vacuous: every pass rewrites some of the random programs, none grows one", () => {
+    const gs = seeds.map(randomProgram);
+    for (const [name, pass] of passes) {
+      const outs = gs.map((g) => pass(g));
+      expect(outs.every((o, i) => o.nodes.length <= gs[i].nodes.length)).toBe(true);
+      const changed = outs.filter((o, i) => printGraph(o) !== printGraph(gs[i])).length;
+      expect(changed, name).toBeGreaterThan(seeds.length / 4);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { Generator } from "@dualgrad/core";
 import { Tensor, nn, noGrad, optim, tensor, tidy } from "@dualgrad/eager";
 import type { Batch } from "../datasets/synthetic.js";
-import type { ModelSpec } from "../models.js";
+import { hiddenActivation, type ModelSpec } from "../models.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
 function activation(a: ModelSpec["activation"]): nn.Module {
@@ -15,7 +15,8 @@ export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer 
   const mods: nn.Module[] = [];
   for (let i = 0; i < spec.layers.length - 1; i++) {
     mods.push(new nn.Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen }));
-    if (spec.activation && i < spec.layers.length - 2) mods.push(activation(spec.activation));
+    const act = hiddenActivation(spec, i);
+    if (act) mods.push(activation(act));
   }
   const model = new nn.Sequential(...mods);
   const lossFn = spec.loss === "ce" ? nn.crossEntropy : nn.mseLoss;

@@ -3,12 +3,16 @@ import {
   Adam, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import type { Batch } from "../datasets/synthetic.js";
-import type { ModelSpec } from "../models.js";
+import { hiddenActivation, type ModelSpec } from "../models.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
 /** A graph trainer also exposes its compiled step (plans, stages, arena size). */
 export interface GraphTrainer extends Trainer {
   readonly compiledStep: GraphFunction<HostTensor>;
+  /** The compiled forward + loss (no gradients), for showing the plain traced model. */
+  readonly compiledLoss: GraphFunction<HostTensor>;
+  /** The compiled step's arguments for a batch (to inspect its stages with `compiledStep.lower`). */
+  stepArgs(batch: Batch): [HostTensor, HostTensor];
 }
 
 /**
@@ -28,7 +32,8 @@ export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTra
     let h = x;
     layers.forEach((l, i) => {
       h = l.forward(h);
-      if (spec.activation && i < layers.length - 1) h = spec.activation === "relu" ? h.relu() : spec.activation === "tanh" ? h.tanh() : h.sigmoid();
+      const act = hiddenActivation(spec, i);
+      if (act) h = act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid();
     });
     return h;
   };
@@ -58,6 +63,11 @@ export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTra
     frontend: "graph",
     spec,
     compiledStep: step,
+    compiledLoss: lossFn,
+    stepArgs(batch) {
+      const { x, y } = tensorsOf(batch);
+      return [x, y];
+    },
     step(batch) {
       const { x, y } = tensorsOf(batch);
       return step(x, y).item();

@@ -92,8 +92,9 @@ function jsonList(items: readonly unknown[], indent: string): string {
 /**
  * Serialises `g` as pretty, versioned JSON:
  * `{ "format": "dualgrad-graph", "version": 1, "graph": { nodes, inputs, outputs, updates } }`,
- * one node per line (readable, and a one-node change is a one-line diff). Non-finite constant
- * elements (and -0) are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0"`.
+ * one node per line (readable, and a one-node change is a one-line diff). Non-finite numbers
+ * (and -0) in constants' data and in fused kernels' `const` operands are written as the strings
+ * `"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0"`.
  * `fromJSON(toJSON(g))` deep-equals `g`.
  *
  * @throws DualgradError when an attribute holds a non-finite number, which JSON cannot represent.

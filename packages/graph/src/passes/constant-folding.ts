@@ -25,8 +25,12 @@ function asConstant(n: GraphNode, value: number[]): GraphNode {
   return { id: n.id, op: "constant", inputs: [], attrs: {}, shape: n.shape, dtype: n.dtype, value };
 }
 
-/** Runs prim node `n` on its constant operands through core and returns the data. */
-function evaluate(n: GraphNode & { op: Prim }, operands: readonly GraphNode[]): number[] {
+/**
+ * Runs prim node `n` on its constant operands through core and returns the data, or null when the
+ * kernel throws (e.g. one_hot of an out-of-range label): that error belongs to run time, where the
+ * unfolded node will raise it, not to compilation.
+ */
+function evaluate(n: GraphNode & { op: Prim }, operands: readonly GraphNode[]): number[] | null {
   const values: Value[] = [];
   try {
     for (const c of operands) values.push(valueFrom(c.dtype, c.shape, c.value ?? []));
@@ -34,6 +38,8 @@ function evaluate(n: GraphNode & { op: Prim }, operands: readonly GraphNode[]): 
     values.push(out);
     // Array.from of the typed array: exactly the stored float32/float64/int32 values.
     return Array.from(out.data);
+  } catch {
+    return null;
   } finally {
     // Temporaries go back to the allocator, so the memory tracker ends where it started.
     for (const v of values) releaseValue(v);

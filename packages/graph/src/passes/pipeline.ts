@@ -42,7 +42,7 @@ export function describePass(name: PassName): string {
 /** Options of {@link optimize}. */
 export interface OptimizeOptions {
   /** Passes to skip. */
-  disable?: PassName[];
+  disable?: readonly PassName[];
 }
 
 /**

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { DualgradError } from "@dualgrad/core";
+import { registerBench } from "./commands/bench.js";
+import { registerCheckRef } from "./commands/check-ref.js";
+import { registerCompare } from "./commands/compare.js";
+import { registerGraph } from "./commands/graph.js";
+import { registerReport } from "./commands/report.js";
+import { registerTrain } from "./commands/train.js";
+import { UsageError } from "./errors.js";
+import { VERSION } from "./machine.js";
+
+/**
+ * `dualgrad`: the workbench's front door. Exit codes: 0 success, 1 a check failed (check-ref
+ * out of tolerance), 2 bad usage or bad input (message on stderr, no stack unless --debug).
+ */
+export function buildProgram(): Command {
+  const program = new Command("dualgrad")
+    .description("train the same models on an eager (PyTorch-style) and a graph (tf.function/jit-style) frontend and compare speed, memory and gradients")
+    .version(VERSION)
+    .option("--debug", "print stack traces for errors")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  registerTrain(program);
+  registerBench(program);
+  registerCompare(program);
+  registerCheckRef(program);
+  registerGraph(program);
+  registerReport(program);
+  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
+  return program;
+}
+
+const COMMANDS = "train, bench, compare, check-ref, graph, report";
+
+/** Runs the CLI on `argv` (user arguments only) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const program = buildProgram();
+  try {
+    if (argv.length === 0) {
+      process.stdout.write(program.helpInformation());
+      return 0;
+    }
+    await program.parseAsync(argv, { from: "user" });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      let msg = err.message.replace(/^error: /, "");
+      if (err.code === "commander.unknownCommand") msg += ` (valid commands: ${COMMANDS})`;
+      process.stderr.write(`dualgrad: ${msg}\n`);
+      return 2;
+    }
+    const known = err instanceof UsageError || err instanceof DualgradError;
+    process.stderr.write(`dualgrad: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    else if (!known) process.stderr.write("(run with --debug for the stack trace)\n");
+    return known ? 2 : 1;
+  }
+}
+
+/** True when this file is the program being run (directly or through the bin symlink), not imported. */
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

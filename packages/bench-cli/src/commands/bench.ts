@@ -1,0 +1,111 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { Option } from "commander";
+import { UsageError } from "../errors.js";
+import { machineInfo } from "../machine.js";
+import { WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
+import { note } from "../output.js";
+import { listOf, nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
+import { benchTable } from "../report/terminal.js";
+import type { BenchReport, BenchResult } from "../report/types.js";
+import { writeReports } from "../report/write.js";
+import { agreement } from "../runners/agreement.js";
+import { measure } from "../runners/measure.js";
+import type { Frontend } from "../runners/index.js";
+
+interface BenchFlags {
+  models: string[];
+  frontends: Frontend[];
+  steps: number;
+  warmup: number;
+  minTime: number;
+  seed: number;
+  json?: string;
+  md?: string;
+  html?: string;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+/** The CLI entry (dist/cli.js): workers are this same program run with the hidden worker command. */
+const CLI_PATH = fileURLToPath(new URL("../cli.js", import.meta.url));
+
+/** Runs one measurement in a fresh Node process, so its memory figures are its own. */
+function runWorker(spec: ModelSpec, frontend: Frontend, flags: BenchFlags): Promise<BenchResult> {
+  const args = [
+    CLI_PATH, "bench-worker", "--spec", JSON.stringify(spec), "--frontend", frontend,
+    "--steps", String(flags.steps), "--warmup", String(flags.warmup), "--min-time", String(flags.minTime), "--seed", String(flags.seed),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`bench worker for ${spec.id}/${frontend} failed (exit ${code}): ${err.trim()}`));
+      try {
+        resolve(JSON.parse(out) as BenchResult);
+      } catch {
+        reject(new Error(`bench worker for ${spec.id}/${frontend} printed no result: ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/** `dualgrad bench`: every model on every frontend, each in a fresh process, plus gradient agreement. */
+export function registerBench(program: Command): void {
+  program
+    .command("bench")
+    .description("time the reference workloads on each frontend (fresh process each) and compare gradients")
+    .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
+    .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"]))
+    .option("--steps <n>", "timed steps at least", positiveInt, 200)
+    .option("--warmup <n>", "warm-up steps", nonNegativeInt, 20)
+    .option("--min-time <seconds>", "time at least this long per model and frontend", positiveNumber, 2)
+    .option("--seed <n>", "seed for data and initial parameters", seedValue, 0)
+    .option("--json <file>", "write the results as JSON")
+    .option("--md <file>", "write a Markdown report")
+    .option("--html <file>", "write a self-contained HTML report")
+    .option("--force", "overwrite existing output files")
+    .option("--quiet", "no progress notes on stderr")
+    .action(async (flags: BenchFlags) => {
+      const targets = { json: flags.json, md: flags.md, html: flags.html };
+      // Fail on unusable output paths before spending minutes measuring.
+      writeReports(null, targets, { overwrite: flags.force, dryRun: true });
+      const results: BenchResult[] = [];
+      for (const id of flags.models) {
+        const spec = workload(id);
+        for (const frontend of flags.frontends) {
+          if (!flags.quiet) note(`measuring ${id} on ${frontend} ...`);
+          results.push(await runWorker(spec, frontend, flags));
+        }
+      }
+      const agree = flags.frontends.length === 2 ? flags.models.map((id) => agreement(workload(id), flags.seed)) : [];
+      const report: BenchReport = { machine: machineInfo(`dualgrad bench ${process.argv.slice(3).join(" ")}`.trim()), results, agreement: agree };
+      writeReports(report, targets, { overwrite: flags.force });
+      process.stdout.write(`${benchTable(report)}\n`);
+      if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
+    });
+
+  program
+    .command("bench-worker", { hidden: true })
+    .requiredOption("--spec <json>")
+    .requiredOption("--frontend <name>")
+    .option("--steps <n>", "", positiveInt, 200)
+    .option("--warmup <n>", "", nonNegativeInt, 20)
+    .option("--min-time <seconds>", "", positiveNumber, 2)
+    .option("--seed <n>", "", seedValue, 0)
+    .action((flags: { spec: string; frontend: Frontend; steps: number; warmup: number; minTime: number; seed: number }) => {
+      let spec: ModelSpec;
+      try {
+        spec = JSON.parse(flags.spec) as ModelSpec;
+      } catch {
+        throw new UsageError("bench-worker: --spec must be JSON");
+      }
+      const r = measure(spec, flags.frontend, { steps: flags.steps, warmup: flags.warmup, minSeconds: flags.minTime, seed: flags.seed });
+      process.stdout.write(JSON.stringify(r));
+    });
+}

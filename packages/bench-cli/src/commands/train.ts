@@ -1,0 +1,171 @@
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { allocator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
+import type { Command } from "commander";
+import { Option } from "commander";
+import { accuracy, batches } from "../datasets/dataset.js";
+import { resolveDataset } from "../datasets/index.js";
+import type { Batch } from "../datasets/synthetic.js";
+import { UsageError } from "../errors.js";
+import { WORKLOAD_IDS, parameterShapes, type ModelSpec } from "../models.js";
+import { ProgressBar, color, note, newTable } from "../output.js";
+import { positiveInt, positiveNumber, seedValue } from "../parse.js";
+import { formatBytes } from "../report/format.js";
+import { makeTrainer, type Frontend } from "../runners/index.js";
+import { specFromFlags, type ModelFlags } from "../spec-options.js";
+
+interface TrainFlags extends ModelFlags {
+  frontend: "eager" | "graph" | "both";
+  dataset: string;
+  target?: string;
+  epochs: number;
+  seed: number;
+  samples?: number;
+  save?: string;
+  json?: boolean;
+}
+
+/** What one frontend's training run produced. */
+export interface TrainSummary {
+  frontend: Frontend;
+  epochs: number;
+  steps: number;
+  finalLoss: number;
+  /** Test-set accuracy (classification) or null. */
+  accuracy: number | null;
+  /** Loss on the held-out split, when there is one. */
+  testLoss: number | null;
+  seconds: number;
+  stepsPerSec: number;
+  peakTensorBytes: number;
+  losses: number[];
+}
+
+/** Checks that `path` can be written before training starts (so a typo does not cost a run). */
+function checkOutputPath(path: string): string {
+  const abs = resolve(path);
+  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`--save: ${path} is a directory`);
+  if (!existsSync(dirname(abs))) throw new UsageError(`--save: directory ${dirname(abs)} does not exist`);
+  return abs;
+}
+
+/** Saves parameters with PyTorch's names and layout (F32), atomically: the old file or a complete new one. */
+export function writeWeights(path: string, spec: ModelSpec, params: Map<string, Float64Array>): void {
+  const tensors = new Map<string, SafeTensor>();
+  for (const { name, shape } of parameterShapes(spec)) {
+    tensors.set(name, { dtype: "F32", shape, data: Float32Array.from(params.get(name)!) });
+  }
+  writeSafetensors(path, tensors, { format: "pt", model: spec.id });
+}
+
+/** Trains `spec` on one frontend. Stops with an error naming the step if the loss becomes NaN or infinite. */
+export function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags, data: ReturnType<typeof resolveDataset>, onGood?: (params: Map<string, Float64Array>) => void): TrainSummary {
+  const base = allocator.stats().liveBytes;
+  allocator.resetCounters();
+  const trainer = makeTrainer(frontend, spec, { seed: flags.seed });
+  const rows = data.train.xShape[0];
+  const perEpoch = Math.ceil(rows / spec.batch);
+  const bar = new ProgressBar(`${frontend.padEnd(5)}`, flags.epochs * perEpoch);
+  const losses: number[] = [];
+  let steps = 0;
+  const start = performance.now();
+  try {
+    for (let epoch = 0; epoch < flags.epochs; epoch++) {
+      let sum = 0;
+      let count = 0;
+      for (const b of batches(data.train, spec.batch, { shuffle: true, seed: flags.seed, epoch })) {
+        // A fresh object per step: batch buffers may be reused by the iterator.
+        const loss = trainer.step({ ...b } as Batch);
+        steps++;
+        if (!Number.isFinite(loss)) {
+          throw new UsageError(
+            `train: the loss became ${loss} at step ${steps} (epoch ${epoch + 1}) on the ${frontend} frontend; ` +
+              `lower --lr, check the data for NaN/Inf${flags.save ? `; ${flags.save} holds the last good weights` : ""}`,
+          );
+        }
+        if (onGood) onGood(trainer.parameters());
+        sum += loss * b.xShape[0];
+        count += b.xShape[0];
+        const secs = (performance.now() - start) / 1000;
+        bar.update(steps, `${(steps / secs).toFixed(0)} steps/s loss ${loss.toPrecision(4)}`);
+      }
+      losses.push(sum / count);
+    }
+    bar.done();
+    const seconds = (performance.now() - start) / 1000;
+    let acc: number | null = null;
+    let testLoss: number | null = null;
+    if (data.test) {
+      testLoss = trainer.loss({ ...data.test });
+      if (spec.loss === "ce") acc = accuracy(trainer.predict({ ...data.test }), data.test.y as Int32Array, spec.layers[spec.layers.length - 1]);
+    }
+    return {
+      frontend,
+      epochs: flags.epochs,
+      steps,
+      finalLoss: losses[losses.length - 1],
+      accuracy: acc,
+      testLoss,
+      seconds,
+      stepsPerSec: steps / seconds,
+      peakTensorBytes: allocator.stats().peakBytes - base,
+      losses,
+    };
+  } finally {
+    bar.done();
+    trainer.dispose();
+  }
+}
+
+/** `dualgrad train`. */
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train a model on one or both frontends and compare loss, accuracy, time and memory")
+    .addOption(new Option("--model <id>", `reference workload (${WORKLOAD_IDS.join(", ")})`))
+    .option("--layers <list>", "custom model layer widths, e.g. 784,128,10")
+    .addOption(new Option("--activation <name>", "hidden activation").choices(["relu", "tanh", "sigmoid"]))
+    .addOption(new Option("--loss <name>", "loss: mean squared error or softmax cross-entropy").choices(["mse", "ce"]))
+    .addOption(new Option("--optimizer <name>", "optimizer").choices(["sgd", "momentum", "adam"]))
+    .option("--lr <x>", "learning rate", positiveNumber)
+    .addOption(new Option("--frontend <name>", "frontend(s)").choices(["eager", "graph", "both"]).default("both"))
+    .option("--dataset <name>", "synthetic, mnist or csv:PATH", "synthetic")
+    .option("--target <column>", "target column for csv:PATH")
+    .option("--epochs <n>", "epochs", positiveInt, 5)
+    .option("--batch-size <n>", "batch size", positiveInt)
+    .option("--samples <n>", "rows of synthetic data", positiveInt)
+    .option("--seed <n>", "seed for data, shuffling and initial parameters", seedValue, 0)
+    .option("--save <file>", "save the trained weights as safetensors (PyTorch names and layout)")
+    .option("--json", "print the summary as JSON on stdout")
+    .action((flags: TrainFlags) => {
+      const spec = specFromFlags(flags, flags.dataset === "mnist" ? "mlp" : "mlp-small");
+      const savePath = flags.save ? checkOutputPath(flags.save) : null;
+      const data = resolveDataset(spec, flags.dataset, { target: flags.target, seed: flags.seed, samples: flags.samples });
+      const frontends: Frontend[] = flags.frontend === "both" ? ["eager", "graph"] : [flags.frontend];
+      const summaries: TrainSummary[] = [];
+      for (const f of frontends) {
+        // Weights are saved from the first frontend; the last good parameters are written if training diverges.
+        let good: Map<string, Float64Array> | null = null;
+        const keep = savePath && f === frontends[0] ? (p: Map<string, Float64Array>) => (good = p) : undefined;
+        try {
+          summaries.push(trainOne(spec, f, flags, data, keep));
+        } finally {
+          if (savePath && good) writeWeights(savePath, spec, good);
+        }
+      }
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ model: spec.id, dataset: flags.dataset, summaries }, null, 2)}\n`);
+        return;
+      }
+      const table = newTable(["", ...summaries.map((s) => s.frontend)]);
+      const row = (label: string, f: (s: TrainSummary) => string) => table.push([label, ...summaries.map(f)]);
+      row("final train loss", (s) => s.finalLoss.toPrecision(5));
+      if (summaries.some((s) => s.testLoss !== null)) row("test loss", (s) => (s.testLoss === null ? "-" : s.testLoss.toPrecision(5)));
+      if (spec.loss === "ce") row("test accuracy", (s) => (s.accuracy === null ? "-" : `${(s.accuracy * 100).toFixed(1)}%`));
+      row("time", (s) => `${s.seconds.toFixed(2)} s`);
+      row("steps/s", (s) => s.stepsPerSec.toFixed(0));
+      row("peak tensor memory", (s) => formatBytes(s.peakTensorBytes));
+      process.stdout.write(`${color.cyan(spec.id)} on ${flags.dataset}, ${flags.epochs} epochs, batch ${spec.batch}\n${table.toString()}\n`);
+      if (savePath) note(`saved weights to ${flags.save}`);
+    });
+}

@@ -1,0 +1,17 @@
+/**
+ * @dualgrad/bench-cli as a library: model specs, the per-frontend trainers, the measurement
+ * harness and the report renderers that the `dualgrad` CLI is built from.
+ * @packageDocumentation
+ */
+export * from "./models.js";
+export { syntheticBatch, type Batch } from "./datasets/synthetic.js";
+export { resolveDataset, type Dataset } from "./datasets/index.js";
+export { makeTrainer, FRONTENDS, type Frontend, type Trainer, type TrainerOptions } from "./runners/index.js";
+export { measure, type MeasureOptions } from "./runners/measure.js";
+export { agreement, differences } from "./runners/agreement.js";
+export type { BenchReport, BenchResult, AgreementResult, MachineInfo } from "./report/types.js";
+export { toMarkdown } from "./report/markdown.js";
+export { toHtml } from "./report/html.js";
+export { writeReports } from "./report/write.js";
+export { readReport } from "./report/read.js";
+export { main, buildProgram } from "./cli.js";

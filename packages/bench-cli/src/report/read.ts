@@ -1,0 +1,90 @@
+import * as fs from "node:fs";
+import { DualgradError } from "@dualgrad/core";
+import type { BenchReport } from "./types.js";
+
+/**
+ * Reads a results file written by `dualgrad bench --json` (or {@link writeReports}) back into a
+ * {@link BenchReport}, for `dualgrad report` to render.
+ *
+ * The structure is checked as far as the renderers rely on it (`machine`; `results` entries with
+ * `model`, `frontend`, `msPerStep.median` and `memory`; `agreement` entries with `model`,
+ * `maxAbs`, `maxRel`; `training` runs with `losses` when present), so a wrong file fails here
+ * with a message that names it and the first field that is off, rather than as a TypeError deep
+ * inside a chart. Extra fields are allowed: the format is additive.
+ *
+ * @throws DualgradError naming `path` when it does not exist, is a directory, cannot be read, is
+ *   not JSON, or is not a dualgrad bench report.
+ */
+export function readReport(path: string): BenchReport {
+  let text: string;
+  try {
+    if (fs.statSync(path).isDirectory()) {
+      throw new DualgradError(`cannot read report '${path}': it is a directory, not a JSON file`);
+    }
+    text = fs.readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof DualgradError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new DualgradError(`cannot read report '${path}': no such file`, { cause: e });
+    throw new DualgradError(`cannot read report '${path}': ${(e as Error).message}`, { cause: e });
+  }
+
+  let data: unknown;
+  try {
+    // Strip a UTF-8 BOM: editors on some platforms add one, and JSON.parse rejects it.
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (e) {
+    throw new DualgradError(`cannot read report '${path}': not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+
+  const problem = checkReport(data);
+  if (problem) {
+    throw new DualgradError(`'${path}' is not a dualgrad bench report: ${problem} (expected the output of 'dualgrad bench --json')`);
+  }
+  return data as BenchReport;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** The first structural problem found, as a phrase naming the field, or null when none. */
+function checkReport(data: unknown): string | null {
+  if (!isObject(data)) return `the top level is ${describe(data)}, not an object`;
+  if (!isObject(data.machine)) return "'machine' is missing or not an object";
+  if (!Array.isArray(data.results)) return "'results' is missing or not an array";
+  if (!Array.isArray(data.agreement)) return "'agreement' is missing or not an array";
+
+  for (let i = 0; i < data.results.length; i++) {
+    const r: unknown = data.results[i];
+    const at = `results[${i}]`;
+    if (!isObject(r)) return `${at} is not an object`;
+    if (typeof r.model !== "string") return `${at}.model is missing or not a string`;
+    if (r.frontend !== "eager" && r.frontend !== "graph") return `${at}.frontend is ${describe(r.frontend)}, expected "eager" or "graph"`;
+    if (!isObject(r.msPerStep) || typeof r.msPerStep.median !== "number") return `${at}.msPerStep.median is missing or not a number`;
+    if (!isObject(r.memory)) return `${at}.memory is missing or not an object`;
+  }
+  for (let i = 0; i < data.agreement.length; i++) {
+    const a: unknown = data.agreement[i];
+    const at = `agreement[${i}]`;
+    if (!isObject(a)) return `${at} is not an object`;
+    if (typeof a.model !== "string") return `${at}.model is missing or not a string`;
+    for (const k of ["maxAbs", "maxRel"]) if (typeof a[k] !== "number") return `${at}.${k} is missing or not a number`;
+  }
+  if (data.training !== undefined) {
+    if (!Array.isArray(data.training)) return "'training' is not an array";
+    for (let i = 0; i < data.training.length; i++) {
+      const t: unknown = data.training[i];
+      if (!isObject(t) || typeof t.model !== "string") return `training[${i}].model is missing or not a string`;
+      if (!Array.isArray(t.losses)) return `training[${i}].losses is missing or not an array`;
+    }
+  }
+  return null;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "an array";
+  if (typeof x === "string") return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}…` : x);
+  return typeof x === "undefined" ? "missing" : `a ${typeof x}`;
+}

@@ -1,0 +1,67 @@
+/**
+ * The benchmark results document: what `dualgrad bench --json` writes and `dualgrad report`
+ * reads. Field names follow the CLI issue's JSON shape; extra fields are additive.
+ */
+
+/** Where the numbers were measured. */
+export interface MachineInfo {
+  node: string;
+  platform: string;
+  arch: string;
+  cpus: number;
+  cpuModel: string;
+  totalMemoryBytes: number;
+  /** ISO timestamp of the run. */
+  date: string;
+  /** dualgrad version. */
+  version: string;
+  /** The command line that produced the file. */
+  command?: string;
+}
+
+/** One model on one frontend, measured in a fresh process. */
+export interface BenchResult {
+  model: string;
+  frontend: "eager" | "graph";
+  /** Steps timed (after warm-up). */
+  steps: number;
+  warmup: number;
+  msPerStep: { median: number; p90: number; mean: number; min: number };
+  stepsPerSec: number;
+  memory: {
+    /** Highest live tensor bytes (core's tracker) from model construction through the last step. */
+    peakTensorBytes: number;
+    /** Tensor bytes still live after the last step: parameters, optimizer state, anything leaked. */
+    liveTensorBytes: number;
+    allocationsPerStep: number;
+    kernelLaunchesPerStep: number;
+    /** Peak resident set size of the process (OS figure). */
+    peakRssBytes: number;
+    /** V8 heap in use at the end. */
+    heapUsedBytes: number;
+  };
+  /** Loss at the first and the last timed step (training sanity). */
+  loss: { first: number; last: number };
+  /** Loss per step sampled over the run (for charts), optional. */
+  lossCurve?: number[];
+  /** Graph only: plan facts. */
+  graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
+}
+
+/** Eager vs graph gradient agreement for one model (same init, same batch). */
+export interface AgreementResult {
+  model: string;
+  maxAbs: number;
+  maxRel: number;
+  /** Agreement with fusion off (bitwise expected: maxAbs 0). */
+  unfusedMaxAbs?: number;
+}
+
+/** The whole document. */
+export interface BenchReport {
+  machine: MachineInfo;
+  results: BenchResult[];
+  agreement: AgreementResult[];
+  /** Optional training runs (dualgrad train --json), for loss curves. */
+  training?: { model: string; frontend: string; dataset: string; losses: number[]; accuracy?: number }[];
+}

@@ -1,0 +1,503 @@
+import {
+  DualgradError, Generator, defaultGenerator, formatShape, readSafetensors, safeDTypeOf, shapesEqual, toDTypeArray, writeSafetensors,
+  type SafeTensor, type TypedArray,
+} from "@dualgrad/core";
+import { fn, type GraphFunction } from "../function.js";
+import { HostTensor, isTensorData, type TensorData } from "../host-tensor.js";
+import type { GraphOptimizer } from "../optimizers.js";
+import type { SymbolicTensor } from "../symbolic.js";
+import type { Variable } from "../variable.js";
+import { RowGatherer, batchRanges, checkBatchSize, rangeIndices, shuffledIndices } from "./batching.js";
+import { resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type ResolvedLoss } from "./compile-config.js";
+import { Dense } from "./dense.js";
+
+/**
+ * A Keras `Sequential` model on the graph frontend. Everything that touches tensors runs as a
+ * compiled graph: one training step per batch shape (forward, loss, backward and the optimizer's
+ * in-graph update in a single `fn`), one loss/accuracy function for evaluation and one forward
+ * for prediction. Only batching, shuffling and bookkeeping run on the host.
+ */
+
+/** Options of {@link sequential}. */
+export interface SequentialOptions {
+  /** Seed of the initial weights: `new Generator(seed)`, drawn layer by layer, weight then bias. Default: core's `defaultGenerator` (so `manualSeed` works as in PyTorch). */
+  seed?: number;
+  /** Parameter dtype (default float32). */
+  dtype?: "float32" | "float64";
+  /** Model name shown by `summary()` (default `sequential`, `sequential_1`, ...). */
+  name?: string;
+}
+
+/** Arguments of {@link Sequential.compile}. */
+export interface CompileArgs {
+  /** A GraphOptimizer instance, or `'sgd'` (lr 0.01) / `'adam'` (lr 0.001). */
+  optimizer: GraphOptimizer | OptimizerName;
+  /** The loss; with `'sparseCategoricalCrossentropy'` the last layer's outputs are logits and accuracy is reported. */
+  loss: LossName;
+}
+
+/** Per-epoch metrics passed to `onEpochEnd` (Keras's `logs`). */
+export interface EpochLogs {
+  /** Mean training loss over the epoch's samples (each batch's loss is taken before its update, as Keras does). */
+  loss: number;
+  /** Validation loss (with `validationSplit > 0`). */
+  valLoss?: number;
+  /** Training accuracy (sparse categorical cross-entropy only). */
+  acc?: number;
+  /** Validation accuracy (sparse categorical cross-entropy with a validation split). */
+  valAcc?: number;
+}
+
+/** Options of {@link Sequential.fit}. */
+export interface FitArgs {
+  /** Passes over the training data (default 1). */
+  epochs?: number;
+  /** Samples per step (default 32); a shorter last batch gets its own trace. */
+  batchSize?: number;
+  /** Reshuffle the training rows every epoch (default true). */
+  shuffle?: boolean;
+  /** Fraction of the rows, taken from the END before shuffling (as Keras), held out for validation (default 0). */
+  validationSplit?: number;
+  /** Called after each epoch with 0-based epoch index and the epoch's logs; awaited if it returns a promise. */
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
+  /** Seed for this call's shuffling (default: a model-owned generator, so runs are reproducible). */
+  seed?: number;
+}
+
+/** Metric series per epoch, keyed like {@link EpochLogs}. */
+export interface HistoryRecord {
+  loss: number[];
+  valLoss?: number[];
+  acc?: number[];
+  valAcc?: number[];
+}
+
+/** What {@link Sequential.fit} resolves to, shaped like TF.js's `History`. */
+export interface History {
+  /** The epoch indices run (0-based). */
+  epoch: number[];
+  /** The metrics of every epoch. */
+  history: HistoryRecord;
+}
+
+/** Result of {@link Sequential.evaluate}. */
+export interface EvaluateResult {
+  /** Mean loss over all samples. */
+  loss: number;
+  /** Accuracy (sparse categorical cross-entropy only). */
+  acc?: number;
+}
+
+/** Batched options of {@link Sequential.evaluate} and {@link Sequential.predict}. */
+export interface BatchArgs {
+  /** Samples per compiled call (default 32). */
+  batchSize?: number;
+}
+
+let modelCount = 0;
+
+interface Compiled {
+  loss: ResolvedLoss;
+  optimizer: GraphOptimizer;
+  /** Whether the model created the optimizer (from a string) and so may free it on recompile. */
+  ownsOptimizer: boolean;
+  /** (x, y) -> [loss] or [loss, correct], with the update recorded in the graph. */
+  train: GraphFunction<HostTensor[]>;
+  /** (x, y) -> [loss] or [loss, correct], no updates. */
+  evaluate: GraphFunction<HostTensor[]>;
+}
+
+/** A linear stack of {@link Dense} layers, as `tf.sequential`. Create it with {@link sequential}. */
+export class Sequential {
+  /** The model's name. */
+  readonly name: string;
+  /** The layers, in order. */
+  readonly layers: readonly Dense[];
+  /** Parameter dtype. */
+  readonly dtype: "float32" | "float64";
+  private compiled: Compiled | null = null;
+  private readonly forwardFn: GraphFunction<HostTensor>;
+  private readonly shuffleGen: Generator;
+  private disposed = false;
+
+  constructor(layers: readonly Dense[], options: SequentialOptions = {}) {
+    if (!Array.isArray(layers) || layers.length === 0) throw new DualgradError("sequential: expected a non-empty array of layers");
+    layers.forEach((l, i) => {
+      if (!(l instanceof Dense)) throw new DualgradError(`sequential: layer ${i} is not a layer created by layers.dense(...)`);
+    });
+    if (new Set(layers).size !== layers.length) throw new DualgradError("sequential: the same layer object appears twice");
+    const dtype = options.dtype ?? "float32";
+    if (dtype !== "float32" && dtype !== "float64") throw new DualgradError(`sequential: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
+    const first = layers[0];
+    if (first.inputShape === undefined) {
+      throw new DualgradError(`sequential: the first layer ('${first.name}') needs inputShape, e.g. layers.dense({ units: ${first.units}, inputShape: [4] })`);
+    }
+    // Check every layer before building any, so a bad list leaves no half-built layers behind.
+    let inSize = first.inputShape[0];
+    for (const layer of layers) {
+      if (layer.built) throw new DualgradError(`sequential: layer '${layer.name}' is already built (a layer can belong to one model only)`);
+      if (layer.inputShape && layer.inputShape[0] !== inSize) {
+        throw new DualgradError(`sequential: layer '${layer.name}' has inputShape [${layer.inputShape[0]}] but the previous layer outputs ${inSize} units`);
+      }
+      inSize = layer.units;
+    }
+    this.name = options.name ?? (modelCount++ === 0 ? "sequential" : `sequential_${modelCount - 1}`);
+    this.layers = [...layers];
+    this.dtype = dtype;
+    // One generator for all layers, in order, weight then bias: the same draws as building the
+    // eager frontend's Linear layers in the same order from the same seed.
+    const gen = options.seed === undefined ? defaultGenerator : new Generator(options.seed);
+    let inF = first.inputShape[0];
+    for (const layer of this.layers) {
+      layer.build(inF, dtype, gen);
+      inF = layer.units;
+    }
+    // A separate stream for shuffling, so shuffling never perturbs weight initialisation draws.
+    this.shuffleGen = new Generator((options.seed ?? 0) + 0x5eed);
+    this.forwardFn = fn((x: SymbolicTensor) => this.forward(x), { name: `${this.name}.predict` });
+  }
+
+  /** Input features of the first layer. */
+  get inputSize(): number {
+    return this.layers[0].inFeatures!;
+  }
+
+  /** Output features of the last layer. */
+  get outputSize(): number {
+    return this.layers[this.layers.length - 1].units;
+  }
+
+  /** Keras's output shape `[null, units]` of the model. */
+  get outputShape(): [null, number] {
+    return [null, this.outputSize];
+  }
+
+  /**
+   * How many times the compiled training step has been traced since `compile` (one per distinct
+   * batch shape: at most 2 per fit, a full batch and a shorter last one).
+   */
+  get traceCount(): number {
+    return this.compiled?.train.traceCount ?? 0;
+  }
+
+  /** Every trainable variable, layer by layer (weight, then bias). */
+  parameters(): Variable[] {
+    return this.layers.flatMap((l) => l.parameters());
+  }
+
+  /** Number of scalar parameters. */
+  countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  /** Applies every layer inside a trace. */
+  forward(x: SymbolicTensor): SymbolicTensor {
+    return this.layers.reduce((h, l) => l.apply(h), x);
+  }
+
+  private check(api: string): void {
+    if (this.disposed) throw new DualgradError(`${api}: model '${this.name}' was disposed`);
+  }
+
+  private requireCompiled(api: string): Compiled {
+    this.check(api);
+    if (!this.compiled) throw new DualgradError(`${api}: the model must be compiled first: model.compile({ optimizer: 'sgd', loss: 'mse' })`);
+    return this.compiled;
+  }
+
+  /**
+   * Sets the optimizer and the loss and builds (lazily traced) compiled training and evaluation
+   * steps. Unknown names are a DualgradError listing the valid choices. Compiling again replaces
+   * the steps (and frees an optimizer the model created from a string).
+   */
+  compile(args: CompileArgs): void {
+    this.check("compile");
+    if (typeof args !== "object" || args === null) throw new DualgradError("compile: expected { optimizer, loss }");
+    const loss = resolveLoss(args.loss);
+    const optimizer = resolveOptimizer(args.optimizer);
+    const prev = this.compiled;
+    if (prev) {
+      prev.train.dispose();
+      prev.evaluate.dispose();
+      if (prev.ownsOptimizer && prev.optimizer !== optimizer) prev.optimizer.dispose();
+    }
+    const params = this.parameters();
+    const outputs = (x: SymbolicTensor, y: SymbolicTensor): [SymbolicTensor, SymbolicTensor[]] => {
+      const out = this.forward(x);
+      const l = loss.fn(out, y);
+      // The correct count rides along in the same graph so accuracy costs no extra pass.
+      return [l, loss.sparseLabels ? [l, out.argmax({ axis: -1 }).eq(y).to("float64").sum()] : [l]];
+    };
+    const train = fn(
+      (x: SymbolicTensor, y: SymbolicTensor) => {
+        const [l, outs] = outputs(x, y);
+        optimizer.minimize(l, params);
+        return outs;
+      },
+      { name: `${this.name}.trainStep` },
+    ) as GraphFunction<HostTensor[]>;
+    const evaluate = fn((x: SymbolicTensor, y: SymbolicTensor) => outputs(x, y)[1], { name: `${this.name}.evaluate` }) as GraphFunction<HostTensor[]>;
+    this.compiled = { loss, optimizer, ownsOptimizer: typeof args.optimizer === "string", train, evaluate };
+  }
+
+  /** Validates x `[N, in]` and returns N. */
+  private checkX(api: string, x: TensorData): number {
+    if (!isTensorData(x)) throw new DualgradError(`${api}: x must be a tensor (HostTensor or {shape, dtype, data})`);
+    if (x.shape.length !== 2 || x.shape[1] !== this.inputSize) {
+      throw new DualgradError(`${api}: x must have shape [N, ${this.inputSize}], got ${formatShape(x.shape)}`);
+    }
+    if (x.shape[0] === 0) throw new DualgradError(`${api}: x has no rows`);
+    return x.shape[0];
+  }
+
+  /** Validates targets against N rows and returns a gatherer for them (labels checked and copied to int32). */
+  private targets(api: string, loss: ResolvedLoss, y: TensorData, n: number): RowGatherer {
+    if (!isTensorData(y)) throw new DualgradError(`${api}: y must be a tensor (HostTensor or {shape, dtype, data})`);
+    if (loss.sparseLabels) {
+      const okShape = (y.shape.length === 1 && y.shape[0] === n) || (y.shape.length === 2 && y.shape[0] === n && y.shape[1] === 1);
+      if (!okShape) throw new DualgradError(`${api}: sparseCategoricalCrossentropy needs integer labels of shape [${n}], got ${formatShape(y.shape)}`);
+      const classes = this.outputSize;
+      const labels = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = y.data[i];
+        // one_hot silently gives an all-zero row for a bad label; catch it here instead.
+        if (!Number.isInteger(v) || v < 0 || v >= classes) {
+          throw new DualgradError(`${api}: label ${v} at index ${i} is not a class index in [0, ${classes}) (the last layer has ${classes} units)`);
+        }
+        labels[i] = v;
+      }
+      return new RowGatherer(labels, 1, "int32", true);
+    }
+    if (y.shape.length !== 2 || y.shape[0] !== n || y.shape[1] !== this.outputSize) {
+      throw new DualgradError(`${api}: y must have shape [${n}, ${this.outputSize}] (the model's output), got ${formatShape(y.shape)}`);
+    }
+    return new RowGatherer(y.data, this.outputSize, this.dtype);
+  }
+
+  /** Runs `step` over the rows `indices` in batches and returns the sample-weighted mean loss and accuracy. */
+  private runBatches(
+    step: GraphFunction<HostTensor[]>, xs: RowGatherer, ys: RowGatherer, indices: Int32Array, batchSize: number, sparse: boolean,
+  ): { loss: number; acc?: number } {
+    let lossSum = 0;
+    let correct = 0;
+    for (const [start, count] of batchRanges(indices.length, batchSize)) {
+      const outs = step(xs.gather(indices, start, count), ys.gather(indices, start, count));
+      // Keras weighs each batch's mean loss by its size, so a short last batch counts less.
+      lossSum += outs[0].item() * count;
+      if (sparse) correct += outs[1].item();
+    }
+    const n = indices.length;
+    return sparse ? { loss: lossSum / n, acc: correct / n } : { loss: lossSum / n };
+  }
+
+  /**
+   * Trains for `epochs` epochs of mini-batch steps, as Keras's `fit`. The validation rows are the
+   * last `validationSplit` fraction (split off before shuffling); they are scored after each epoch
+   * with the compiled evaluation step (no updates). Yields to the event loop between epochs.
+   */
+  async fit(x: TensorData, y: TensorData, args: FitArgs = {}): Promise<History> {
+    const c = this.requireCompiled("fit");
+    const n = this.checkX("fit", x);
+    const ys = this.targets("fit", c.loss, y, n);
+    const xs = new RowGatherer(x.data, this.inputSize, this.dtype);
+    const epochs = args.epochs ?? 1;
+    if (!Number.isSafeInteger(epochs) || epochs < 0) throw new DualgradError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
+    const batchSize = checkBatchSize("fit", args.batchSize ?? 32);
+    const split = args.validationSplit ?? 0;
+    if (typeof split !== "number" || !(split >= 0 && split < 1)) throw new DualgradError(`fit: validationSplit must be in [0, 1), got ${String(split)}`);
+    // Keras: split_at = floor(N * (1 - validation_split)).
+    const nTrain = split > 0 ? Math.floor(n * (1 - split)) : n;
+    if (nTrain === 0 || (split > 0 && nTrain === n)) {
+      throw new DualgradError(`fit: validationSplit ${split} of ${n} samples leaves ${nTrain} for training and ${n - nTrain} for validation; both must be non-empty`);
+    }
+    const valIdx = nTrain < n ? rangeIndices(nTrain, n) : null;
+    const gen = args.seed === undefined ? this.shuffleGen : new Generator(args.seed);
+    const shuffle = args.shuffle ?? true;
+    const ordered = rangeIndices(0, nTrain);
+    const sparse = c.loss.sparseLabels;
+    const history: History = { epoch: [], history: { loss: [] } };
+    const h = history.history;
+    if (sparse) h.acc = [];
+    if (valIdx) h.valLoss = [];
+    if (valIdx && sparse) h.valAcc = [];
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      this.check("fit");
+      const order = shuffle ? shuffledIndices(nTrain, gen) : ordered;
+      const train = this.runBatches(c.train, xs, ys, order, batchSize, sparse);
+      const logs: EpochLogs = { loss: train.loss };
+      if (sparse) logs.acc = train.acc;
+      if (valIdx) {
+        const val = this.runBatches(c.evaluate, xs, ys, valIdx, batchSize, sparse);
+        logs.valLoss = val.loss;
+        if (sparse) logs.valAcc = val.acc;
+      }
+      history.epoch.push(epoch);
+      h.loss.push(logs.loss);
+      if (logs.acc !== undefined) h.acc!.push(logs.acc);
+      if (logs.valLoss !== undefined) h.valLoss!.push(logs.valLoss);
+      if (logs.valAcc !== undefined) h.valAcc!.push(logs.valAcc);
+      await args.onEpochEnd?.(epoch, logs);
+      // Let timers, I/O and UI callbacks run between epochs, as TF.js's fit does.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return history;
+  }
+
+  /** Mean loss (and accuracy for sparse categorical cross-entropy) over all rows, with the compiled evaluation step. */
+  evaluate(x: TensorData, y: TensorData, args: BatchArgs = {}): EvaluateResult {
+    const c = this.requireCompiled("evaluate");
+    const n = this.checkX("evaluate", x);
+    const ys = this.targets("evaluate", c.loss, y, n);
+    const xs = new RowGatherer(x.data, this.inputSize, this.dtype);
+    return this.runBatches(c.evaluate, xs, ys, rangeIndices(0, n), checkBatchSize("evaluate", args.batchSize ?? 32), c.loss.sparseLabels);
+  }
+
+  /** The model's outputs `[N, units]` for x `[N, in]`, with the compiled forward pass (no compile needed). */
+  predict(x: TensorData, args: BatchArgs = {}): HostTensor {
+    this.check("predict");
+    const n = this.checkX("predict", x);
+    const batchSize = checkBatchSize("predict", args.batchSize ?? 32);
+    const xs = new RowGatherer(x.data, this.inputSize, this.dtype);
+    const idx = rangeIndices(0, n);
+    const w = this.outputSize;
+    const out = new HostTensor([n, w], this.dtype, this.dtype === "float32" ? new Float32Array(n * w) : new Float64Array(n * w));
+    for (const [start, count] of batchRanges(n, batchSize)) {
+      out.data.set(this.forwardFn(xs.gather(idx, start, count)).data, start * w);
+    }
+    return out;
+  }
+
+  /** Prints a Keras-like table of layers, output shapes and parameter counts, then the totals, one line per `print` call. */
+  summary(print: (line: string) => void = console.log): void {
+    this.check("summary");
+    const cols = [29, 26, 10];
+    const row = (cells: string[]) =>
+      cells.map((c, i) => (i < cells.length - 1 ? (c.length >= cols[i] ? `${c} ` : c.padEnd(cols[i])) : c)).join("").trimEnd();
+    const width = cols.reduce((a, b) => a + b, 0);
+    const fmt = (k: number) => k.toLocaleString("en-US");
+    const total = this.countParams();
+    print(`Model: "${this.name}"`);
+    print("_".repeat(width));
+    print(row(["Layer (type)", "Output Shape", "Param #"]));
+    print("=".repeat(width));
+    this.layers.forEach((l, i) => {
+      print(row([`${l.name} (Dense)`, `(None, ${l.units})`, fmt(l.countParams())]));
+      if (l.activation !== "linear") print(row([`  activation: ${l.activation}`, "", ""]));
+      print(i === this.layers.length - 1 ? "=".repeat(width) : "_".repeat(width));
+    });
+    print(`Total params: ${fmt(total)}`);
+    print(`Trainable params: ${fmt(total)}`);
+    print("Non-trainable params: 0");
+    print("_".repeat(width));
+  }
+
+  /** Keras-layout weights: per layer, kernel `[in, out]` then bias `[out]` (copies). */
+  getWeights(): HostTensor[] {
+    this.check("getWeights");
+    return this.layers.flatMap((l) => l.getWeights());
+  }
+
+  /**
+   * Sets every weight from the Keras-ordered list {@link getWeights} returns. All shapes are
+   * checked (errors name the layer and the shapes) before anything is written.
+   */
+  setWeights(weights: readonly TensorData[]): void {
+    this.check("setWeights");
+    const perLayer = this.layers.map((l) => l.weightShapes());
+    const expected = perLayer.reduce((a, s) => a + s.length, 0);
+    if (!Array.isArray(weights) || weights.length !== expected) {
+      throw new DualgradError(
+        `setWeights: the model has ${expected} weight tensors (${this.layers.map((l, i) => `${l.name}: ${perLayer[i].map(formatShape).join(" ")}`).join(", ")}), got ${Array.isArray(weights) ? weights.length : String(weights)}`,
+      );
+    }
+    const chunks: TensorData[][] = [];
+    let k = 0;
+    this.layers.forEach((l, i) => {
+      const chunk = weights.slice(k, k + perLayer[i].length);
+      k += perLayer[i].length;
+      chunk.forEach((t, j) => {
+        if (!isTensorData(t) || !shapesEqual(t.shape, perLayer[i][j])) {
+          const what = j === 0 ? "kernel" : "bias";
+          const got = isTensorData(t) ? formatShape(t.shape) : "a non-tensor";
+          throw new DualgradError(`setWeights: layer '${l.name}' ${what} (weight ${k - perLayer[i].length + j}) must have shape ${formatShape(perLayer[i][j])}${j === 0 ? " (Keras layout [in, out])" : ""}, got ${got}`);
+        }
+      });
+      chunks.push(chunk);
+    });
+    this.layers.forEach((l, i) => l.setWeights(chunks[i]));
+  }
+
+  /**
+   * PyTorch state-dict names: Linear layer j is module `2*j` of the equivalent
+   * `torch.nn.Sequential(Linear, activation, Linear, ...)`, so its tensors are `${2j}.weight` and
+   * `${2j}.bias`. (A hidden layer with activation 'linear' corresponds to an `nn.Identity()` there.)
+   */
+  private stateNames(): { name: string; variable: Variable }[] {
+    return this.layers.flatMap((l, j) => {
+      const out = [{ name: `${2 * j}.weight`, variable: l.weight }];
+      if (l.bias) out.push({ name: `${2 * j}.bias`, variable: l.bias });
+      return out;
+    });
+  }
+
+  /**
+   * Writes the weights to `path` as safetensors in PyTorch's layout and names (`0.weight [out,in]`,
+   * `0.bias`, `2.weight`, ...), atomically, so the file loads with the eager frontend's `nn.load`
+   * on `nn.Sequential(Linear, act, Linear, ...)` and with PyTorch's `load_state_dict`.
+   */
+  save(path: string): void {
+    this.check("save");
+    const tensors = new Map<string, SafeTensor>();
+    for (const { name, variable } of this.stateNames()) {
+      tensors.set(name, { dtype: safeDTypeOf(variable.dtype), shape: [...variable.shape], data: variable.data.slice() as Float32Array | Float64Array });
+    }
+    writeSafetensors(path, tensors, { format: "pt" });
+  }
+
+  /**
+   * Loads weights saved by {@link save}, by the eager frontend or by PyTorch (names and shapes
+   * must match exactly, as PyTorch's strict `load_state_dict`; dtypes are converted). Everything
+   * is checked before any weight is written.
+   */
+  load(path: string): void {
+    this.check("load");
+    const file = readSafetensors(path);
+    const own = this.stateNames();
+    const ownNames = new Set(own.map((o) => o.name));
+    const missing = own.filter((o) => !file.tensors.has(o.name)).map((o) => o.name);
+    const unexpected = [...file.tensors.keys()].filter((k) => !ownNames.has(k));
+    if (missing.length > 0 || unexpected.length > 0) {
+      throw new DualgradError(`load: '${path}' does not match model '${this.name}': missing keys [${missing.join(", ")}], unexpected keys [${unexpected.join(", ")}]`);
+    }
+    const values: TypedArray[] = own.map(({ name, variable }) => {
+      const t = file.tensors.get(name)!;
+      if (!shapesEqual(t.shape, variable.shape)) {
+        throw new DualgradError(`load: size mismatch for ${name}: the file has shape ${formatShape(t.shape)}, the model has ${formatShape(variable.shape)} (PyTorch layout [out, in])`);
+      }
+      return toDTypeArray(t, variable.dtype, name);
+    });
+    own.forEach(({ variable }, i) => variable.assign(values[i]));
+  }
+
+  /** Frees the variables, the optimizer's slots and every compiled function. The model is unusable afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.forwardFn.dispose();
+    if (this.compiled) {
+      this.compiled.train.dispose();
+      this.compiled.evaluate.dispose();
+      this.compiled.optimizer.dispose();
+      this.compiled = null;
+    }
+    for (const l of this.layers) l.dispose();
+  }
+}
+
+/**
+ * Creates a {@link Sequential} model from layers, as `tf.sequential({ layers })`. The first layer
+ * needs `inputShape`; the rest infer their input size from the previous layer's units.
+ */
+export function sequential(layers: readonly Dense[], options: SequentialOptions = {}): Sequential {
+  return new Sequential(layers, options);
+}
