@@ -1,4 +1,4 @@
-import { arrayConstructor, bytesPerElement, type DType, type TypedArrayOf } from "./dtype.js";
+import { arrayConstructor, bytesPerElement, type DType, type TypedArray, type TypedArrayOf } from "./dtype.js";
 import { DualgradError } from "./errors.js";
 
 /**
@@ -39,10 +39,16 @@ export interface MemoryStats {
   pooledBytes: number;
 }
 
+/** A pooled block of memory, with the last typed-array view made on it (reused when the next request matches). */
 interface Block {
+  owner: Allocator;
   buffer: ArrayBuffer;
   classBytes: number;
+  view: TypedArray | null;
 }
+
+/** The allocator's private bookkeeping on each buffer it hands out. */
+const BLOCK = Symbol("dualgrad.block");
 
 /** Smallest block handed out; tiny tensors share this class so scalars recycle well. */
 const MIN_CLASS_BYTES = 64;
@@ -74,8 +80,7 @@ export class Allocator {
   private launches = 0;
   private reservedLive = 0;
   private pooled = 0;
-  private readonly pool = new Map<number, ArrayBuffer[]>();
-  private readonly blocks = new WeakMap<DataBuffer, Block>();
+  private readonly pool = new Map<number, Block[]>();
 
   /**
    * @param maxPooledBytes free blocks beyond this many bytes are dropped rather than pooled,
@@ -91,18 +96,22 @@ export class Allocator {
     const bytes = size * bytesPerElement(dtype);
     const classBytes = sizeClass(bytes);
     const free = this.pool.get(classBytes);
-    let buffer: ArrayBuffer;
+    let block: Block;
     if (free && free.length > 0) {
-      buffer = free.pop()!;
+      block = free.pop()!;
       this.pooled -= classBytes;
       this.reused++;
     } else {
-      buffer = new ArrayBuffer(classBytes);
+      block = { owner: this, buffer: new ArrayBuffer(classBytes), classBytes, view: null };
     }
-    const data = new (arrayConstructor(dtype))(buffer, 0, size) as TypedArrayOf[D];
+    // Reusing the previous view when dtype and length match saves an object per allocation,
+    // which matters for the many tiny tensors of small models.
+    const ctor = arrayConstructor(dtype);
+    const prev = block.view;
+    const data = (prev !== null && prev.length === size && prev.constructor === ctor ? prev : new ctor(block.buffer, 0, size)) as TypedArrayOf[D];
+    block.view = data;
     if (zeroed) data.fill(0);
-    const buf = { id: this.nextId++, dtype, size, data, released: false };
-    this.blocks.set(buf, { buffer, classBytes });
+    const buf = { id: this.nextId++, dtype, size, data, released: false, [BLOCK]: block };
     this.allocs++;
     this.liveCount++;
     this.live += bytes;
@@ -120,12 +129,11 @@ export class Allocator {
 
   /** Returns a buffer's block to the pool. Releasing twice is a bug and throws. */
   release(buf: DataBuffer): void {
-    const block = this.blocks.get(buf);
-    if (!block || buf.released) {
+    const block = (buf as DataBuffer & { [BLOCK]?: Block })[BLOCK];
+    if (!block || block.owner !== this || buf.released) {
       throw new DualgradError(`release: buffer #${buf.id} was already released or is not from this allocator`);
     }
     (buf as { released: boolean }).released = true;
-    this.blocks.delete(buf);
     this.liveCount--;
     this.frees++;
     this.live -= buf.size * bytesPerElement(buf.dtype);
@@ -133,14 +141,14 @@ export class Allocator {
     if (this.pooled + block.classBytes <= this.maxPooledBytes) {
       let list = this.pool.get(block.classBytes);
       if (!list) this.pool.set(block.classBytes, (list = []));
-      list.push(block.buffer);
+      list.push(block);
       this.pooled += block.classBytes;
     }
   }
 
   /** True if `buf` is currently allocated by this allocator. */
   owns(buf: DataBuffer): boolean {
-    return this.blocks.has(buf);
+    return !buf.released && (buf as DataBuffer & { [BLOCK]?: Block })[BLOCK]?.owner === this;
   }
 
   /** Counts `n` kernel launches (executors call this once per kernel they run). */

@@ -6,6 +6,15 @@ import { Tensor, isTensor } from "./tensor.js";
 import { apply, scalarTensor, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
 
+const names = new Map<string, string>();
+
+/** `log_softmax` -> `LogSoftmaxBackward`, computed once per primitive. */
+function backwardName(prim: Prim): string {
+  let n = names.get(prim);
+  if (!n) names.set(prim, (n = `${prim.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Backward`));
+  return n;
+}
+
 /**
  * One recorded op: the tape is the graph of these, linked through their inputs' `gradFn`s.
  * A node saves its inputs and output (holding their storages) until backward has used them,
@@ -28,7 +37,7 @@ export class Node {
     readonly inputs: readonly Tensor[],
     readonly out: Tensor,
   ) {
-    this.name = `${prim.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Backward`;
+    this.name = backwardName(prim);
     for (const t of inputs) {
       t._storage.retain();
       t.gradFn?._retain();

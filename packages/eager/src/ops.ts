@@ -1,5 +1,5 @@
 import {
-  DualgradError, execute, formatShape, normalizeAxis, promoteTypes, releaseValue, valueFrom,
+  DualgradError, execute, formatShape, normalizeAxis, promoteTypes, releaseValue, shapesEqual, valueFrom,
   type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
@@ -232,7 +232,7 @@ function checkInPlace(self: Tensor, op: string): void {
 /** Writes a computed value into `self`'s memory and bumps its version. */
 function writeInto<T extends Tensor>(self: T, op: string, src: Tensor): T {
   try {
-    if (formatShape(src.shape) !== formatShape(self.shape)) {
+    if (!shapesEqual(src.shape, self.shape)) {
       throw new DualgradError(`${op}: result shape ${formatShape(src.shape)} does not match the in-place target ${formatShape(self.shape)}`);
     }
     self._storage.value.data.set(src._storage.value.data);

@@ -93,6 +93,53 @@ export function gemmReference(
   }
 }
 
+/** Below this many multiply-adds the packed path's set-up costs more than it saves. */
+const SMALL_MACS = 4096;
+
+let rowAcc = new Float64Array(64);
+
+/**
+ * The direct path for thin and tiny products. Each C[i,j] still sums p = 0..k-1 in order (so
+ * results equal gemmReference bit for bit); only the loop nesting follows the memory layout:
+ * with B's rows contiguous, a row of C accumulates across them (p outer, j inner); otherwise
+ * each C[i,j] is one strided dot product.
+ */
+function gemmDirect(m: number, n: number, k: number, a: FloatArray, aOff: number, transA: boolean, b: FloatArray, bOff: number, transB: boolean, c: FloatArray, cOff: number): void {
+  const aRow = transA ? 1 : k;
+  const aCol = transA ? m : 1;
+  if (!transB) {
+    if (rowAcc.length < n) rowAcc = new Float64Array(n);
+    const acc = rowAcc;
+    for (let i = 0; i < m; i++) {
+      acc.fill(0, 0, n);
+      let pa = aOff + i * aRow;
+      for (let p = 0; p < k; p++) {
+        const av = a[pa];
+        const row = bOff + p * n;
+        for (let j = 0; j < n; j++) acc[j] += av * b[row + j];
+        pa += aCol;
+      }
+      const out = cOff + i * n;
+      for (let j = 0; j < n; j++) c[out + j] = acc[j];
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const ai = aOff + i * aRow;
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      let pa = ai;
+      let pb = bOff + j * k;
+      for (let p = 0; p < k; p++) {
+        acc += a[pa] * b[pb];
+        pa += aCol;
+        pb++;
+      }
+      c[cOff + i * n + j] = acc;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fast path.
 //
@@ -280,6 +327,12 @@ export function gemm(
   if (m === 0 || n === 0) return;
   if (k === 0) {
     c.fill(0, cOff, cOff + m * n);
+    return;
+  }
+  // Thin or tiny products (a column vector, one row, a 64x1 linear layer) would waste most of
+  // an MR x NR tile and pay packing for nothing: loop directly, in the same summation order.
+  if (n < NR || m < MR || m * n * k <= SMALL_MACS) {
+    gemmDirect(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
     return;
   }
   const mc = blockExtent(m, MR, Math.floor(A_BLOCK_DOUBLES / (MR * k)));

@@ -172,9 +172,12 @@ function inferElementwise<P extends ElementwisePrim>(prim: P, spec: ElementwiseS
   return { shape: broadcastShapes(prim, ...inputs.map((m) => m.shape)), dtype };
 }
 
-/** Kernel cache key: the primitive plus the attributes that change its expression. */
+/** Kernel cache key: the primitive plus the attributes that change its expression (only pow and compare have any). */
 function kernelKey(prim: string, attrs: object): string {
-  return `${prim}${JSON.stringify(attrs)}`;
+  const a = attrs as { exponent?: number; kind?: string };
+  if (a.exponent !== undefined) return `${prim}:${a.exponent}`;
+  if (a.kind !== undefined) return `${prim}:${a.kind}`;
+  return prim;
 }
 
 function defineElementwise<P extends ElementwisePrim>(prim: P): OpDef<P> {

@@ -1,4 +1,4 @@
-import { DualgradError, formatShape } from "@dualgrad/core";
+import { DualgradError, formatShape, shapesEqual } from "@dualgrad/core";
 import * as F from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Module } from "./module.js";
@@ -10,7 +10,7 @@ function drop(...ts: Tensor[]): void {
 
 /** mean((input - target)^2), like `F.mse_loss` with mean reduction. */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  if (formatShape(input.shape) !== formatShape(target.shape)) {
+  if (!shapesEqual(input.shape, target.shape)) {
     throw new DualgradError(`mseLoss: input ${formatShape(input.shape)} and target ${formatShape(target.shape)} must have the same shape`);
   }
   const diff = F.sub(input, target);
