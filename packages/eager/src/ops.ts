@@ -183,6 +183,8 @@ export function t(x: Tensor): Tensor {
 }
 /** Broadcasts to `shape`. */ export const broadcastTo = (x: Tensor, shape: Shape): Tensor => apply("broadcast_to", [x], { shape });
 /** x[begin:end] per axis. */ export const slice = (x: Tensor, begin: readonly number[], end: readonly number[]): Tensor => apply("slice", [x], { begin, end });
+/** Zero padding: `before[d]` and `after[d]` zeros around each dimension. */
+export const pad = (x: Tensor, before: readonly number[], after: readonly number[]): Tensor => apply("pad", [x], { before, after });
 /** Inserts a size-1 dimension at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normalizeAxis("unsqueeze", dim, x.ndim + 1);

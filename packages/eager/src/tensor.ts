@@ -202,6 +202,7 @@ export class Tensor {
   /** Broadcasts to `shape`. */ broadcastTo(shape: Shape): Tensor { return F.broadcastTo(this, shape); }
   /** Alias of broadcastTo (PyTorch's `expand`). */ expand(...shape: number[]): Tensor { return F.broadcastTo(this, shape); }
   /** `this[begin:end]` on each axis. */ slice(begin: readonly number[], end: readonly number[]): Tensor { return F.slice(this, begin, end); }
+  /** Zero padding around each dimension. */ pad(before: readonly number[], after: readonly number[]): Tensor { return F.pad(this, before, after); }
   /** Adds a dimension of size 1 at `dim`. */ unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
   /** Removes dimensions of size 1 (all, or `dim`). */ squeeze(dim?: number): Tensor { return F.squeeze(this, dim); }
   /** Flattens to 1-D. */ flatten(): Tensor { return F.reshape(this, [-1]); }

@@ -37,6 +37,15 @@ describe("tensors", () => {
     const d = tensor([1], { dtype: "float64" });
     expect(tensor([0.5]).add(d).dtype).toBe("float64");
   });
+  it("slice and pad, with gradients", () => {
+    const x = tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+    const s = x.slice([0, 1], [2, 3]);
+    expect(s.toArray()).toEqual([[2, 3], [5, 6]]);
+    const p = s.pad([1, 0], [0, 1]);
+    expect(p.toArray()).toEqual([[0, 0, 0], [2, 3, 0], [5, 6, 0]]);
+    p.mul(tensor([[1, 1, 1], [1, 2, 1], [1, 3, 1]])).sum().backward();
+    expect(x.grad!.toArray()).toEqual([[0, 1, 2], [0, 1, 3]]);
+  });
   it("matmul with 1-D operands follows PyTorch", () => {
     const m = tensor([[1, 2], [3, 4]]);
     const v = tensor([1, 1]);

@@ -128,6 +128,7 @@ export class SymbolicTensor {
   }
   /** Broadcasts to `shape`. */ broadcastTo(shape: Shape): SymbolicTensor { return op("broadcast_to", [this], { shape: [...shape] }); }
   /** x[begin:end] per axis. */ slice(begin: readonly number[], end: readonly number[]): SymbolicTensor { return op("slice", [this], { begin: [...begin], end: [...end] }); }
+  /** Zero padding around each dimension. */ pad(before: readonly number[], after: readonly number[]): SymbolicTensor { return op("pad", [this], { before: [...before], after: [...after] }); }
   /** Adds a size-1 dimension. */
   unsqueeze(dim: number): SymbolicTensor {
     const d = normalizeAxis("unsqueeze", dim, this.ndim + 1);
