@@ -61,6 +61,24 @@ export function traceGraph(f: (...args: never[]) => TraceOut, args: readonly unk
   return { graph: b.graph, variables: b.variables, single };
 }
 
+/** The shape and dtype of one traced input (what `trace` needs instead of data). */
+export interface InputSpec {
+  shape: readonly number[];
+  dtype?: "float32" | "float64" | "int32";
+}
+
+/**
+ * `trace(f, inputSpecs)`: runs `f` on symbolic inputs of the given shapes and dtypes and returns
+ * the recorded graph (like `jax.make_jaxpr`), without compiling it. Shape errors surface here.
+ */
+export function trace(f: (...args: never[]) => TraceOut, inputSpecs: readonly InputSpec[]): Graph {
+  const args = inputSpecs.map((s) => {
+    const dtype = s.dtype ?? "float32";
+    return { shape: [...s.shape], dtype, data: new (dtype === "int32" ? Int32Array : dtype === "float64" ? Float64Array : Float32Array)(0) };
+  });
+  return traceGraph(f, args).graph;
+}
+
 /** Runs the pass pipeline on a traced graph, honouring the switches. */
 export function lowerGraph(traced: Graph, variables: ReadonlyMap<string, Variable>, options: FunctionOptions = {}): Lowered {
   const disable = options.disable ?? [];

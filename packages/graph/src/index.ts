@@ -10,7 +10,7 @@ export { GraphBuilder, callSite } from "./builder.js";
 export * from "./symbolic.js";
 export { Variable } from "./variable.js";
 export { gradients, gradientIds, grad, valueAndGrad } from "./autodiff.js";
-export { fn, jit, traceGraph, lowerGraph, type FunctionOptions, type GraphFunction, type Lowered, type StageSwitch } from "./function.js";
+export { fn, jit, trace, traceGraph, type InputSpec, lowerGraph, type FunctionOptions, type GraphFunction, type Lowered, type StageSwitch } from "./function.js";
 export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
 export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
 export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";

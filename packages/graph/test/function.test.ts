@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { allocator } from "@dualgrad/core";
 import {
-  ConcretizationError, HostTensor, Linear, SGD, SymbolicTensor, Variable, fn, grad, gradients, mseLoss, printGraph, read, tensor, traceGraph, where,
+  ConcretizationError, HostTensor, Linear, SGD, SymbolicTensor, Variable, fn, grad, gradients, mseLoss, printGraph, read, tensor, trace, traceGraph, where,
 } from "../src/index.js";
 
 afterEach(() => vi.restoreAllMocks());
@@ -21,6 +21,12 @@ describe("trace", () => {
       ].join("\n"),
     );
     w.dispose();
+  });
+
+  it("trace(fn, inputSpecs) records without data", () => {
+    const g = trace((x: SymbolicTensor, y: SymbolicTensor) => x.mul(y).sum(), [{ shape: [3] }, { shape: [3], dtype: "float32" }]);
+    expect(printGraph(g)).toBe(["{ lambda a:f32[3] b:f32[3] .", "  let c:f32[3] = mul a b", "      d:f32[] = sum[axes=None,keepdims=false] c", "  in (d) }"].join("\n"));
+    expect(() => trace((x: SymbolicTensor) => x.reshape([4]), [{ shape: [3] }])).toThrow(/^reshape: cannot reshape \[3\] \(3 elements\) to \[4\] \(traced at /);
   });
 
   it("shape errors are raised at trace time and name the op, the shapes and the call site", () => {
