@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -185,6 +185,28 @@ describe("commands", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/data\.csv:3/);
   });
+  it("--detect-anomaly names the op that first produced NaN/Inf", () => {
+    const r = run(["train", "--model", "mlp-small", "--lr", "1e30", "--epochs", "3", "--frontend", "graph", "--detect-anomaly"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/at step \d+ .*graph frontend; detectAnomaly: (\w+ produced (nan|inf) in the forward pass|Function '\w+Backward' returned (nan|inf) values)/);
+  });
+  it("Ctrl-C during train --save leaves the old file or a complete new one, never a torn one", async () => {
+    const weights = join(dir, "interrupted.safetensors");
+    writeFileSync(weights, serializeSafetensors(new Map([["old", { dtype: "F32", shape: [1], data: new Float32Array([1]) }]])));
+    const child = spawn(process.execPath, [cli, "train", "--model", "mlp", "--dataset", "synthetic", "--samples", "4096", "--epochs", "100", "--frontend", "eager", "--save", weights], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    const file = readSafetensors(weights); // parses: not torn
+    expect([...file.tensors.keys()].sort()).toEqual(["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  }, 60_000);
   it("a loss that becomes NaN stops training with the step, keeping the last good weights", () => {
     const weights = join(dir, "diverge.safetensors");
     const r = run(["train", "--model", "mlp-small", "--lr", "1e30", "--epochs", "3", "--frontend", "eager", "--save", weights]);

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { allocator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
+import { detectAnomaly } from "@dualgrad/eager";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { accuracy, batches } from "../datasets/dataset.js";
@@ -23,6 +24,7 @@ interface TrainFlags extends ModelFlags {
   samples?: number;
   save?: string;
   json?: boolean;
+  detectAnomaly?: boolean;
 }
 
 /** What one frontend's training run produced. */
@@ -30,6 +32,8 @@ export interface TrainSummary {
   frontend: Frontend;
   epochs: number;
   steps: number;
+  /** True when Ctrl-C stopped the run early. */
+  interrupted: boolean;
   finalLoss: number;
   /** Test-set accuracy (classification) or null. */
   accuracy: number | null;
@@ -58,8 +62,32 @@ export function writeWeights(path: string, spec: ModelSpec, params: Map<string, 
   writeSafetensors(path, tensors, { format: "pt", model: spec.id });
 }
 
+/** Hooks of a training run: where the last good weights go, anomaly detection, interruption. */
+export interface TrainHooks {
+  /** Receives the parameters that produced the latest finite loss. */
+  onGood?: (params: Map<string, Float64Array>) => void;
+  /** When the loss goes non-finite, re-run that step on the eager frontend under detectAnomaly to name the op. */
+  detectAnomaly?: boolean;
+  /** Checked before every step; true stops training early (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+/** Re-runs one step from `params` on the eager frontend with anomaly detection; returns its message, or null. */
+function locateAnomaly(spec: ModelSpec, params: Map<string, Float64Array>, batch: Batch, seed: number): string | null {
+  const eager = makeTrainer("eager", spec, { seed });
+  try {
+    eager.setParameters(params);
+    detectAnomaly(() => eager.step(batch));
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    eager.dispose();
+  }
+}
+
 /** Trains `spec` on one frontend. Stops with an error naming the step if the loss becomes NaN or infinite. */
-export function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags, data: ReturnType<typeof resolveDataset>, onGood?: (params: Map<string, Float64Array>) => void): TrainSummary {
+export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags, data: ReturnType<typeof resolveDataset>, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const base = allocator.stats().liveBytes;
   allocator.resetCounters();
   const trainer = makeTrainer(frontend, spec, { seed: flags.seed });
@@ -67,30 +95,47 @@ export function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags,
   const perEpoch = Math.ceil(rows / spec.batch);
   const bar = new ProgressBar(`${frontend.padEnd(5)}`, flags.epochs * perEpoch);
   const losses: number[] = [];
+  const track = Boolean(hooks.onGood || hooks.detectAnomaly);
   let steps = 0;
+  let interrupted = false;
   const start = performance.now();
+  let lastYield = start;
   try {
-    for (let epoch = 0; epoch < flags.epochs; epoch++) {
+    for (let epoch = 0; epoch < flags.epochs && !interrupted; epoch++) {
       let sum = 0;
       let count = 0;
       for (const b of batches(data.train, spec.batch, { shuffle: true, seed: flags.seed, epoch })) {
+        // Let signal handlers (Ctrl-C) run: the steps themselves are synchronous.
+        if (performance.now() - lastYield > 50) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
+        if (hooks.shouldStop?.()) {
+          interrupted = true;
+          break;
+        }
         // A fresh object per step: batch buffers may be reused by the iterator.
-        const loss = trainer.step({ ...b } as Batch);
+        const batch = { ...b } as Batch;
+        const before = track ? trainer.parameters() : null;
+        const loss = trainer.step(batch);
         steps++;
         if (!Number.isFinite(loss)) {
+          const where = hooks.detectAnomaly && before ? locateAnomaly(spec, before, batch, flags.seed) : null;
           throw new UsageError(
-            `train: the loss became ${loss} at step ${steps} (epoch ${epoch + 1}) on the ${frontend} frontend; ` +
-              `lower --lr, check the data for NaN/Inf${flags.save ? `; ${flags.save} holds the last good weights` : ""}`,
+            `train: the loss became ${loss} at step ${steps} (epoch ${epoch + 1}) on the ${frontend} frontend` +
+              (where ? `; ${where}` : hooks.detectAnomaly ? "" : "; run with --detect-anomaly to find the op") +
+              `; lower --lr or check the data for NaN/Inf${flags.save ? `; ${flags.save} holds the last good weights` : ""}`,
           );
         }
-        if (onGood) onGood(trainer.parameters());
+        if (hooks.onGood && before) hooks.onGood(before);
         sum += loss * b.xShape[0];
         count += b.xShape[0];
         const secs = (performance.now() - start) / 1000;
         bar.update(steps, `${(steps / secs).toFixed(0)} steps/s loss ${loss.toPrecision(4)}`);
       }
-      losses.push(sum / count);
+      if (count > 0) losses.push(sum / count);
     }
+    if (hooks.onGood && !interrupted) hooks.onGood(trainer.parameters());
     bar.done();
     const seconds = (performance.now() - start) / 1000;
     let acc: number | null = null;
@@ -103,7 +148,8 @@ export function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags,
       frontend,
       epochs: flags.epochs,
       steps,
-      finalLoss: losses[losses.length - 1],
+      interrupted,
+      finalLoss: losses[losses.length - 1] ?? NaN,
       accuracy: acc,
       testLoss,
       seconds,
@@ -137,21 +183,39 @@ export function registerTrain(program: Command): void {
     .option("--seed <n>", "seed for data, shuffling and initial parameters", seedValue, 0)
     .option("--save <file>", "save the trained weights as safetensors (PyTorch names and layout)")
     .option("--json", "print the summary as JSON on stdout")
-    .action((flags: TrainFlags) => {
+    .option("--detect-anomaly", "when the loss becomes NaN/Inf, name the op that produced it (replayed on the eager frontend)")
+    .action(async (flags: TrainFlags) => {
       const spec = specFromFlags(flags, flags.dataset === "mnist" ? "mlp" : "mlp-small");
       const savePath = flags.save ? checkOutputPath(flags.save) : null;
       const data = resolveDataset(spec, flags.dataset, { target: flags.target, seed: flags.seed, samples: flags.samples });
       const frontends: Frontend[] = flags.frontend === "both" ? ["eager", "graph"] : [flags.frontend];
       const summaries: TrainSummary[] = [];
-      for (const f of frontends) {
-        // Weights are saved from the first frontend; the last good parameters are written if training diverges.
-        let good: Map<string, Float64Array> | null = null;
-        const keep = savePath && f === frontends[0] ? (p: Map<string, Float64Array>) => (good = p) : undefined;
-        try {
-          summaries.push(trainOne(spec, f, flags, data, keep));
-        } finally {
-          if (savePath && good) writeWeights(savePath, spec, good);
+      // Ctrl-C stops at the next step boundary and still saves; a second Ctrl-C exits at once.
+      let stop = false;
+      const onInterrupt = () => {
+        if (stop) process.exit(130);
+        stop = true;
+        note("interrupted: stopping after this step (Ctrl-C again to quit now)");
+      };
+      process.on("SIGINT", onInterrupt);
+      try {
+        for (const f of frontends) {
+          if (stop) break;
+          // Weights are saved from the first frontend: the parameters behind the last finite loss.
+          let good: Map<string, Float64Array> | null = null;
+          const onGood = savePath && f === frontends[0] ? (p: Map<string, Float64Array>) => void (good = p) : undefined;
+          try {
+            summaries.push(await trainOne(spec, f, flags, data, { onGood, detectAnomaly: flags.detectAnomaly, shouldStop: () => stop }));
+          } finally {
+            if (savePath && good) writeWeights(savePath, spec, good);
+          }
         }
+      } finally {
+        process.off("SIGINT", onInterrupt);
+      }
+      if (stop) {
+        note(`interrupted${savePath ? `; saved the last good weights to ${flags.save}` : ""}`);
+        process.exitCode = 130;
       }
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ model: spec.id, dataset: flags.dataset, summaries }, null, 2)}\n`);
