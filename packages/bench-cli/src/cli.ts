@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { DualgradError } from "@dualgrad/core";
 import { registerBench } from "./commands/bench.js";
+import { registerPeerWorker } from "./commands/peer-worker.js";
 import { registerCheckRef } from "./commands/check-ref.js";
 import { registerCompare } from "./commands/compare.js";
 import { registerGraph } from "./commands/graph.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => {} });
   registerTrain(program);
   registerBench(program);
+  registerPeerWorker(program);
   registerCompare(program);
   registerCheckRef(program);
   registerGraph(program);

@@ -13,6 +13,8 @@ import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
 import { measure } from "../runners/measure.js";
 import type { Frontend } from "../runners/index.js";
+import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../peers/index.js";
+import { peerTable, runPeerWorker } from "./peer-worker.js";
 
 interface BenchFlags {
   models: string[];
@@ -26,6 +28,7 @@ interface BenchFlags {
   html?: string;
   force?: boolean;
   quiet?: boolean;
+  peers?: PeerName[];
 }
 
 /** The CLI entry (dist/cli.js): workers are this same program run with the hidden worker command. */
@@ -71,6 +74,7 @@ export function registerBench(program: Command): void {
     .option("--html <file>", "write a self-contained HTML report")
     .option("--force", "overwrite existing output files")
     .option("--quiet", "no progress notes on stderr")
+    .addOption(new Option("--peers <list>", "also run other libraries on the same workloads, each in a fresh process: tfjs (= tfjs-cpu,tfjs-wasm), jax-js, all").argParser(parsePeers))
     .action(async (flags: BenchFlags) => {
       const targets = { json: flags.json, md: flags.md, html: flags.html };
       // Fail on unusable output paths before spending minutes measuring.
@@ -83,10 +87,30 @@ export function registerBench(program: Command): void {
           results.push(await runWorker(spec, frontend, flags));
         }
       }
+      // Peers: same workloads, same protocol, a fresh process each; a peer that is not installed
+      // (or cannot start here) is a note, not a failure.
+      const peers: PeerResult[] = [];
+      const notes = new Set<string>();
+      for (const name of flags.peers ?? []) {
+        const status = peerAvailable(name);
+        if (!status.available) {
+          notes.add(status.note);
+          continue;
+        }
+        for (const id of flags.models) {
+          if (!flags.quiet) note(`measuring ${id} on ${name} ...`);
+          const outcome = await runPeerWorker(workload(id), name, flags);
+          if (outcome.ok) peers.push(outcome.result);
+          else notes.add(outcome.note);
+        }
+      }
       const agree = flags.frontends.length === 2 ? flags.models.map((id) => agreement(workload(id), flags.seed)) : [];
       const report: BenchReport = { machine: machineInfo(`dualgrad bench ${process.argv.slice(3).join(" ")}`.trim()), results, agreement: agree };
+      if (flags.peers) report.peers = peers;
       writeReports(report, targets, { overwrite: flags.force });
       process.stdout.write(`${benchTable(report)}\n`);
+      if (peers.length > 0) process.stdout.write(`${peerTable(results, peers)}\n`);
+      for (const line of notes) note(line);
       if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
     });
 

@@ -1,3 +1,5 @@
+import type { PeerResult } from "../peers/index.js";
+
 /**
  * The benchmark results document: what `dualgrad bench --json` writes and `dualgrad report`
  * reads. Field names follow the CLI issue's JSON shape; extra fields are additive.
@@ -62,6 +64,8 @@ export interface BenchReport {
   machine: MachineInfo;
   results: BenchResult[];
   agreement: AgreementResult[];
+  /** Other libraries on the same workloads (`dualgrad bench --peers`); `frontend` is the peer name. */
+  peers?: PeerResult[];
   /** Optional training runs (dualgrad train --json), for loss curves. */
   training?: { model: string; frontend: string; dataset: string; losses: number[]; accuracy?: number }[];
 }

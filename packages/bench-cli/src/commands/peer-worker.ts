@@ -1,0 +1,113 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { format } from "node:util";
+import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import type { ModelSpec } from "../models.js";
+import { color, newTable } from "../output.js";
+import { PeerUnavailableError, measurePeer, type PeerName, type PeerResult } from "../peers/index.js";
+import { formatMs, formatRatio } from "../report/format.js";
+import type { BenchResult } from "../report/types.js";
+import { nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
+
+/** The CLI entry (dist/cli.js): peer workers are this same program run with the hidden command. */
+const CLI_PATH = fileURLToPath(new URL("../cli.js", import.meta.url));
+
+/** What a peer worker reports: a result, or why the peer did not run (a note, not a failure). */
+export type PeerOutcome = { ok: true; result: PeerResult } | { ok: false; peer: string; model: string; note: string };
+
+/** The protocol flags a peer worker takes (those of `bench`). */
+export interface PeerFlags {
+  steps: number;
+  warmup: number;
+  minTime: number;
+  seed: number;
+}
+
+/**
+ * `dualgrad peer-worker` (hidden): times one model on one peer library in this process and
+ * prints one JSON line, a `PeerOutcome`. Libraries that log to stdout are sent to stderr so the
+ * line stays parseable.
+ */
+export function registerPeerWorker(program: Command): void {
+  program
+    .command("peer-worker", { hidden: true })
+    .requiredOption("--peer <name>")
+    .requiredOption("--spec <json>")
+    .option("--steps <n>", "", positiveInt, 200)
+    .option("--warmup <n>", "", nonNegativeInt, 20)
+    .option("--min-time <seconds>", "", positiveNumber, 2)
+    .option("--seed <n>", "", seedValue, 0)
+    .action(async (flags: PeerFlags & { peer: string; spec: string }) => {
+      let spec: ModelSpec;
+      try {
+        spec = JSON.parse(flags.spec) as ModelSpec;
+      } catch {
+        throw new UsageError("peer-worker: --spec must be JSON");
+      }
+      const out = process.stdout.write.bind(process.stdout);
+      const toStderr = (...args: unknown[]) => void process.stderr.write(`${format(...args)}\n`);
+      console.log = toStderr;
+      console.info = toStderr;
+      let outcome: PeerOutcome;
+      try {
+        const result = await measurePeer(flags.peer, spec, { steps: flags.steps, warmup: flags.warmup, minSeconds: flags.minTime, seed: flags.seed });
+        outcome = { ok: true, result };
+      } catch (err) {
+        if (!(err instanceof PeerUnavailableError)) throw err;
+        outcome = { ok: false, peer: flags.peer, model: spec.id, note: err.message };
+      }
+      out(`${JSON.stringify(outcome)}\n`);
+    });
+}
+
+/**
+ * Runs one model on one peer in a fresh Node process (like bench's `runWorker`). Never rejects:
+ * a worker that crashes becomes a note with the end of its stderr, so one broken peer does not
+ * cost the rest of the run.
+ */
+export function runPeerWorker(spec: ModelSpec, peer: PeerName, flags: PeerFlags): Promise<PeerOutcome> {
+  const args = [
+    CLI_PATH, "peer-worker", "--peer", peer, "--spec", JSON.stringify(spec),
+    "--steps", String(flags.steps), "--warmup", String(flags.warmup), "--min-time", String(flags.minTime), "--seed", String(flags.seed),
+  ];
+  const failed = (why: string): PeerOutcome => ({ ok: false, peer, model: spec.id, note: `peer ${peer} failed on ${spec.id}: ${why}` });
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", (e) => resolve(failed(e.message)));
+    child.on("close", (code) => {
+      if (code !== 0) return resolve(failed(`exit ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
+      const line = out.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(line) as PeerOutcome);
+      } catch {
+        resolve(failed(`printed no result: ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/**
+ * Our best frontend per model beside each peer: ms/step median, and the peer's time over ours
+ * ("3.1x" = the peer takes 3.1 times as long per step; below 1 the peer is faster).
+ */
+export function peerTable(ours: BenchResult[], peers: PeerResult[]): string {
+  const names = [...new Set(peers.map((p) => p.frontend))];
+  const table = newTable(["model", "dualgrad best", ...names.flatMap((n) => [n, `${n}/ours`])]);
+  const models = [...new Set([...ours.map((r) => r.model), ...peers.map((p) => p.model)])];
+  for (const model of models) {
+    const best = ours.filter((r) => r.model === model).sort((a, b) => a.msPerStep.median - b.msPerStep.median)[0];
+    const row = [color.cyan(model), best ? `${formatMs(best.msPerStep.median)} (${best.frontend})` : "-"];
+    for (const name of names) {
+      const p = peers.find((r) => r.model === model && r.frontend === name);
+      row.push(p ? formatMs(p.msPerStep.median) : "-");
+      row.push(p && best ? formatRatio(p.msPerStep.median, best.msPerStep.median) : "-");
+    }
+    table.push(row);
+  }
+  return table.toString();
+}
