@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError } from "commander";
-import { DualgradError } from "@dualgrad/core";
+import { Command, CommanderError, Option } from "commander";
+import { DualgradError, setBackend, setThreads, type Backend } from "@dualgrad/core";
 import { registerBench } from "./commands/bench.js";
 import { registerPeerWorker } from "./commands/peer-worker.js";
 import { registerCheckRef } from "./commands/check-ref.js";
@@ -12,6 +12,7 @@ import { registerReport } from "./commands/report.js";
 import { registerTrain } from "./commands/train.js";
 import { UsageError } from "./errors.js";
 import { VERSION } from "./machine.js";
+import { positiveInt } from "./parse.js";
 
 /**
  * `dualgrad`: the workbench's front door. Exit codes: 0 success, 1 a check failed (check-ref
@@ -32,7 +33,23 @@ export function buildProgram(): Command {
   registerCheckRef(program);
   registerGraph(program);
   registerReport(program);
-  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
+    // Kernel backend and threads, for this process and (through the environment) its bench workers.
+    c.addOption(new Option("--backend <name>", "kernel backend (default: wasm where available; env DUALGRAD_BACKEND)").choices(["js", "wasm"]));
+    c.option("--threads <n>", "threads for big float32 matmuls (env DUALGRAD_THREADS)", positiveInt);
+    c.hook("preAction", (cmd) => {
+      const o = cmd.opts<{ backend?: Backend; threads?: number }>();
+      if (o.backend) {
+        setBackend(o.backend);
+        process.env.DUALGRAD_BACKEND = o.backend;
+      }
+      if (o.threads) {
+        setThreads(o.threads);
+        process.env.DUALGRAD_THREADS = String(o.threads);
+      }
+    });
+  }
   return program;
 }
 

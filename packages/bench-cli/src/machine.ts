@@ -1,4 +1,5 @@
 import { cpus, totalmem } from "node:os";
+import { getBackend, getThreads, relaxedSimdAvailable } from "@dualgrad/core";
 import type { MachineInfo } from "./report/types.js";
 
 /** The package version, kept in one place for reports and --version. */
@@ -16,6 +17,9 @@ export function machineInfo(command?: string): MachineInfo {
     totalMemoryBytes: totalmem(),
     date: new Date().toISOString(),
     version: VERSION,
+    backend: getBackend(),
+    threads: getThreads(),
+    relaxedSimd: relaxedSimdAvailable(),
     command,
   };
 }

@@ -24,3 +24,4 @@ export * from "./random/philox.js";
 export * from "./random/init.js";
 export * from "./io/safetensors.js";
 export * from "./io/atomic-write.js";
+export * from "./kernels/backend.js";

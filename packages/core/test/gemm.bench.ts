@@ -1,6 +1,8 @@
 import { afterAll, bench, describe } from "vitest";
 import { formatGemmGflops, measureGemmGflops, naiveGemmF32 } from "../src/bench/gemm-gflops.js";
 import { gemm, gemmReference } from "../src/kernels/gemm.js";
+import { setThreads, shutdownThreads, wasmAvailable } from "../src/kernels/backend.js";
+import { gemmWasm } from "../src/kernels/wasm/gemm-wasm.js";
 
 // The MLP benchmark's first layer: a 128-sample batch of 784 pixels times a 784x256 weight.
 // Forward is A @ B; backward runs dW = X^T @ G (transA) and dX = G @ W^T (transB).
@@ -28,8 +30,29 @@ describe(`f32 ${m}x${k} @ ${k}x${n}`, () => {
   bench("naive i-j-p loop", () => naiveGemmF32(m, n, k, a, b, c), { iterations: 10 });
 });
 
+// The WebAssembly kernel on one thread and on two (the caller plus one worker, started lazily by
+// the first 2-thread call). setThreads only checks and stores a number, so setting it in each call is free.
+describe.skipIf(!wasmAvailable())(`wasm f32 ${m}x${k} @ ${k}x${n}`, () => {
+  for (const threads of [1, 2]) {
+    const t = `${threads} thread${threads > 1 ? "s" : ""}`;
+    bench(`gemmWasm ${t}`, () => {
+      setThreads(threads);
+      gemmWasm(m, n, k, a, 0, false, b, 0, false, c, 0);
+    });
+    bench(`gemmWasm transA ${t}`, () => {
+      setThreads(threads);
+      gemmWasm(m, n, k, a, 0, true, b, 0, false, c, 0);
+    });
+    bench(`gemmWasm transB ${t}`, () => {
+      setThreads(threads);
+      gemmWasm(m, n, k, a, 0, false, b, 0, true, c, 0);
+    });
+  }
+});
+
 // Vitest reports ops/s; print GFLOP/s too, from our own median-of-samples timing (~0.5 s per
 // case). A file-level hook, because vitest bench does not run afterAll hooks inside describe.
-afterAll(() => {
+afterAll(async () => {
   console.log(`\n${formatGemmGflops(measureGemmGflops())}\n`);
+  await shutdownThreads();
 });

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  Generator, ValueEmitter, execute, gradcheck, isFloat, ops, releaseValue, valueFrom,
+  Generator, ValueEmitter, execute, getBackend, gradcheck, isFloat, ops, releaseValue, setBackend, valueFrom,
   type DType, type OpTable, type Value,
 } from "../src/index.js";
 import { caseName, opCases, type OpCase } from "./op-cases.js";
@@ -14,6 +14,11 @@ function inputsFor(k: OpCase, dtype: DType, seed: number): Value[] {
 }
 
 describe("every primitive: fast kernel equals the reference kernel", () => {
+  // Bitwise equality is the JS backend's contract; the wasm matmul (float32 sums) is checked
+  // against the reference within float32 tolerance in gemm-wasm.test.ts.
+  const previous = getBackend();
+  beforeAll(() => setBackend("js"));
+  afterAll(() => setBackend(previous));
   CASES.forEach((k, idx) => {
     for (const dtype of ["float32", "float64"] as DType[]) {
       it(caseName(k, dtype), () => {

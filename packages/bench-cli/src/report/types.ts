@@ -17,6 +17,10 @@ export interface MachineInfo {
   date: string;
   /** dualgrad version. */
   version: string;
+  /** Kernel backend and thread count the measurements ran with. */
+  backend?: string;
+  threads?: number;
+  relaxedSimd?: boolean;
   /** The command line that produced the file. */
   command?: string;
 }

@@ -1,12 +1,15 @@
 /**
  * GFLOP/s of the matmul kernels at the MLP benchmark size (a 128-sample batch of 784 MNIST
- * pixels times a 784x256 weight), forward and both backward orientations, single thread.
+ * pixels times a 784x256 weight), forward and both backward orientations: the TypeScript kernels
+ * on one thread, and the WebAssembly kernel (when the engine has SIMD) on one and on two threads.
  *
  * Run directly after a build to print the table: `node packages/core/dist/bench/gemm-gflops.js`.
  * The CLI and README call {@link measureGemmGflops}.
  */
 import { pathToFileURL } from "node:url";
 import { gemm, gemmReference } from "../kernels/gemm.js";
+import { getThreads, relaxedSimdAvailable, setThreads, wasmAvailable } from "../kernels/backend.js";
+import { gemmWasm } from "../kernels/wasm/gemm-wasm.js";
 
 /** One measured case: a readable name and its median speed. */
 export interface GemmGflops {
@@ -73,9 +76,12 @@ function medianSecondsPerCall(run: () => void, minSeconds: number): number {
 
 /**
  * Measures the matmul kernels on 128x784 @ 784x256 and returns GFLOP/s per case (median of
- * repeated timed samples, at least `minSeconds` per case after warm-up; about 4 s in all by default):
+ * repeated timed samples, at least `minSeconds` per case after warm-up; about 7 s in all by default):
  * `gemm` float32 plain, with A stored transposed (the dW = X^T G orientation) and with B stored
- * transposed (dX = G W^T), `gemm` float64, `gemmReference` float32 and a naive i-j-p loop.
+ * transposed (dX = G W^T), `gemm` float64, `gemmReference` float32 and a naive i-j-p loop; then,
+ * where WebAssembly SIMD is available, `gemmWasm` float32 in the same three orientations on one
+ * thread and on two (the caller plus one worker; the worker starts during the first case's warm-up).
+ * The thread count set by `setThreads` is restored afterwards.
  */
 export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
   const minSeconds = options.minSeconds ?? 0.5;
@@ -101,7 +107,26 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
     [`gemmReference f32 ${shape}`, gemmCase(gemmReference, a32, false, b32, false, c32)],
     [`naive i-j-p f32 ${shape}`, () => naiveGemmF32(m, n, k, a32, b32, c32)],
   ];
-  return cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 }));
+  const results = cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 }));
+  if (wasmAvailable()) {
+    const fma = relaxedSimdAvailable() ? "relaxed_madd" : "mul+add";
+    const saved = getThreads();
+    try {
+      for (const threads of [1, 2]) {
+        setThreads(threads);
+        const label = `${threads} thread${threads > 1 ? "s" : ""}, ${fma}`;
+        const wasmCases: [string, () => void][] = [
+          [`gemmWasm f32 ${shape} (${label})`, gemmCase(gemmWasm, a32, false, b32, false, c32)],
+          [`gemmWasm f32 ${shape} (transA, ${label})`, gemmCase(gemmWasm, aT, true, b32, false, c32)],
+          [`gemmWasm f32 ${shape} (transB, ${label})`, gemmCase(gemmWasm, a32, false, bT, true, c32)],
+        ];
+        for (const [name, run] of wasmCases) results.push({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 });
+      }
+    } finally {
+      setThreads(saved);
+    }
+  }
+  return results;
 }
 
 /** The table as printed lines: `gemm f32 128x784 @ 784x256: 5.3 GFLOP/s`. */

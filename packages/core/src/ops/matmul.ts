@@ -1,7 +1,8 @@
 import { isFloat } from "../dtype.js";
 import { ShapeError } from "../errors.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, sizeOf, type Shape } from "../shape.js";
-import { gemm, gemmReference } from "../kernels/gemm.js";
+import { gemmReference } from "../kernels/gemm.js";
+import { matmulKernel, type GemmKernel } from "../kernels/backend.js";
 import type { Attrs, Meta, OpTable, View } from "./prim.js";
 import { sumTo } from "./vjp-helpers.js";
 
@@ -35,7 +36,7 @@ function inferMatmul([a, b]: readonly Meta[], { transA, transB }: Attrs["matmul"
   return { shape: [...batch, A.rows, B.cols], dtype: a.dtype };
 }
 
-type Gemm = typeof gemm;
+type Gemm = GemmKernel;
 
 /** Runs `g` once per (broadcast) batch entry, with matrix offsets from batch strides. */
 function batchedGemm(g: Gemm, [a, b]: readonly View[], out: View, { transA, transB }: Attrs["matmul"]): void {
@@ -70,7 +71,7 @@ export const matmulOps: OpTable<MatmulPrim> = {
     kind: "matmul",
     arity: 2,
     infer: inferMatmul,
-    kernel: (inputs, out, attrs) => batchedGemm(gemm, inputs, out, attrs),
+    kernel: (inputs, out, attrs) => batchedGemm(matmulKernel(out.dtype), inputs, out, attrs),
     reference: (inputs, out, attrs) => batchedGemm(gemmReference, inputs, out, attrs),
     // C = op(A) op(B). dop(A) = G op(B)^T and dop(B) = op(A)^T G; when an input was stored
     // transposed, its gradient is the transpose of that, which flags express without copies.

@@ -1,0 +1,165 @@
+/**
+ * The worker pool that shares big WebAssembly gemms across cores.
+ *
+ * Workers run the same compiled module against the same shared WebAssembly.Memory as the calling
+ * thread (see ./gemm-worker.ts for the protocol). They start lazily, on the first call big enough
+ * to share, and never keep the process alive (`unref`). The call stays synchronous: the caller
+ * claims chunks like any worker and then blocks in `Atomics.wait` until the workers it let in are
+ * done. A worker still booting simply joins a later call; chunks it does not take, the caller
+ * runs. Which thread runs a chunk never changes its bits (see ./gemm-wasm.ts).
+ */
+import { Worker } from "node:worker_threads";
+import { CTL_WORDS, Ctl, GEMM_WORKER_SOURCE, type GemmWorkerData } from "./gemm-worker.js";
+import { setChunkRunner, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
+
+/** Polls of BUSY the caller makes before sleeping while the last workers finish. */
+const CALLER_SPIN_POLLS = 20000;
+
+/** A set of workers bound to one runtime's module and memory. */
+class Pool {
+  readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
+  readonly workers: Worker[] = [];
+  /** Set when a worker failed to start or died: the pool is no longer used. */
+  broken: Error | undefined;
+
+  constructor(readonly rt: GemmRuntime) {}
+
+  /** Starts workers until there are `count` (ids 1..count). */
+  ensure(count: number): void {
+    while (this.workers.length < count && !this.broken) {
+      const id = this.workers.length + 1;
+      const data: GemmWorkerData = { module: this.rt.module, memory: this.rt.memory, ctl: this.ctl.buffer as SharedArrayBuffer, id };
+      let worker: Worker;
+      try {
+        worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData: data });
+      } catch (e) {
+        this.broken = e instanceof Error ? e : new Error(String(e));
+        return;
+      }
+      worker.unref();
+      worker.on("error", (e) => {
+        this.broken ??= e instanceof Error ? e : new Error(String(e));
+      });
+      worker.on("exit", (code) => {
+        if (Atomics.load(this.ctl, Ctl.SHUTDOWN) === 0) this.broken ??= new Error(`gemm worker ${id} exited with code ${code}`);
+      });
+      this.workers.push(worker);
+    }
+  }
+
+  /** Workers that have instantiated the module. */
+  ready(): number {
+    return Atomics.load(this.ctl, Ctl.READY);
+  }
+
+  /** Runs chunks 0..total-1 on this thread (slot 0) and on workers 1..slots-1, then returns. */
+  run(total: number, slots: number, run: (chunk: number, slot: number) => void): void {
+    const ctl = this.ctl;
+    Atomics.store(ctl, Ctl.NEXT, 0);
+    Atomics.store(ctl, Ctl.TOTAL, total);
+    Atomics.store(ctl, Ctl.ACTIVE, slots);
+    Atomics.store(ctl, Ctl.OPEN, 1);
+    Atomics.add(ctl, Ctl.GEN, 1);
+    Atomics.notify(ctl, Ctl.GEN);
+    let failure: unknown;
+    try {
+      for (;;) {
+        const chunk = Atomics.add(ctl, Ctl.NEXT, 1);
+        if (chunk >= total) break;
+        run(chunk, 0);
+      }
+    } catch (e) {
+      failure = e;
+      Atomics.store(ctl, Ctl.NEXT, total); // stop the workers claiming more
+    }
+    // Close the job, then wait for every worker that got in.
+    Atomics.store(ctl, Ctl.OPEN, 0);
+    for (let i = 0; Atomics.load(ctl, Ctl.BUSY) !== 0; i++) {
+      if (i >= CALLER_SPIN_POLLS) {
+        const busy = Atomics.load(ctl, Ctl.BUSY);
+        if (busy !== 0) Atomics.wait(ctl, Ctl.BUSY, busy, 50);
+      }
+    }
+    if (failure !== undefined) throw failure;
+    if (Atomics.load(ctl, Ctl.ERROR) !== 0) {
+      this.broken ??= new Error("a gemm worker failed");
+      throw new Error("gemm-wasm: a worker thread failed inside a matrix multiply; threads are disabled for the rest of this process", { cause: this.broken });
+    }
+  }
+
+  /** Asks the workers to exit and terminates them. */
+  async shutdown(): Promise<void> {
+    Atomics.store(this.ctl, Ctl.SHUTDOWN, 1);
+    Atomics.add(this.ctl, Ctl.GEN, 1);
+    Atomics.notify(this.ctl, Ctl.GEN);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+let pool: Pool | undefined;
+/** Once a pool broke, threads stay off (a failure would likely repeat). */
+let disabled: Error | undefined;
+
+function poolFor(rt: GemmRuntime): Pool | undefined {
+  if (disabled) return undefined;
+  if (pool?.broken) {
+    disabled = pool.broken;
+    const old = pool;
+    pool = undefined;
+    void old.shutdown().catch(() => {});
+    return undefined;
+  }
+  if (pool && pool.rt !== rt) {
+    void pool.shutdown().catch(() => {});
+    pool = undefined;
+  }
+  pool ??= new Pool(rt);
+  return pool;
+}
+
+/** The {@link ChunkRunner} installed into gemm-wasm: shares the chunks when workers can be had. */
+const runChunks: ChunkRunner = (rt, total, slots, run) => {
+  const p = rt.config.shared ? poolFor(rt) : undefined;
+  if (!p) {
+    for (let t = 0; t < total; t++) run(t, 0);
+    return;
+  }
+  p.ensure(slots - 1);
+  p.run(total, slots, run);
+};
+
+setChunkRunner(runChunks);
+
+/**
+ * Starts `count` workers for `rt` now (instead of on the first big call) and resolves once they
+ * are ready to take chunks; resolves at once if threads are unavailable. For benchmarks and tests.
+ */
+export async function warmUpWorkers(rt: GemmRuntime, count: number): Promise<void> {
+  if (count <= 0 || !rt.config.shared) return;
+  const p = poolFor(rt);
+  if (!p) return;
+  p.ensure(count);
+  const deadline = Date.now() + 10_000;
+  while (p.ready() < Math.min(count, p.workers.length) && !p.broken) {
+    if (Date.now() > deadline) throw new Error("gemm-wasm: worker threads did not start within 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  if (p.broken) throw p.broken;
+}
+
+/** Stops all gemm worker threads; the next big call starts fresh ones. */
+export async function shutdownWorkers(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  if (p) await p.shutdown();
+}
+
+/** Statistics for tests: workers started and ready, and chunks they have run in all. */
+export function workerStats(): { started: number; ready: number; workerChunks: number; disabled: boolean } {
+  return {
+    started: pool?.workers.length ?? 0,
+    ready: pool?.ready() ?? 0,
+    workerChunks: pool ? Atomics.load(pool.ctl, Ctl.WORKER_CHUNKS) : 0,
+    disabled: disabled !== undefined,
+  };
+}
