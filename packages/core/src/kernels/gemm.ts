@@ -107,7 +107,10 @@ let rowAcc = new Float64Array(64);
 function gemmDirect(m: number, n: number, k: number, a: FloatArray, aOff: number, transA: boolean, b: FloatArray, bOff: number, transB: boolean, c: FloatArray, cOff: number): void {
   const aRow = transA ? 1 : k;
   const aCol = transA ? m : 1;
-  if (!transB) {
+  // A row of C accumulated across B's rows pays off only when the row is wide enough to
+  // amortise its loop; for a few columns (a matrix-vector product) one dot product per C
+  // element, walking B down its column, is several times faster.
+  if (!transB && n >= 8) {
     if (rowAcc.length < n) rowAcc = new Float64Array(n);
     const acc = rowAcc;
     for (let i = 0; i < m; i++) {
@@ -124,16 +127,18 @@ function gemmDirect(m: number, n: number, k: number, a: FloatArray, aOff: number
     }
     return;
   }
+  const bRow = transB ? 1 : n; // step of p in B[p,j]
+  const bCol = transB ? k : 1; // step of j in B[p,j]
   for (let i = 0; i < m; i++) {
     const ai = aOff + i * aRow;
     for (let j = 0; j < n; j++) {
       let acc = 0;
       let pa = ai;
-      let pb = bOff + j * k;
+      let pb = bOff + j * bCol;
       for (let p = 0; p < k; p++) {
         acc += a[pa] * b[pb];
         pa += aCol;
-        pb++;
+        pb += bRow;
       }
       c[cOff + i * n + j] = acc;
     }
