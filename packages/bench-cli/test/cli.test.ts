@@ -130,6 +130,28 @@ describe("commands", () => {
     expect(report.code).toBe(0);
     expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/<svg/);
   });
+  it("liveTensorBytes is the same after 20 steps as after 2,000 (nothing leaks)", () => {
+    const results = [20, 2000].map((steps) => {
+      const file = join(dir, `live-${steps}.json`);
+      const r = run(["bench", "--models", "mlp-small", "--steps", String(steps), "--warmup", "0", "--min-time", "0.001", "--json", file, "--quiet"]);
+      expect(r.code).toBe(0);
+      return JSON.parse(readFileSync(file, "utf8")).results as { frontend: string; steps: number; memory: { liveTensorBytes: number } }[];
+    });
+    for (const f of ["eager", "graph"]) {
+      const [short, long] = results.map((rs) => rs.find((x) => x.frontend === f)!);
+      expect(long.steps).toBeGreaterThanOrEqual(2000);
+      expect(long.memory.liveTensorBytes).toBe(short.memory.liveTensorBytes);
+    }
+  });
+  it("check-ref checks only the result tensors a file has", () => {
+    const file = parseSafetensors(readFileSync(join(fixtures, "torch-mlp-small-f64.safetensors")));
+    for (const name of [...file.tensors.keys()]) if (name.startsWith("after") || name.startsWith("grad.") || name === "losses") file.tensors.delete(name);
+    const path = join(dir, "partial.safetensors");
+    writeFileSync(path, serializeSafetensors(file.tensors, file.metadata));
+    const r = run(["check-ref", path, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).rows.map((x: { tensor: string }) => x.tensor)).toEqual(["output", "loss", "loss_after5", "output", "loss", "loss_after5"]);
+  });
   it("compare prints per-parameter agreement with finite differences", () => {
     const r = run(["compare", "--model", "mlp-small", "--json", "--samples", "8"]);
     expect(r.code).toBe(0);
