@@ -1,5 +1,5 @@
 import {
-  DualgradError, execute, formatShape, normalizeAxis, promoteTypes, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocator, broadcastsTo, execute, formatShape, normalizeAxis, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
   type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
@@ -248,6 +248,22 @@ function writeInto<T extends Tensor>(self: T, op: string, src: Tensor): T {
 /** @internal self op= other, in place, not recorded. */
 export function inPlace<T extends Tensor>(self: T, prim: "add" | "sub" | "mul" | "div", other: TensorLike): T {
   checkInPlace(self, `${prim}_`);
+  const o = typeof other === "number" ? null : other;
+  if (o === null || (o.dtype === self.dtype && broadcastsTo(o.shape, self.shape))) {
+    // The common case (an optimizer update): run the kernel straight into self's memory.
+    // Elementwise kernels read element i before writing element i, so aliasing is safe.
+    const operand = o ?? scalarTensor(other as number, self.dtype);
+    try {
+      operand._checkAlive(`${prim}_`);
+      const out = self._storage.value;
+      ops[prim].kernel([out, operand._storage.value], out, {});
+      allocator.countLaunch();
+      self._storage.version++;
+      return self;
+    } finally {
+      if (o === null) operand.dispose();
+    }
+  }
   return writeInto(self, `${prim}_`, withOperands(prim, self, other, (x, y) => execTensor(prim, x, y)));
 }
 
