@@ -7,6 +7,7 @@ import { apply, scalarTensor, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
 
 const names = new Map<string, string>();
+let nextSeq = 0;
 
 /** `log_softmax` -> `LogSoftmaxBackward`, computed once per primitive. */
 function backwardName(prim: Prim): string {
@@ -30,6 +31,8 @@ export class Node {
   private refs = 1;
   /** True once backward has consumed (and freed) the saved tensors. */
   savedFreed = false;
+  /** Creation order (PyTorch's sequence_nr): backward runs nodes from the newest down. */
+  readonly seq = nextSeq++;
 
   constructor(
     readonly prim: Prim,
@@ -98,29 +101,26 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
-/** Nodes reachable from `root`, producers after consumers (reverse topological order). */
+/**
+ * Nodes reachable from `root`, newest first. Reverse creation order is a valid reverse
+ * topological order (a node is always created after its inputs' nodes), and it is the order in
+ * which the graph frontend walks its SSA values backwards, so gradient contributions are summed
+ * in the same order on both frontends, giving the same bits.
+ */
 function reverseTopological(root: Node): Node[] {
-  const order: Node[] = [];
-  const seen = new Set<Node>();
-  // Iterative post-order DFS: deep graphs (long loops in define-by-run code) must not overflow the stack.
-  const stack: [Node, number][] = [[root, 0]];
-  seen.add(root);
+  const seen = new Set<Node>([root]);
+  const stack = [root];
   while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const [node, i] = top;
-    if (i < node.inputs.length) {
-      top[1]++;
-      const next = node.inputs[i].gradFn;
+    const node = stack.pop()!;
+    for (const input of node.inputs) {
+      const next = input.gradFn;
       if (next && !seen.has(next)) {
         seen.add(next);
-        stack.push([next, 0]);
+        stack.push(next);
       }
-    } else {
-      order.push(node);
-      stack.pop();
     }
   }
-  return order.reverse();
+  return [...seen].sort((a, b) => b.seq - a.seq);
 }
 
 function checkAnomaly(node: Node, grads: readonly (Tensor | null)[]): void {

@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocator, broadcastsTo, execute, formatShape, normalizeAxis, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocator, broadcastsTo, execute, formatShape, isFloat, normalizeAxis, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
   type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
@@ -43,7 +43,8 @@ export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs:
       throw new DualgradError(`detectAnomaly: ${prim} produced ${bad} in the forward pass from finite inputs ${inputs.map((t) => formatShape(t.shape)).join(", ")}`);
     }
   }
-  const record = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  // Integer results (argmax, cast to int32, masks of ints) carry no gradient, as in PyTorch.
+  const record = isGradEnabled() && isFloat(value.dtype) && inputs.some((t) => t.requiresGrad);
   const out = new Tensor(value);
   if (record) {
     out.requiresGrad_(true);

@@ -42,7 +42,10 @@ export class GraphBuilder implements Emitter<number> {
 
   /** A constant tensor. */
   constantArray(values: ArrayLike<number>, shape: Shape, dtype: DType): number {
-    return this.push({ op: "constant", inputs: [], attrs: {}, shape: [...shape], dtype, value: Array.from(values) });
+    // Store the values the dtype can hold (as a Float32Array would), so a constant inlined into a
+    // fused kernel is the same number the unfused kernel reads from its buffer.
+    const exact = Array.from(values, (v) => (dtype === "float32" ? Math.fround(v) : dtype === "int32" ? Math.trunc(v) | 0 : v));
+    return this.push({ op: "constant", inputs: [], attrs: {}, shape: [...shape], dtype, value: exact });
   }
 
   /** Adds a primitive node after checking its inputs by abstract evaluation. */

@@ -100,6 +100,11 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
   for (const o of g.outputs) lastUse[o] = end;
   for (const u of g.updates) lastUse[u.value] = end;
   const bytesOf = (id: number) => aligned(sizeOf(g.nodes[id].shape) * bytesPerElement(g.nodes[id].dtype));
+  // Writing over an input is safe only when element i of the output sits exactly where element
+  // i of the input was: the same number of elements of the same size (a broadcast operand with
+  // fewer elements, padded to the same aligned size, would be overwritten while still being read).
+  const sameLayout = (i: number, o: number) =>
+    sizeOf(g.nodes[i].shape) === sizeOf(g.nodes[o].shape) && bytesPerElement(g.nodes[i].dtype) === bytesPerElement(g.nodes[o].dtype);
   const inArena = (id: number) => g.nodes[id].op !== "variable" && g.nodes[id].op !== "constant";
 
   const slots: (Slot | null)[] = new Array(n).fill(null);
@@ -126,7 +131,7 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
     // In place: an arena input of exactly this size that dies here and is not read elsewhere later.
     const donor = !inPlace || !canRunInPlace(node.op)
       ? undefined
-      : node.inputs.find((i) => inArena(i) && lastUse[i] === node.id && bytesOf(i) === bytesOf(node.id) && !donated.has(i)
+      : node.inputs.find((i) => inArena(i) && lastUse[i] === node.id && sameLayout(i, node.id) && !donated.has(i)
           && node.inputs.filter((j) => j === i).length === 1);
     if (donor !== undefined) {
       donated.add(donor);

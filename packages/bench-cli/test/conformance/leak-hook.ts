@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, expect } from "vitest";
+import { allocator } from "@dualgrad/core";
+
+/**
+ * Leak checking for tests, on core's allocator (the one instrument both frontends allocate
+ * through, DESIGN.md principle 3). Every tensor buffer — eager tensors, autograd's saved values,
+ * a compiled graph's arena and constants, graph Variables — is counted in
+ * `allocator.stats().liveBytes`, so a test that returns that figure to where it started has
+ * released everything it made, whichever frontend it drove.
+ *
+ * Usage: call {@link useLeakCheck} once at the top level of a test file (or inside a `describe`
+ * to scope it). To make it global for the whole repository, run it from a setup file — hooks
+ * registered at the top level of a setup file apply to every test of every file:
+ *
+ * ```ts
+ * // packages/bench-cli/test/conformance/leak-setup.ts
+ * import { useLeakCheck } from "./leak-hook.js";
+ * useLeakCheck();
+ * // vitest.config.ts, in `test`:
+ * //   setupFiles: ["./packages/bench-cli/test/conformance/leak-setup.ts"],
+ * ```
+ *
+ * (Files that also call `useLeakCheck()` themselves then check twice, which is harmless.)
+ */
+
+/** Core's live tensor bytes now. */
+export function liveBytes(): number {
+  return allocator.stats().liveBytes;
+}
+
+/**
+ * Fails with `${name} leaked N bytes` when live bytes differ from `before`. N is signed: a
+ * negative figure means the test released memory it did not allocate (e.g. something created by
+ * an earlier test, or at module load), which is a leak in the other direction and just as wrong.
+ */
+export function expectNoLeak(name: string, before: number): void {
+  const live = liveBytes();
+  expect(live, `${name} leaked ${live - before} bytes (live ${live}, was ${before})`).toBe(before);
+}
+
+/**
+ * Runs `body` and asserts live bytes are back where they were afterwards; returns its result.
+ * For checking one block inside a test (a loop body, one frontend of several) rather than a whole test.
+ */
+export function withNoLeak<R>(name: string, body: () => R): R {
+  const before = liveBytes();
+  const result = body();
+  expectNoLeak(name, before);
+  return result;
+}
+
+/** The test's name with its suites (`suite > test`), as vitest prints it. */
+function testName(task: { name: string; fullTestName?: string }): string {
+  return task.fullTestName ?? task.name;
+}
+
+/**
+ * Registers `beforeEach` (records live bytes) and `afterEach` (fails the test whose live bytes
+ * changed, naming it) in the current scope. Memory made in `beforeAll` or at module level is
+ * outside the window and does not count; memory a test allocates and leaves for a later test
+ * does, on purpose: each test must clean up after itself so failures point at the culprit.
+ *
+ * A test that fails on its own may also leak (its cleanup never ran); vitest then reports both
+ * errors on that test, the assertion first.
+ */
+export function useLeakCheck(): void {
+  let before = 0;
+  beforeEach(() => {
+    before = liveBytes();
+  });
+  afterEach((context) => {
+    expectNoLeak(testName(context.task), before);
+  });
+}
