@@ -17,6 +17,7 @@ export default defineConfig({
   },
   test: {
     include: ["packages/*/test/**/*.test.ts"],
+    setupFiles: ["./vitest.setup.ts"],
     benchmark: { include: ["packages/*/test/**/*.bench.ts"] },
     testTimeout: 60_000,
   },

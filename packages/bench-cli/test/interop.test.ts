@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { nn, noGrad, tensor as eagerTensor } from "@dualgrad/eager";
+import { nn, noGrad, tensor as eagerTensor, tidy } from "@dualgrad/eager";
 import { layers, sequential, tensor } from "@dualgrad/graph";
 
 /** One weights file, both frontends: safetensors in PyTorch's names and layout. */
@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const inputs = [0.1, -0.4, 0.9, 0.3, 0.5, -0.7, -1, 0.2, 0.6, 0.8, -0.3, 0.05];
 
 describe("weights move between the Keras-style graph API and the eager nn API", () => {
-  it("graph model -> safetensors -> eager nn.Sequential gives the same predictions", () => {
+  it("graph model -> safetensors -> eager nn.Sequential gives the same predictions", () => tidy(() => {
     const model = sequential([layers.dense({ units: 5, activation: "tanh", inputShape: [3] }), layers.dense({ units: 2 })], { seed: 9 });
     const path = join(dir, "keras.safetensors");
     model.save(path);
@@ -24,9 +24,9 @@ describe("weights move between the Keras-style graph API and the eager nn API", 
     expect(fromEager).toEqual(fromGraph);
     model.dispose();
     eager.dispose();
-  });
+  }));
 
-  it("eager nn.Sequential -> safetensors -> graph model gives the same predictions", () => {
+  it("eager nn.Sequential -> safetensors -> graph model gives the same predictions", () => tidy(() => {
     const eager = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 1));
     const path = join(dir, "eager.safetensors");
     nn.save(eager, path);
@@ -39,5 +39,5 @@ describe("weights move between the Keras-style graph API and the eager nn API", 
     expect(model.getWeights()[0].shape).toEqual([3, 4]);
     model.dispose();
     eager.dispose();
-  });
+  }));
 });

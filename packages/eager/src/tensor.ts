@@ -23,8 +23,7 @@ export class Tensor {
   /** @internal */ _retainsGrad = false;
   readonly shape: Shape;
   readonly dtype: DType;
-  /** The accumulated gradient (set by `backward()` on leaves that require grad). */
-  grad: Tensor | null = null;
+  private _grad: Tensor | null = null;
   /** The node that produced this tensor, or null for leaves. */
   gradFn: Node | null = null;
   private _requiresGrad = false;
@@ -34,8 +33,30 @@ export class Tensor {
     this._storage = value instanceof Storage ? value : new Storage(value);
     this.shape = this._storage.value.shape;
     this.dtype = this._storage.value.dtype;
-    if (requiresGrad) this.requiresGrad_(true);
+    if (requiresGrad) {
+      try {
+        this.requiresGrad_(true);
+      } catch (err) {
+        this._storage.release(); // an int tensor asked to require grad: nothing may leak
+        throw err;
+      }
+    }
     track(this);
+  }
+
+  /** The accumulated gradient (set by `backward()` on leaves that require grad). */
+  get grad(): Tensor | null {
+    return this._grad;
+  }
+
+  /**
+   * Replacing the gradient (`x.grad = null`, PyTorch's way to clear it) frees the old one, so
+   * memory stays deterministic; `clone()` it first to keep using it.
+   */
+  set grad(g: Tensor | null) {
+    const old = this._grad;
+    this._grad = g;
+    if (old && old !== g) old.dispose();
   }
 
   /** Whether gradients flow to this tensor. */

@@ -5,8 +5,11 @@ import {
 
 const arr = (t: Tensor) => Array.from(t.data);
 
+/** A test whose tensors are all released at its end (the shared leak hook checks that). */
+const tidyIt = (name: string, fn: () => void) => it(name, () => tidy(fn));
+
 describe("tensors", () => {
-  it("factories, shape, dtype, item, toArray", () => {
+  tidyIt("factories, shape, dtype, item, toArray", () => {
     const t = tensor([[1, 2, 3], [4, 5, 6]]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe("float32");
@@ -22,7 +25,7 @@ describe("tensors", () => {
     const b = randn([3], { generator: new Generator(5) });
     expect(arr(a)).toEqual(arr(b));
   });
-  it("clear errors for bad input", () => {
+  tidyIt("clear errors for bad input", () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/tensor: ragged nested array at \[1\]/);
     expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/3 values do not fill shape \[2,2\]/);
     expect(() => tensor([1, 2]).item()).toThrow(/item: only one element tensors/);
@@ -30,14 +33,14 @@ describe("tensors", () => {
     expect(() => tensor([[1, 2, 3]]).matmul(tensor([[1, 2]]))).toThrow("matmul: cannot multiply [1,3] by [1,2] (inner dimensions 3 != 1)");
     expect(() => tensor([1, 2]).add(tensor([1, 2, 3]))).toThrow(/^add: cannot broadcast \[2\] and \[3\]/);
   });
-  it("broadcasting, numbers and dtype promotion", () => {
+  tidyIt("broadcasting, numbers and dtype promotion", () => {
     const a = tensor([[1], [2]]);
     expect(a.add(tensor([10, 20, 30])).toArray()).toEqual([[11, 21, 31], [12, 22, 32]]);
     expect(a.mul(2).toArray()).toEqual([[2], [4]]);
     const d = tensor([1], { dtype: "float64" });
     expect(tensor([0.5]).add(d).dtype).toBe("float64");
   });
-  it("slice and pad, with gradients", () => {
+  tidyIt("slice and pad, with gradients", () => {
     const x = tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
     const s = x.slice([0, 1], [2, 3]);
     expect(s.toArray()).toEqual([[2, 3], [5, 6]]);
@@ -46,7 +49,7 @@ describe("tensors", () => {
     p.mul(tensor([[1, 1, 1], [1, 2, 1], [1, 3, 1]])).sum().backward();
     expect(x.grad!.toArray()).toEqual([[0, 1, 2], [0, 1, 3]]);
   });
-  it("matmul with 1-D operands follows PyTorch", () => {
+  tidyIt("matmul with 1-D operands follows PyTorch", () => {
     const m = tensor([[1, 2], [3, 4]]);
     const v = tensor([1, 1]);
     expect(m.matmul(v).toArray()).toEqual([3, 7]);
@@ -56,7 +59,7 @@ describe("tensors", () => {
 });
 
 describe("autograd", () => {
-  it("computes gradients and accumulates until zeroed", () => {
+  tidyIt("computes gradients and accumulates until zeroed", () => {
     const x = tensor([1, 2, 3], { requiresGrad: true });
     x.mul(x).sum().backward();
     expect(x.grad!.toArray()).toEqual([2, 4, 6]);
@@ -66,13 +69,13 @@ describe("autograd", () => {
     x.sum().backward();
     expect(x.grad!.toArray()).toEqual([1, 1, 1]);
   });
-  it("a tensor used twice gets both contributions", () => {
+  tidyIt("a tensor used twice gets both contributions", () => {
     const x = tensor(3, { requiresGrad: true });
     const y = x.add(x).mul(x); // 2x^2 -> 4x
     y.backward();
     expect(x.grad!.item()).toBe(12);
   });
-  it("backward(gradient) for non-scalars, and errors like PyTorch", () => {
+  tidyIt("backward(gradient) for non-scalars, and errors like PyTorch", () => {
     const x = tensor([1, 2], { requiresGrad: true });
     const y = x.mul(x);
     expect(() => y.backward()).toThrow(/grad can be implicitly created only for scalar outputs/);
@@ -82,14 +85,14 @@ describe("autograd", () => {
     expect(() => tensor([1, 2], { dtype: "int32" }).sum().backward()).toThrow(/backward: only floating point tensors have gradients \(got an int32 tensor/);
     expect(() => y.backward(tensor([1, 1]))).toThrow(/backward through the graph a second time/);
   });
-  it("retainGraph allows a second backward", () => {
+  tidyIt("retainGraph allows a second backward", () => {
     const x = tensor(2, { requiresGrad: true });
     const y = x.pow(3);
     y.backward(undefined, { retainGraph: true });
     y.backward();
     expect(x.grad!.item()).toBe(24);
   });
-  it("define-by-run: control flow that depends on tensor values", () => {
+  tidyIt("define-by-run: control flow that depends on tensor values", () => {
     // The number of layers applied depends on the data: the tape records whatever ran.
     const w = tensor(0.5, { requiresGrad: true });
     const forward = (x: Tensor) => {
@@ -111,7 +114,7 @@ describe("autograd", () => {
     b.h.backward();
     expect(w.grad!.item()).toBeCloseTo(0.3 * 2 * 0.5, 6);
   });
-  it("noGrad, detach and requiresGrad_", () => {
+  tidyIt("noGrad, detach and requiresGrad_", () => {
     const x = tensor([1, 2], { requiresGrad: true });
     const y = noGrad(() => x.mul(2));
     expect(y.requiresGrad).toBe(false);
@@ -123,32 +126,32 @@ describe("autograd", () => {
     expect(z.requiresGrad).toBe(true);
     expect(x.mul(2).gradFn!.name).toBe("MulBackward");
   });
-  it("in-place changes of a saved tensor make backward throw", () => {
+  tidyIt("in-place changes of a saved tensor make backward throw", () => {
     const w = tensor([1, 2], { requiresGrad: true });
     const x = tensor([3, 4]);
     const y = w.mul(x).sum();
     noGrad(() => x.add_(1));
     expect(() => y.backward()).toThrow(/modified by an inplace operation: \[float32 \[2\]\].*is at version 1; expected version 0/);
   });
-  it("in-place on a leaf that requires grad is refused outside noGrad", () => {
+  tidyIt("in-place on a leaf that requires grad is refused outside noGrad", () => {
     const w = tensor([1, 2], { requiresGrad: true });
     expect(() => w.sub_(1)).toThrow(/a leaf Variable that requires grad is being used in an in-place operation/);
     noGrad(() => w.sub_(1));
     expect(arr(w)).toEqual([0, 1]);
   });
-  it("detectAnomaly names the op that produced NaN, forward and backward", () => {
+  tidyIt("detectAnomaly names the op that produced NaN, forward and backward", () => {
     const x = tensor([-1, 2], { requiresGrad: true });
     expect(() => detectAnomaly(() => x.log())).toThrow(/detectAnomaly: log produced nan in the forward pass/);
     // sqrt(0) is finite forward, but its gradient 1/(2*0) is inf.
     const z = tensor([0, 1], { requiresGrad: true });
     expect(() => detectAnomaly(() => z.sqrt().sum().backward())).toThrow(/Function 'SqrtBackward' returned inf values/);
   });
-  it("second-order gradients with createGraph", () => {
+  tidyIt("second-order gradients with createGraph", () => {
     const x = tensor(0.7, { dtype: "float64", requiresGrad: true });
     const y = x.tanh();
     y.backward(undefined, { createGraph: true });
-    const g = x.grad!; // 1 - tanh^2
-    x.grad = null;
+    const g = x.grad!.clone(); // 1 - tanh^2, still connected to the graph
+    x.grad = null; // frees the old gradient tensor
     g.backward();
     const t = Math.tanh(0.7);
     expect(x.grad!.item()).toBeCloseTo(-2 * t * (1 - t * t), 12);

@@ -7,11 +7,26 @@ import { Generator, linearInitBound, readSafetensors, toDTypeArray } from "@dual
 import { Tensor, manualSeed, memory, nn, optim, rand, randn, tensor, tidy } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dualgrad-eager-"));
+
+/**
+ * A test whose tensors are all released at its end: `tidy` frees what it created, and
+ * modules and optimizers made through `own` are disposed (parameters survive tidy by design).
+ */
+function tidyIt(name: string, fn: (own: <T extends { dispose(): void }>(x: T) => T) => void): void {
+  it(name, () => {
+    const owned: { dispose(): void }[] = [];
+    try {
+      tidy(() => fn((x) => (owned.push(x), x)));
+    } finally {
+      owned.forEach((x) => x.dispose());
+    }
+  });
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("nn.Module", () => {
-  it("names parameters as PyTorch does", () => {
-    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+  tidyIt("names parameters as PyTorch does", (own) => {
+    const model = own(new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2)));
     expect(model.namedParameters().map(([n, p]) => [n, p.shape])).toEqual([
       ["0.weight", [4, 3]], ["0.bias", [4]], ["2.weight", [2, 4]], ["2.bias", [2]],
     ]);
@@ -21,39 +36,39 @@ describe("nn.Module", () => {
       fc2 = new nn.Linear(3, 1, { bias: false });
       forward(x: Tensor) { return this.fc2.forward(this.act.forward(this.fc1.forward(x))); }
     }
-    expect(new Net().namedParameters().map(([n]) => n)).toEqual(["fc1.weight", "fc1.bias", "fc2.weight"]);
+    expect(own(new Net()).namedParameters().map(([n]) => n)).toEqual(["fc1.weight", "fc1.bias", "fc2.weight"]);
     expect(model.train().training).toBe(true);
     expect(model.eval().layers[0].training).toBe(false);
   });
 
-  it("Linear uses PyTorch's default init law, seeded", () => {
+  tidyIt("Linear uses PyTorch's default init law, seeded", (own) => {
     manualSeed(42);
-    const a = new nn.Linear(64, 32);
+    const a = own(new nn.Linear(64, 32));
     manualSeed(42);
-    const b = new nn.Linear(64, 32);
+    const b = own(new nn.Linear(64, 32));
     expect(Array.from(a.weight.data)).toEqual(Array.from(b.weight.data));
     const bound = linearInitBound(64);
     expect(Array.from(a.weight.data).every((v) => Math.abs(v) <= bound)).toBe(true);
     expect(Array.from(a.bias!.data).every((v) => Math.abs(v) <= bound)).toBe(true);
-    const c = new nn.Linear(64, 32, { generator: new Generator(7) });
+    const c = own(new nn.Linear(64, 32, { generator: new Generator(7) }));
     expect(Array.from(c.weight.data)).not.toEqual(Array.from(a.weight.data));
   });
 
-  it("save and load as safetensors in PyTorch's layout; loads a PyTorch state_dict", () => {
-    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+  tidyIt("save and load as safetensors in PyTorch's layout; loads a PyTorch state_dict", (own) => {
+    const model = own(new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2)));
     const path = join(dir, "model.safetensors");
     nn.save(model, path);
     const file = readSafetensors(path);
     expect([...file.tensors.keys()].sort()).toEqual(["0.bias", "0.weight", "2.bias", "2.weight"]);
     expect(file.tensors.get("0.weight")!.shape).toEqual([4, 3]);
-    const other = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+    const other = own(new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2)));
     nn.load(other, path);
     expect(Array.from(other.layers[2] instanceof nn.Linear ? other.layers[2].weight.data : [])).toEqual(
       Array.from((model.layers[2] as nn.Linear).weight.data),
     );
     // A file written by PyTorch (the fixture's initial parameters, renamed to a state_dict).
     const torchFile = readSafetensors(fileURLToPath(new URL("./fixtures/torch-mlp-small-f64.safetensors", import.meta.url)));
-    const mlp = new nn.Sequential(new nn.Linear(8, 64, { dtype: "float64" }), new nn.Tanh(), new nn.Linear(64, 64, { dtype: "float64" }), new nn.Tanh(), new nn.Linear(64, 1, { dtype: "float64" }));
+    const mlp = own(new nn.Sequential(new nn.Linear(8, 64, { dtype: "float64" }), new nn.Tanh(), new nn.Linear(64, 64, { dtype: "float64" }), new nn.Tanh(), new nn.Linear(64, 1, { dtype: "float64" })));
     const state = new Map<string, Tensor>();
     for (let i = 0; i < 3; i++) {
       for (const k of ["weight", "bias"]) {
@@ -67,8 +82,8 @@ describe("nn.Module", () => {
     expect(Array.from((mlp.layers[4] as nn.Linear).bias!.data)).toEqual(Array.from(toDTypeArray(torchFile.tensors.get("params.2.bias")!, "float64")));
   });
 
-  it("loadStateDict errors name keys and shapes", () => {
-    const model = new nn.Sequential(new nn.Linear(3, 4));
+  tidyIt("loadStateDict errors name keys and shapes", (own) => {
+    const model = own(new nn.Sequential(new nn.Linear(3, 4)));
     expect(() => model.loadStateDict({ "0.weight": tensor([[1]]) })).toThrow(/missing keys \[0.bias\]/);
     expect(() => model.loadStateDict({ "0.weight": rand([3, 4]), "0.bias": rand([4]) })).toThrow(
       "loadStateDict: size mismatch for 0.weight: copying a param with shape [3,4] from checkpoint, the shape in current model is [4,3]",
@@ -76,7 +91,7 @@ describe("nn.Module", () => {
     expect(() => model.loadStateDict({ "0.weight": rand([4, 3]), "0.bias": rand([4]), extra: rand([1]) })).toThrow(/unexpected keys \[extra\]/);
   });
 
-  it("MSELoss and CrossEntropyLoss match hand-computed values and check their inputs", () => {
+  tidyIt("MSELoss and CrossEntropyLoss match hand-computed values and check their inputs", (own) => {
     const mse = new nn.MSELoss().forward(tensor([1, 2, 3]), tensor([1, 1, 1]));
     expect(mse.item()).toBeCloseTo(5 / 3, 6);
     const logits = tensor([[1, 2, 3], [1, 1, 1]], { dtype: "float64" });
@@ -148,9 +163,9 @@ describe("optimizers equal PyTorch's (mlp-small, float64, 3 steps)", () => {
     });
   }
 
-  it("optimizer state survives a state-dict round trip", () => {
+  tidyIt("optimizer state survives a state-dict round trip", (own) => {
     const w = tensor([1, 2], { requiresGrad: true, dtype: "float64" });
-    const a = new optim.Adam([w], { lr: 0.1 });
+    const a = own(new optim.Adam([w], { lr: 0.1 }));
     const run = (o: optim.Optimizer<Record<string, number | boolean>>, p: Tensor) =>
       tidy(() => {
         o.zeroGrad();
@@ -159,7 +174,7 @@ describe("optimizers equal PyTorch's (mlp-small, float64, 3 steps)", () => {
       });
     run(a, w);
     const w2 = tensor(Array.from(w.data), { requiresGrad: true, dtype: "float64" });
-    const b = new optim.Adam([w2], { lr: 0.1 });
+    const b = own(new optim.Adam([w2], { lr: 0.1 }));
     b.loadStateDict(a.stateDict());
     run(a, w);
     run(b, w2);
@@ -170,13 +185,13 @@ describe("optimizers equal PyTorch's (mlp-small, float64, 3 steps)", () => {
 });
 
 describe("training", () => {
-  it("linear regression recovers w=3 and b=2 within 0.05 (the seed's loop, as in PyTorch)", () => {
+  tidyIt("linear regression recovers w=3 and b=2 within 0.05 (the seed's loop, as in PyTorch)", (own) => {
     const gen = new Generator(0);
     const x = rand([256, 1], { generator: gen }).mul(2).sub(1);
     const noise = randn([256, 1], { generator: gen }).mul(0.1);
     const y = x.mul(3).add(2).add(noise);
     manualSeed(0);
-    const model = new nn.Linear(1, 1);
+    const model = own(new nn.Linear(1, 1));
     const lossFn = new nn.MSELoss();
     const opt = new optim.SGD(model.parameters(), { lr: 0.1 });
     for (let epoch = 0; epoch < 300; epoch++) {

@@ -1,14 +1,17 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { DualgradError, FormatError } from "@dualgrad/core";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../src/builder.js";
 import { fromJSON, toDot, toJSON, toMermaid } from "../src/export/index.js";
 import type { FusedAttrs, Graph } from "../src/ir.js";
 import { Variable } from "../src/variable.js";
 
 // Variables own allocator buffers and reserve their names process-wide; release them at the end.
+// The module-level W lives for the file; variables a test makes are released after that test,
+// so the shared leak check sees every test end where it started.
 const made: Variable[] = [];
+afterEach(() => made.splice(1).forEach((v) => v.dispose()));
 afterAll(() => made.forEach((v) => v.dispose()));
 function variable(shape: number[], name: string): Variable {
   const v = new Variable(shape, "float32", { name });
@@ -301,7 +304,8 @@ describe("toJSON / fromJSON", () => {
       const args = [G.tensor([1, 2, 3, 4, 5, 6], [2, 3]), G.tensor([0, 1], [2], "int32")];
       const { graph, variables } = G.traceGraph(step as never, args);
       for (const v of opt.variables()) variables.set(v.name, v);
-      const { traced, optimized, fused } = G.lowerGraph(graph, variables);
+      const { traced, optimized, fused, compiled } = G.lowerGraph(graph, variables);
+      compiled.dispose();
       expect(fused.nodes.some((n) => n.op === "fused")).toBe(true);
       for (const g of [traced, optimized, fused]) {
         expect(fromJSON(toJSON(g))).toStrictEqual(g);

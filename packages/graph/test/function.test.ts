@@ -41,6 +41,7 @@ describe("trace", () => {
     expect(() => g(tensor([1]))).toThrow(/cannot steer JavaScript control flow.*Use where\(cond, a, b\)/);
     const h = fn((x: SymbolicTensor) => where(x.gt(0), x, x.neg()));
     expect(Array.from((h(tensor([-2, 3])) as HostTensor).data)).toEqual([2, 3]);
+    h.dispose();
   });
 });
 

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   allocator, execute, releaseValue, valueFrom, type Attrs, type DType, type Prim, type Shape, type Value,
 } from "@dualgrad/core";
@@ -40,9 +40,10 @@ const after = (pass: (g: Graph) => Graph, g: Graph) => printGraph(apply(pass, g)
 
 const f32 = "float32";
 
+// Released after each test, so the shared leak check sees every test end where it started.
 const variables: Variable[] = [];
-afterAll(() => {
-  for (const v of variables) v.dispose();
+afterEach(() => {
+  for (const v of variables.splice(0)) v.dispose();
 });
 
 // ------------------------------------------------------------------------------------------------
