@@ -5,6 +5,7 @@ import { InvalidArgumentError } from "commander";
 import type { ModelSpec } from "../models.js";
 import type { BenchResult } from "../report/types.js";
 import type { MeasureOptions } from "../runners/measure.js";
+import { stepStatistics, type Timed } from "../runners/timing.js";
 
 /**
  * Peers: other JS deep-learning libraries run on the same workloads, with the same timing
@@ -129,55 +130,26 @@ export async function measurePeer(name: string, spec: ModelSpec, options: Measur
   return measureTfjs(peer === "tfjs-cpu" ? "cpu" : "wasm", spec, options, status.versions);
 }
 
-/** Step times and losses of a timed run. */
-export interface Timed {
-  times: number[];
-  losses: number[];
-}
-
-/** The protocol loop shared by every peer: `step` runs one training step and returns its loss as a number. */
-export function timeSteps(step: () => number, options: MeasureOptions): Timed {
-  for (let i = 0; i < options.warmup; i++) step();
-  const times: number[] = [];
-  const losses: number[] = [];
-  const maxSteps = options.maxSteps ?? 1_000_000;
-  const start = performance.now();
-  while (times.length < maxSteps && (times.length < options.steps || performance.now() - start < options.minSeconds * 1000)) {
-    const t0 = performance.now();
-    const loss = step();
-    times.push(performance.now() - t0);
-    losses.push(loss);
-  }
-  return { times, losses };
-}
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i];
-}
+export { timeSteps, type Timed } from "../runners/timing.js";
 
 /** A `PeerResult` from a timed run, with the same statistics as `measure` (median, p90, mean, min). */
 export function summarize(peer: PeerName, spec: ModelSpec, options: MeasureOptions, run: Timed, info: PeerResult["peer"], tensorMemory: Partial<PeerResult["memory"]> = {}): PeerResult {
-  const { times, losses } = run;
-  const n = times.length;
-  const sorted = [...times].sort((a, b) => a - b);
-  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  const mean = times.reduce((a, b) => a + b, 0) / n;
-  const every = Math.max(1, Math.floor(n / 100));
+  const n = run.times.length;
+  const { msPerStep, stepsPerSec, lossCurve } = stepStatistics(run);
   return {
     model: spec.id,
     frontend: peer,
     steps: n,
     warmup: options.warmup,
-    msPerStep: { median, p90: percentile(sorted, 0.9), mean, min: sorted[0] },
-    stepsPerSec: 1000 / mean,
+    msPerStep,
+    stepsPerSec,
     memory: {
       ...tensorMemory,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       heapUsedBytes: process.memoryUsage().heapUsed,
     },
-    loss: { first: losses[0], last: losses[n - 1] },
-    lossCurve: losses.filter((_, i) => i % every === 0),
+    loss: { first: run.losses[0], last: run.losses[n - 1] },
+    lossCurve,
     peer: info,
   };
 }

@@ -5,20 +5,11 @@ import type { ModelSpec } from "../models.js";
 import type { BenchResult } from "../report/types.js";
 import type { GraphTrainer } from "./graph-trainer.js";
 import { makeTrainer, type Frontend } from "./index.js";
+import { stepStatistics, timeSteps, type TimingOptions } from "./timing.js";
 
-/** How long to measure: WORKLOADS.md's protocol (warm up, then >= `steps` steps and >= `minSeconds`). */
-export interface MeasureOptions {
-  steps: number;
-  warmup: number;
-  minSeconds: number;
+/** How long to measure (WORKLOADS.md's protocol, see timing.ts) and the seed of data and parameters. */
+export interface MeasureOptions extends TimingOptions {
   seed: number;
-  /** Upper bound on timed steps, so tiny models stop in time. */
-  maxSteps?: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i];
 }
 
 /**
@@ -31,31 +22,18 @@ export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOpt
   allocator.resetCounters();
   const batch = syntheticBatch(spec, spec.batch, options.seed);
   const trainer = makeTrainer(frontend, spec, { seed: options.seed });
-  for (let i = 0; i < options.warmup; i++) trainer.step(batch);
-  const before = allocator.stats();
-  const times: number[] = [];
-  const losses: number[] = [];
-  const maxSteps = options.maxSteps ?? 1_000_000;
-  const start = performance.now();
-  while (times.length < maxSteps && (times.length < options.steps || performance.now() - start < options.minSeconds * 1000)) {
-    const t0 = performance.now();
-    const loss = trainer.step(batch);
-    times.push(performance.now() - t0);
-    losses.push(loss);
-  }
+  let before = allocator.stats();
+  const run = timeSteps(() => trainer.step(batch), options, () => (before = allocator.stats()));
   const after = allocator.stats();
-  const n = times.length;
-  const sorted = [...times].sort((a, b) => a - b);
-  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  const mean = times.reduce((a, b) => a + b, 0) / n;
-  const every = Math.max(1, Math.floor(n / 100));
+  const n = run.times.length;
+  const { msPerStep, stepsPerSec, lossCurve } = stepStatistics(run);
   const result: BenchResult = {
     model: spec.id,
     frontend,
     steps: n,
     warmup: options.warmup,
-    msPerStep: { median, p90: percentile(sorted, 0.9), mean, min: sorted[0] },
-    stepsPerSec: 1000 / mean,
+    msPerStep,
+    stepsPerSec,
     memory: {
       peakTensorBytes: after.peakBytes - base,
       liveTensorBytes: after.liveBytes - base,
@@ -64,8 +42,8 @@ export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOpt
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       heapUsedBytes: process.memoryUsage().heapUsed,
     },
-    loss: { first: losses[0], last: losses[n - 1] },
-    lossCurve: losses.filter((_, i) => i % every === 0),
+    loss: { first: run.losses[0], last: run.losses[n - 1] },
+    lossCurve,
   };
   if (frontend === "graph") {
     const step = (trainer as GraphTrainer).compiledStep;
