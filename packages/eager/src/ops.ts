@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocator, broadcastsTo, execute, formatShape, isFloat, normalizeAxis, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocator, broadcastsTo, compileElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
   type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
@@ -271,6 +271,29 @@ export function inPlace<T extends Tensor>(self: T, prim: "add" | "sub" | "mul" |
 /** Runs a binary primitive without recording (for in-place updates). */
 function execTensor(prim: "add" | "sub" | "mul" | "div", x: Tensor, y: Tensor): Tensor {
   return new Tensor(execute(prim, [x._storage.value, y._storage.value], {}));
+}
+
+/**
+ * @internal `self -= alpha * x` in one generated loop, in place (the SGD update, fused as
+ * PyTorch's fused optimizers do). The product is rounded to self's dtype before the subtraction,
+ * exactly where `self.sub_(x.mul(alpha))` would store it, so results are the same bits; the
+ * graph frontend's fused update computes the same expression.
+ */
+export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: number): T {
+  checkInPlace(self, "sub_");
+  x._checkAlive("sub_");
+  if (!shapesEqual(x.shape, self.shape) || x.dtype !== self.dtype || !isFloat(self.dtype)) {
+    return inPlace(self, "sub", mul(x, alpha));
+  }
+  const f32 = self.dtype === "float32";
+  const a = f32 ? Math.fround(alpha) : alpha;
+  const product = f32 ? `Math.fround(x1 * ${numberLiteral(a)})` : `x1 * ${numberLiteral(a)}`;
+  const kernel = compileElementwise(`sub_scaled:${self.dtype}:${a}`, 2, `x0 - ${product}`);
+  const v = self._storage.value;
+  kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
+  allocator.countLaunch();
+  self._storage.version++;
+  return self;
 }
 
 /** @internal Copies `src` (broadcast, cast) into `self`. */

@@ -1,4 +1,5 @@
 import { DualgradError } from "@dualgrad/core";
+import { subScaledInPlace } from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Optimizer, type ParamState } from "./optimizer.js";
 
@@ -38,6 +39,6 @@ export class SGD extends Optimizer<{ lr: number; momentum: number; dampening: nu
       const buf = prev ? prev.mul_(momentum).add_(g.mul(1 - dampening)) : this.setBuffer(state, "momentumBuffer", g.clone());
       g = nesterov ? g.add(buf.mul(momentum)) : buf;
     }
-    p.sub_(g.mul(lr));
+    subScaledInPlace(p, g, lr);
   }
 }
