@@ -49,6 +49,8 @@ export class CompiledGraph {
         this.constants.push(c);
         return c;
       }
+      const target = this.plan.intoVariable.get(n.id);
+      if (target !== undefined) return variables.get(target)!.value;
       const slot = this.plan.slots[n.id]!;
       const len = n.shape.reduce((a, b) => a * b, 1);
       const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
@@ -100,7 +102,11 @@ export class CompiledGraph {
       const v = this.views[id];
       return new HostTensor(v.shape, v.dtype, v.data.slice());
     });
-    for (const u of g.updates) this.variables.get(u.variable)!.value.data.set(this.views[u.value].data);
+    for (const u of g.updates) {
+      const target = this.variables.get(u.variable)!.value.data;
+      // Updates planned into the variable were written there by their kernel already.
+      if (this.views[u.value].data !== target) target.set(this.views[u.value].data);
+    }
     return outputs;
   }
 

@@ -4,6 +4,7 @@ import { compile, type CompiledGraph } from "./compile.js";
 import { HostTensor, isTensorData, type TensorData } from "./host-tensor.js";
 import type { Graph } from "./ir.js";
 import { elementwiseFusion } from "./passes/fusion.js";
+import { scheduleUpdates } from "./passes/schedule.js";
 import { optimize, type PassName } from "./passes/pipeline.js";
 import { SymbolicTensor, withTrace } from "./symbolic.js";
 import { Variable } from "./variable.js";
@@ -84,7 +85,7 @@ export function lowerGraph(traced: Graph, variables: ReadonlyMap<string, Variabl
   const disable = options.disable ?? [];
   const passes = disable.filter((d): d is PassName => d !== "fuse" && d !== "inplace");
   const optimized = optimize(traced, { disable: passes });
-  const fused = disable.includes("fuse") ? optimized : elementwiseFusion(optimized);
+  const fused = scheduleUpdates(disable.includes("fuse") ? optimized : elementwiseFusion(optimized));
   const compiled = compile(fused, variables, { reference: options.reference, inPlace: !disable.includes("inplace") });
   return { traced, optimized, fused, compiled };
 }

@@ -15,6 +15,7 @@ export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
 export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
 export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";
 export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
+export { scheduleUpdates } from "./passes/schedule.js";
 export { fusedSource } from "./fused-kernel.js";
 export * from "./passes/pipeline.js";
 export { deadCodeElimination } from "./passes/dce.js";

@@ -4,9 +4,10 @@ import { valueName, type Graph } from "./ir.js";
 /**
  * Memory planning by liveness: every computed value (and every input, copied in at the start of
  * a call) gets an offset in one arena. A value lives from the step that defines it to its last
- * reader; outputs and updates live to the end. Offsets are chosen best-fit from a free list
- * that coalesces neighbours, and an elementwise op may write over an input that dies at that
- * op ("in place"). The plan is data and knows its peak before anything runs.
+ * reader; outputs and updates live to the end. Since every lifetime is known before anything
+ * runs, offsets are assigned greedy by size (largest first, lowest non-overlapping offset); an
+ * elementwise op may write over an input that dies at that op ("in place"), and an optimizer
+ * update may be computed straight into its variable. The plan is data and knows its peak.
  */
 
 /** Where a value lives in the arena. */
@@ -18,7 +19,7 @@ export interface Slot {
 /** One step of a compiled plan. */
 export type PlanStep =
   | { kind: "alloc"; value: number; offset: number; bytes: number }
-  | { kind: "run"; node: number; inPlaceOf?: number }
+  | { kind: "run"; node: number; inPlaceOf?: number; intoVariable?: string }
   | { kind: "free"; value: number };
 
 /** A memory plan over a graph. */
@@ -32,57 +33,45 @@ export interface Plan {
   unplannedBytes: number;
   /** How many ops write over a dying input. */
   inPlaceCount: number;
+  /** Update values computed straight into their variable's buffer (value id -> variable name). */
+  intoVariable: Map<number, string>;
 }
 
 const ALIGN = 16;
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
-/** Best-fit allocator over offsets, with coalescing of adjacent free blocks. */
-class FreeList {
-  private free: Slot[] = [];
-  size = 0;
+/** A value's (or an in-place chain's) memory needs: bytes, and the steps it is live for (inclusive). */
+interface Lifetime {
+  bytes: number;
+  start: number;
+  end: number;
+  offset: number;
+}
 
-  alloc(bytes: number): number {
-    let best = -1;
-    for (let i = 0; i < this.free.length; i++) {
-      if (this.free[i].bytes >= bytes && (best < 0 || this.free[i].bytes < this.free[best].bytes)) best = i;
+/**
+ * Offsets for lifetimes known in advance, "greedy by size" (as TFLite's planner): the biggest
+ * buffers are placed first, each at the lowest offset that does not overlap any placed buffer
+ * live at the same time. Placing by size rather than by time avoids the fragmentation a
+ * first-come free list leaves behind. Returns the arena size.
+ */
+function assignOffsets(lifetimes: Lifetime[]): number {
+  const order = [...lifetimes].sort((a, b) => b.bytes - a.bytes || a.start - b.start);
+  const placed: Lifetime[] = [];
+  let size = 0;
+  for (const l of order) {
+    const clashes = placed
+      .filter((p) => p.start <= l.end && l.start <= p.end)
+      .sort((a, b) => a.offset - b.offset);
+    let offset = 0;
+    for (const c of clashes) {
+      if (offset + l.bytes <= c.offset) break;
+      offset = Math.max(offset, c.offset + c.bytes);
     }
-    if (best >= 0) {
-      const blk = this.free[best];
-      const offset = blk.offset;
-      if (blk.bytes === bytes) this.free.splice(best, 1);
-      else this.free[best] = { offset: offset + bytes, bytes: blk.bytes - bytes };
-      return offset;
-    }
-    // Grow the arena, starting inside a free block that touches its end.
-    const last = this.free[this.free.length - 1];
-    if (last && last.offset + last.bytes === this.size) {
-      this.free.pop();
-      this.size = last.offset + bytes;
-      return last.offset;
-    }
-    const offset = this.size;
-    this.size += bytes;
-    return offset;
+    l.offset = offset;
+    placed.push(l);
+    size = Math.max(size, offset + l.bytes);
   }
-
-  release(slot: Slot): void {
-    const i = this.free.findIndex((b) => b.offset > slot.offset);
-    const at = i < 0 ? this.free.length : i;
-    this.free.splice(at, 0, { ...slot });
-    // Coalesce with the next, then with the previous block.
-    const cur = this.free[at];
-    const next = this.free[at + 1];
-    if (next && cur.offset + cur.bytes === next.offset) {
-      cur.bytes += next.bytes;
-      this.free.splice(at + 1, 1);
-    }
-    const prev = this.free[at - 1];
-    if (prev && prev.offset + prev.bytes === cur.offset) {
-      prev.bytes += cur.bytes;
-      this.free.splice(at, 1);
-    }
-  }
+  return size;
 }
 
 /** Whether `node` may write its result over its input's memory (same-index reads and writes). */
@@ -105,52 +94,88 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
   // fewer elements, padded to the same aligned size, would be overwritten while still being read).
   const sameLayout = (i: number, o: number) =>
     sizeOf(g.nodes[i].shape) === sizeOf(g.nodes[o].shape) && bytesPerElement(g.nodes[i].dtype) === bytesPerElement(g.nodes[o].dtype);
-  const inArena = (id: number) => g.nodes[id].op !== "variable" && g.nodes[id].op !== "constant";
+  // An update computed by an elementwise kernel that nothing else reads, after the last read of
+  // its variable, can write the new value straight into the variable's buffer: no arena slot and
+  // no copy at the end (the optimizer's `p - lr * g` reads p[i] before writing p[i]).
+  const readers = new Array<number>(n).fill(0);
+  for (const node of g.nodes) for (const i of new Set(node.inputs)) readers[i]++;
+  const intoVariable = new Map<number, string>();
+  if (inPlace) {
+    const assigned = new Map<string, number>();
+    for (const u of g.updates) assigned.set(u.variable, (assigned.get(u.variable) ?? 0) + 1);
+    for (const u of g.updates) {
+      const v = g.nodes[u.value];
+      const varNode = g.nodes.find((x) => x.op === "variable" && x.name === u.variable);
+      if (
+        canRunInPlace(v.op) && readers[u.value] === 0 && !g.outputs.includes(u.value) && assigned.get(u.variable) === 1 &&
+        varNode !== undefined && lastUse[varNode.id] <= u.value && g.updates.filter((w) => w.value === u.value).length === 1
+      ) {
+        intoVariable.set(u.value, u.variable);
+      }
+    }
+  }
+  const inArena = (id: number) => g.nodes[id].op !== "variable" && g.nodes[id].op !== "constant" && !intoVariable.has(id);
 
-  const slots: (Slot | null)[] = new Array(n).fill(null);
-  const steps: PlanStep[] = [];
-  const free = new FreeList();
-  let unplannedBytes = 0;
-  let inPlaceCount = 0;
-  const allocate = (id: number) => {
-    const bytes = bytesOf(id);
-    const offset = free.alloc(bytes);
-    slots[id] = { offset, bytes };
-    unplannedBytes += bytes;
-    steps.push({ kind: "alloc", value: id, offset, bytes });
+  // 1. In-place chains: an op may take over the slot of an input that dies at that op.
+  //    Each chain (or lone value) becomes one lifetime; inputs are live from before the first op.
+  const chainOf = new Array<Lifetime | null>(n).fill(null);
+  const donorOf = new Map<number, number>();
+  const lifetimes: Lifetime[] = [];
+  const newLifetime = (id: number, start: number) => {
+    const l = { bytes: bytesOf(id), start, end: Math.max(start, lastUse[id]), offset: 0 };
+    lifetimes.push(l);
+    chainOf[id] = l;
   };
-  const release = (id: number) => {
-    free.release(slots[id]!);
-    steps.push({ kind: "free", value: id });
-  };
-  // Inputs are copied in when a call starts, so they hold their slots from the beginning.
-  for (const id of g.inputs) allocate(id);
+  for (const id of g.inputs) newLifetime(id, -1);
   const donated = new Set<number>();
   for (const node of g.nodes) {
     if (!inArena(node.id) || node.op === "input") continue;
-    // In place: an arena input of exactly this size that dies here and is not read elsewhere later.
+    // In place: an arena input of exactly this layout that dies here and is read only once by it.
     const donor = !inPlace || !canRunInPlace(node.op)
       ? undefined
       : node.inputs.find((i) => inArena(i) && lastUse[i] === node.id && sameLayout(i, node.id) && !donated.has(i)
           && node.inputs.filter((j) => j === i).length === 1);
     if (donor !== undefined) {
       donated.add(donor);
-      slots[node.id] = slots[donor];
-      unplannedBytes += bytesOf(node.id);
-      inPlaceCount++;
-      steps.push({ kind: "run", node: node.id, inPlaceOf: donor });
+      donorOf.set(node.id, donor);
+      const l = chainOf[donor]!;
+      l.end = Math.max(l.end, lastUse[node.id], node.id);
+      chainOf[node.id] = l;
     } else {
-      allocate(node.id);
-      steps.push({ kind: "run", node: node.id });
+      newLifetime(node.id, node.id);
     }
-    for (const i of new Set(node.inputs)) {
-      if (inArena(i) && lastUse[i] === node.id && !donated.has(i)) release(i);
-    }
-    if (lastUse[node.id] < 0) release(node.id); // computed but never read
   }
-  // Inputs nobody reads are freed at the end (their slot was needed for the copy-in).
-  for (const id of g.inputs) if (lastUse[id] < 0) release(id);
-  return { steps, slots, arenaBytes: free.size, unplannedBytes, inPlaceCount };
+  // 2. Offsets for all lifetimes at once.
+  const arenaBytes = assignOffsets(lifetimes);
+  const slots: (Slot | null)[] = chainOf.map((l) => (l ? { offset: l.offset, bytes: l.bytes } : null));
+  const unplannedBytes = g.nodes.reduce((sum, x) => sum + (inArena(x.id) ? bytesOf(x.id) : 0), 0);
+  // 3. The step list: alloc when a chain starts, run, free when a chain's last reader has run.
+  const steps: PlanStep[] = [];
+  const freed = new Set<Lifetime>();
+  const freeEnded = (ids: Iterable<number>, at: number) => {
+    for (const i of ids) {
+      const l = chainOf[i];
+      if (l && l.end <= at && !freed.has(l) && !donated.has(i)) {
+        freed.add(l);
+        steps.push({ kind: "free", value: i });
+      }
+    }
+  };
+  for (const id of g.inputs) steps.push({ kind: "alloc", value: id, offset: slots[id]!.offset, bytes: slots[id]!.bytes });
+  for (const node of g.nodes) {
+    if (intoVariable.has(node.id)) {
+      steps.push({ kind: "run", node: node.id, intoVariable: intoVariable.get(node.id) });
+    } else if (inArena(node.id) && node.op !== "input") {
+      const donor = donorOf.get(node.id);
+      if (donor === undefined) steps.push({ kind: "alloc", value: node.id, offset: slots[node.id]!.offset, bytes: slots[node.id]!.bytes });
+      steps.push(donor === undefined ? { kind: "run", node: node.id } : { kind: "run", node: node.id, inPlaceOf: donor });
+    } else continue;
+    freeEnded(new Set(node.inputs), node.id);
+    freeEnded([node.id], node.id);
+  }
+  freeEnded(g.inputs, n);
+  const inPlaceCount = donorOf.size;
+  return { steps, slots, arenaBytes, unplannedBytes, inPlaceCount, intoVariable };
 }
 
 /** The plan as text: one line per step, with offsets. */
@@ -161,7 +186,8 @@ export function printPlan(g: Graph, plan: Plan): string {
     else if (s.kind === "free") lines.push(`  free  ${valueName(s.value)}`);
     else {
       const node = g.nodes[s.node];
-      lines.push(`  run   ${valueName(s.node)} = ${node.op} ${node.inputs.map(valueName).join(" ")}${s.inPlaceOf !== undefined ? `  (in place of ${valueName(s.inPlaceOf)})` : ""}`);
+      const where = s.inPlaceOf !== undefined ? `  (in place of ${valueName(s.inPlaceOf)})` : s.intoVariable !== undefined ? `  (into variable ${s.intoVariable})` : "";
+      lines.push(`  run   ${valueName(s.node)} = ${node.op} ${node.inputs.map(valueName).join(" ")}${where}`);
     }
   }
   return lines.join("\n");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  GraphBuilder, HostTensor, SymbolicTensor, Variable, compile, elementwiseFusion, fn, fusedKernelCount, fusedSource, planMemory, printGraph, printPlan, tensor,
+  GraphBuilder, HostTensor, SymbolicTensor, Variable, compile, elementwiseFusion, fn, fusedKernelCount, fusedSource, planMemory, printGraph, printPlan, scheduleUpdates, tensor,
 } from "../src/index.js";
 
 function mlpLayerGraph() {
@@ -70,6 +70,48 @@ describe("elementwise fusion", () => {
     expect(Array.from(fusedC.run([x, w, bias])[0].data)).toEqual(Array.from(plain.run([x, w, bias])[0].data));
     plain.dispose();
     fusedC.dispose();
+  });
+});
+
+describe("update scheduling and updates into variables", () => {
+  it("moves an update to just after its last input and the last read of its variable, and writes it into the variable", () => {
+    const w1 = new Variable([4], "float32", { name: "sched_w1", init: [1, 2, 3, 4] });
+    const w2 = new Variable([4], "float32", { name: "sched_w2", init: [5, 6, 7, 8] });
+    const b = new GraphBuilder();
+    const x = b.input("x", [4], "float32");
+    const r1 = b.variable(w1);
+    const r2 = b.variable(w2);
+    const g1 = b.emit("mul", [x, r1], {}); // "gradient" of w1, ready early
+    const g2 = b.emit("mul", [g1, r2], {}); // w2's, later
+    const out = b.emit("sum", [g2], { axes: null, keepdims: false });
+    b.graph.outputs.push(out);
+    b.assign(w2, b.emit("sub", [r2, g2], {}));
+    b.assign(w1, b.emit("sub", [r1, g1], {}));
+    const before = printGraph(b.graph);
+    const after = printGraph(scheduleUpdates(b.graph));
+    expect(before).toContain("f:f32[] = sum[axes=None,keepdims=false] e");
+    // Each update runs as soon as its gradient exists and its variable's old value has been read
+    // for the last time: w1's right after g1 (before g2), w2's right after g2 (before the sum).
+    expect(after).toBe(
+      [
+        "{ lambda a:f32[4] ; b:f32[4](sched_w1) c:f32[4](sched_w2) .",
+        "  let d:f32[4] = mul a b",
+        "      e:f32[4] = sub b d",
+        "      f:f32[4] = mul d c",
+        "      g:f32[4] = sub c f",
+        "      h:f32[] = sum[axes=None,keepdims=false] f",
+        "  in (h) ; sched_w2 := g, sched_w1 := e }",
+      ].join("\n"),
+    );
+    const c = compile(scheduleUpdates(b.graph), new Map([[w1.name, w1], [w2.name, w2]]));
+    expect(c.plan.intoVariable.size).toBe(2);
+    expect(c.printPlan()).toContain("(into variable sched_w1)");
+    expect(c.run([tensor([1, 1, 1, 1])])[0].item()).toBe(1 * 5 + 2 * 6 + 3 * 7 + 4 * 8);
+    expect(Array.from(w1.data)).toEqual([0, 0, 0, 0]); // w1 - x*w1
+    expect(Array.from(w2.data)).toEqual([0, -6, -14, -24]); // w2 - x*w1*w2
+    c.dispose();
+    w1.dispose();
+    w2.dispose();
   });
 });
 
