@@ -1,4 +1,5 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { mulberry32 } from "./helpers.js";
 import { gemm, gemmReference } from "../src/kernels/gemm.js";
 import { ModuleBuilder, ValType, sleb, uleb, wasmApi } from "../src/kernels/wasm/emitter.js";
 import { gemmRuntime, gemmWasm, getParallelThreshold } from "../src/kernels/wasm/gemm-wasm.js";
@@ -19,17 +20,7 @@ import { ops } from "../src/ops/index.js";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 
-/** Small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function randomArray<C extends Ctor>(ctor: C, size: number, rand: () => number): InstanceType<C> {
   const x = new ctor(size) as InstanceType<C>;

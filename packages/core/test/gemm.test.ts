@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "./helpers.js";
 import { gemm, gemmReference } from "../src/kernels/gemm.js";
 
 type FloatArray = Float32Array | Float64Array;
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 
-/** Small deterministic PRNG (mulberry32), so failures reproduce without core's RNG. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /**
  * Values with mixed signs and magnitudes spread over ~2^±8, so that summing in a different

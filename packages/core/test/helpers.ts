@@ -18,3 +18,18 @@ export function makeInput(gen: Generator, spec: InputSpec, floatDtype: DType): V
 export function liveBytes(): number {
   return allocator.stats().liveBytes;
 }
+
+/**
+ * A tiny seeded PRNG (mulberry32) returning numbers in [0, 1): for test data that must not
+ * depend on core's own RNG (so an RNG bug cannot hide a kernel bug).
+ */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

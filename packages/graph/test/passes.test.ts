@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { mulberry32 } from "../../core/test/helpers.js";
 import {
   allocator, execute, releaseValue, valueFrom, type Attrs, type DType, type Prim, type Shape, type Value,
 } from "@dualgrad/core";
@@ -50,17 +51,7 @@ afterEach(() => {
 // A tiny reference interpreter: one core `execute` per node, every temporary released.
 // ------------------------------------------------------------------------------------------------
 
-/** A seeded generator (mulberry32), so test data and random programs are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Data for an input or variable: values in ±[0.25, 1.25), never 0, fixed by the seed and the name. */
 function seededData(name: string, size: number, seed: number): number[] {
