@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { UsageError } from "../errors.js";
@@ -12,6 +10,7 @@ import type { BenchReport, BenchResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
 import { measure } from "../runners/measure.js";
+import { runCliWorker } from "../runners/worker-process.js";
 import type { Frontend } from "../runners/index.js";
 import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../peers/index.js";
 import { peerTable, runPeerWorker } from "./peer-worker.js";
@@ -31,31 +30,19 @@ interface BenchFlags {
   peers?: PeerName[];
 }
 
-/** The CLI entry (dist/cli.js): workers are this same program run with the hidden worker command. */
-const CLI_PATH = fileURLToPath(new URL("../cli.js", import.meta.url));
 
 /** Runs one measurement in a fresh Node process, so its memory figures are its own. */
-function runWorker(spec: ModelSpec, frontend: Frontend, flags: BenchFlags): Promise<BenchResult> {
-  const args = [
-    CLI_PATH, "bench-worker", "--spec", JSON.stringify(spec), "--frontend", frontend,
+async function runWorker(spec: ModelSpec, frontend: Frontend, flags: BenchFlags): Promise<BenchResult> {
+  const run = await runCliWorker([
+    "bench-worker", "--spec", JSON.stringify(spec), "--frontend", frontend,
     "--steps", String(flags.steps), "--warmup", String(flags.warmup), "--min-time", String(flags.minTime), "--seed", String(flags.seed),
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`bench worker for ${spec.id}/${frontend} failed (exit ${code}): ${err.trim()}`));
-      try {
-        resolve(JSON.parse(out) as BenchResult);
-      } catch {
-        reject(new Error(`bench worker for ${spec.id}/${frontend} printed no result: ${out.slice(0, 200)}`));
-      }
-    });
-  });
+  ]);
+  if (run.code !== 0) throw new Error(`bench worker for ${spec.id}/${frontend} failed (exit ${run.code}): ${run.stderr.trim()}`);
+  try {
+    return JSON.parse(run.stdout) as BenchResult;
+  } catch {
+    throw new Error(`bench worker for ${spec.id}/${frontend} printed no result: ${run.stdout.slice(0, 200)}`);
+  }
 }
 
 /** `dualgrad bench`: every model on every frontend, each in a fresh process, plus gradient agreement. */

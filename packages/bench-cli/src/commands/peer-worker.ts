@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { format } from "node:util";
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
@@ -9,9 +7,8 @@ import { PeerUnavailableError, measurePeer, type PeerName, type PeerResult } fro
 import { formatMs, formatRatio } from "../report/format.js";
 import type { BenchResult } from "../report/types.js";
 import { nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
+import { runCliWorker } from "../runners/worker-process.js";
 
-/** The CLI entry (dist/cli.js): peer workers are this same program run with the hidden command. */
-const CLI_PATH = fileURLToPath(new URL("../cli.js", import.meta.url));
 
 /** What a peer worker reports: a result, or why the peer did not run (a note, not a failure). */
 export type PeerOutcome = { ok: true; result: PeerResult } | { ok: false; peer: string; model: string; note: string };
@@ -66,29 +63,25 @@ export function registerPeerWorker(program: Command): void {
  * a worker that crashes becomes a note with the end of its stderr, so one broken peer does not
  * cost the rest of the run.
  */
-export function runPeerWorker(spec: ModelSpec, peer: PeerName, flags: PeerFlags): Promise<PeerOutcome> {
+export async function runPeerWorker(spec: ModelSpec, peer: PeerName, flags: PeerFlags): Promise<PeerOutcome> {
   const args = [
-    CLI_PATH, "peer-worker", "--peer", peer, "--spec", JSON.stringify(spec),
+    "peer-worker", "--peer", peer, "--spec", JSON.stringify(spec),
     "--steps", String(flags.steps), "--warmup", String(flags.warmup), "--min-time", String(flags.minTime), "--seed", String(flags.seed),
   ];
   const failed = (why: string): PeerOutcome => ({ ok: false, peer, model: spec.id, note: `peer ${peer} failed on ${spec.id}: ${why}` });
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", (e) => resolve(failed(e.message)));
-    child.on("close", (code) => {
-      if (code !== 0) return resolve(failed(`exit ${code}: ${err.trim().split("\n").slice(-3).join(" | ")}`));
-      const line = out.trim().split("\n").pop() ?? "";
-      try {
-        resolve(JSON.parse(line) as PeerOutcome);
-      } catch {
-        resolve(failed(`printed no result: ${out.slice(0, 200)}`));
-      }
-    });
-  });
+  let run;
+  try {
+    run = await runCliWorker(args);
+  } catch (e) {
+    return failed(e instanceof Error ? e.message : String(e));
+  }
+  if (run.code !== 0) return failed(`exit ${run.code}: ${run.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  const line = run.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as PeerOutcome;
+  } catch {
+    return failed(`printed no result: ${run.stdout.slice(0, 200)}`);
+  }
 }
 
 /**
