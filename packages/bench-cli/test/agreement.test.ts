@@ -4,21 +4,8 @@ import { syntheticBatch } from "../src/datasets/synthetic.js";
 import { workload } from "../src/models.js";
 import { eagerTrainer } from "../src/runners/eager-trainer.js";
 import { graphTrainer } from "../src/runners/graph-trainer.js";
+import { differences } from "../src/runners/agreement.js";
 
-function maxRel(a: Map<string, Float64Array>, b: Map<string, Float64Array>): number {
-  let worst = 0;
-  for (const [name, x] of a) {
-    const y = b.get(name)!;
-    let diff = 0;
-    let mag = 0;
-    for (let i = 0; i < x.length; i++) {
-      diff = Math.max(diff, Math.abs(x[i] - y[i]));
-      mag = Math.max(mag, Math.abs(y[i]));
-    }
-    worst = Math.max(worst, diff / (mag || 1));
-  }
-  return worst;
-}
 
 const asArrays = (m: Map<string, Float64Array>) => Object.fromEntries([...m].map(([k, v]) => [k, Array.from(v)]));
 
@@ -43,9 +30,9 @@ describe("eager and graph agree (same init, same batch)", () => {
       const batch = syntheticBatch(spec, spec.batch, 7);
       const e = eagerTrainer(spec, { seed: 3 });
       const g = graphTrainer(spec, { seed: 3 });
-      expect(maxRel(g.gradients(batch), e.gradients(batch))).toBeLessThanOrEqual(1e-6);
+      expect(differences(g.gradients(batch), e.gradients(batch)).maxRel).toBeLessThanOrEqual(1e-6);
       for (let s = 0; s < 3; s++) expect(Math.abs(g.step(batch) - e.step(batch))).toBeLessThanOrEqual(1e-6);
-      expect(maxRel(g.parameters(), e.parameters())).toBeLessThanOrEqual(1e-6);
+      expect(differences(g.parameters(), e.parameters()).maxRel).toBeLessThanOrEqual(1e-6);
       e.dispose();
       g.dispose();
     });

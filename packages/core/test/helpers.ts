@@ -33,3 +33,18 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * max |ours - ref| / max |ref| (NaN counts as the largest error): the tolerance measure the
+ * PyTorch reference checks use, relative to the reference tensor's magnitude.
+ */
+export function relativeError(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let diff = 0;
+  let mag = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ours[i] - ref[i]);
+    diff = d > diff || d !== d ? d : diff;
+    mag = Math.max(mag, Math.abs(ref[i]));
+  }
+  return diff / (mag || 1);
+}

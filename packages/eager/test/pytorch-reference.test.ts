@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { relativeError } from "../../core/test/helpers.js";
 import { describe, expect, it } from "vitest";
 import { readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
 import { Tensor, memory, nn, optim, tensor, tidy } from "../src/index.js";
@@ -15,16 +16,10 @@ function get(file: SafetensorsFile, name: string, dtype: DType): Tensor {
   return tensor(toDTypeArray(t, dtype, name), { shape: t.shape, dtype });
 }
 
-/** max |a - b| / max |b|: the tolerance measure check-ref uses. */
+/** relativeError on two tensors, after checking their shapes agree. */
 function relErr(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);
-  let diff = 0;
-  let mag = 0;
-  for (let i = 0; i < a.size; i++) {
-    diff = Math.max(diff, Math.abs(a.data[i] - b.data[i]));
-    mag = Math.max(mag, Math.abs(b.data[i]));
-  }
-  return diff / (mag || 1);
+  return relativeError(a.data, b.data);
 }
 
 function buildModel(file: SafetensorsFile, dtype: DType): { model: nn.Sequential; layers: number } {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { relativeError } from "../../core/test/helpers.js";
 import { describe, expect, it } from "vitest";
 import { Generator, allocator, readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
 import {
@@ -13,15 +14,6 @@ function host(file: SafetensorsFile, name: string, dtype: DType): HostTensor {
   return new HostTensor(t.shape, dtype, toDTypeArray(t, dtype, name));
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let mag = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return diff / (mag || 1);
-}
 
 function model(file: SafetensorsFile, dtype: DType, tag: string) {
   const acts = file.metadata.hidden_activations === "none" ? [] : file.metadata.hidden_activations.split(",");
@@ -74,18 +66,18 @@ describe("compiled graph steps reproduce PyTorch: gradients, loss, parameters af
         return l;
       });
       const [loss, out, ...grads] = grad(x, y);
-      expect(relErr(loss.data, host(file, "loss", dtype).data), "loss").toBeLessThanOrEqual(tol);
-      expect(relErr(out.data, host(file, "output", dtype).data), "output").toBeLessThanOrEqual(tol);
+      expect(relativeError(loss.data, host(file, "loss", dtype).data), "loss").toBeLessThanOrEqual(tol);
+      expect(relativeError(out.data, host(file, "output", dtype).data), "output").toBeLessThanOrEqual(tol);
       const paramNames = m.layers.flatMap((_, i) => [`${i}.weight`, `${i}.bias`]);
-      paramNames.forEach((p, i) => expect(relErr(grads[i].data, host(file, `grad.${p}`, dtype).data), `grad.${p}`).toBeLessThanOrEqual(tol));
+      paramNames.forEach((p, i) => expect(relativeError(grads[i].data, host(file, `grad.${p}`, dtype).data), `grad.${p}`).toBeLessThanOrEqual(tol));
       const losses: number[] = [];
       for (let s = 0; s < 5; s++) {
         losses.push(step(x, y).item());
-        if (s === 0) paramNames.forEach((p, i) => expect(relErr(m.params[i].data, host(file, `after1.${p}`, dtype).data), `after1.${p}`).toBeLessThanOrEqual(tol));
+        if (s === 0) paramNames.forEach((p, i) => expect(relativeError(m.params[i].data, host(file, `after1.${p}`, dtype).data), `after1.${p}`).toBeLessThanOrEqual(tol));
       }
-      paramNames.forEach((p, i) => expect(relErr(m.params[i].data, host(file, `after5.${p}`, dtype).data), `after5.${p}`).toBeLessThanOrEqual(tol));
-      expect(relErr(losses, host(file, "losses", dtype).data)).toBeLessThanOrEqual(tol);
-      expect(relErr(grad(x, y)[0].data, host(file, "loss_after5", dtype).data)).toBeLessThanOrEqual(tol);
+      paramNames.forEach((p, i) => expect(relativeError(m.params[i].data, host(file, `after5.${p}`, dtype).data), `after5.${p}`).toBeLessThanOrEqual(tol));
+      expect(relativeError(losses, host(file, "losses", dtype).data)).toBeLessThanOrEqual(tol);
+      expect(relativeError(grad(x, y)[0].data, host(file, "loss_after5", dtype).data)).toBeLessThanOrEqual(tol);
       grad.dispose();
       step.dispose();
       opt.dispose();
@@ -122,7 +114,7 @@ describe("in-graph optimisers reproduce PyTorch (mlp-small, float64, 3 steps)", 
       m.layers.forEach((_, i) => {
         for (const k of ["weight", "bias"] as const) {
           const v: Variable = k === "weight" ? m.layers[i].weight : m.layers[i].bias!;
-          expect(relErr(v.data, host(file, `${name}.${i}.${k}`, "float64").data), `${name} ${i}.${k}`).toBeLessThanOrEqual(1e-10);
+          expect(relativeError(v.data, host(file, `${name}.${i}.${k}`, "float64").data), `${name} ${i}.${k}`).toBeLessThanOrEqual(1e-10);
         }
       });
       step.dispose();
