@@ -25,3 +25,4 @@ export * from "./random/init.js";
 export * from "./io/safetensors.js";
 export * from "./io/atomic-write.js";
 export * from "./kernels/backend.js";
+export { heapByteOffset, heapStats } from "./kernels/wasm/heap.js";

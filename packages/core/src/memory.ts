@@ -1,5 +1,6 @@
 import { arrayConstructor, bytesPerElement, type DType, type TypedArray, type TypedArrayOf } from "./dtype.js";
 import { DualgradError } from "./errors.js";
+import { heapAlloc, heapBuffer, heapFree } from "./kernels/wasm/heap.js";
 
 /**
  * A block of tensor memory handed out by the {@link Allocator}. `data` may be a view on a
@@ -39,10 +40,17 @@ export interface MemoryStats {
   pooledBytes: number;
 }
 
-/** A pooled block of memory, with the last typed-array view made on it (reused when the next request matches). */
+/**
+ * A pooled block of memory, with the last typed-array view made on it (reused when the next
+ * request matches). Blocks live in the WebAssembly heap (./kernels/wasm/heap.ts) where there is
+ * one, so wasm kernels use tensors in place; `heapAt` is then the block's byte address, and
+ * `buffer` the heap's SharedArrayBuffer as it was when the block was made. Otherwise the block
+ * is its own ArrayBuffer and `heapAt` is -1.
+ */
 interface Block {
   owner: Allocator;
-  buffer: ArrayBuffer;
+  buffer: ArrayBufferLike;
+  heapAt: number;
   classBytes: number;
   view: TypedArray | null;
 }
@@ -102,13 +110,13 @@ export class Allocator {
       this.pooled -= classBytes;
       this.reused++;
     } else {
-      block = { owner: this, buffer: new ArrayBuffer(classBytes), classBytes, view: null };
+      block = newBlock(this, classBytes);
     }
     // Reusing the previous view when dtype and length match saves an object per allocation,
     // which matters for the many tiny tensors of small models.
     const ctor = arrayConstructor(dtype);
     const prev = block.view;
-    const data = (prev !== null && prev.length === size && prev.constructor === ctor ? prev : new ctor(block.buffer, 0, size)) as TypedArrayOf[D];
+    const data = (prev !== null && prev.length === size && prev.constructor === ctor ? prev : new ctor(block.buffer as ArrayBuffer, Math.max(0, block.heapAt), size)) as TypedArrayOf[D];
     block.view = data;
     if (zeroed) data.fill(0);
     const buf = { id: this.nextId++, dtype, size, data, released: false, [BLOCK]: block };
@@ -143,6 +151,8 @@ export class Allocator {
       if (!list) this.pool.set(block.classBytes, (list = []));
       list.push(block);
       this.pooled += block.classBytes;
+    } else {
+      dropBlock(block);
     }
   }
 
@@ -185,9 +195,23 @@ export class Allocator {
 
   /** Drops every pooled free block (live buffers are untouched). */
   trim(): void {
+    for (const list of this.pool.values()) for (const block of list) dropBlock(block);
     this.pool.clear();
     this.pooled = 0;
   }
+}
+
+/** A fresh block: in the WebAssembly heap when there is one with room, else its own ArrayBuffer. */
+function newBlock(owner: Allocator, classBytes: number): Block {
+  const at = heapAlloc(classBytes);
+  if (at >= 0) return { owner, buffer: heapBuffer(), heapAt: at, classBytes, view: null };
+  return { owner, buffer: new ArrayBuffer(classBytes), heapAt: -1, classBytes, view: null };
+}
+
+/** Returns a block the pool does not keep to where it came from (an ArrayBuffer is left to the GC). */
+function dropBlock(block: Block): void {
+  if (block.heapAt >= 0) heapFree(block.heapAt, block.classBytes);
+  block.view = null;
 }
 
 /** The process-wide allocator every frontend allocates through. */

@@ -91,6 +91,37 @@ export function broadcastStrides(shape: Shape, target: Shape): number[] {
   return out;
 }
 
+/**
+ * Simplifies a loop nest without changing its order: drops dimensions of size 1 and merges each
+ * dimension into the next one wherever every operand steps through both as through one (its
+ * stride on the outer dimension is its inner stride times the inner size; a broadcast 0 on both
+ * qualifies). `strides[k]` are operand k's strides over `shape`. Kernels then run the odometer
+ * over as few dimensions as possible: `[1024,1] + [1]` becomes one flat loop of 1024 rather than
+ * 1024 trips of an inner loop of 1. The result always has at least one dimension.
+ */
+export function coalesceDims(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    const merge = last >= 0 && strides.every((st, k) => outStrides[k][last] === st[d] * shape[d]);
+    if (merge) {
+      outShape[last] *= shape[d];
+      strides.forEach((st, k) => (outStrides[k][last] = st[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((st, k) => outStrides[k].push(st[d]));
+    }
+  }
+  if (outShape.length === 0) {
+    // Every dimension was 1: one element.
+    outShape.push(1);
+    outStrides.forEach((st) => st.push(0));
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
 /** Resolves a possibly negative axis (-1 = last) against a rank, or throws naming the op. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  broadcastShapes, broadcastStrides, castInto, contiguousStrides, normalizeAxes, normalizeAxis, promoteTypes,
+  broadcastShapes, broadcastStrides, coalesceDims, castInto, contiguousStrides, normalizeAxes, normalizeAxis, promoteTypes,
   reducedShape, resolveReshape, sizeOf,
 } from "../src/index.js";
 
@@ -51,5 +51,20 @@ describe("dtypes", () => {
     const f = new Float32Array(1);
     castInto([0.1], f);
     expect(f[0]).toBe(Math.fround(0.1));
+  });
+});
+
+describe("coalesceDims", () => {
+  it("drops size-1 dimensions and merges dimensions every operand walks as one", () => {
+    // [1024,1] + [1]: one flat loop; the broadcast operand keeps stride 0.
+    expect(coalesceDims([1024, 1], [[1, 1], [0, 0]])).toEqual({ shape: [1024], strides: [[1], [0]] });
+    // A bias [64] over [32,64] cannot merge (it restarts every row); a full operand alone can.
+    expect(coalesceDims([32, 64], [[64, 1], [0, 1]])).toEqual({ shape: [32, 64], strides: [[64, 1], [0, 1]] });
+    expect(coalesceDims([2, 3, 4], [[12, 4, 1]])).toEqual({ shape: [24], strides: [[1]] });
+    // A broadcast run merges: [2,3,4] reading [2,1,1] has strides [1,0,0] -> [2, 12] with [1, 0].
+    expect(coalesceDims([2, 3, 4], [[12, 4, 1], [1, 0, 0]])).toEqual({ shape: [2, 12], strides: [[12, 1], [1, 0]] });
+    expect(coalesceDims([], [[]])).toEqual({ shape: [1], strides: [[0]] });
+    expect(coalesceDims([1, 1], [[1, 1]])).toEqual({ shape: [1], strides: [[0]] });
+    expect(coalesceDims([3, 0], [[0, 1]])).toEqual({ shape: [0], strides: [[1]] }); // still no elements
   });
 });

@@ -18,15 +18,18 @@ export interface CompileOptions {
 
 /**
  * A graph ready to run: its memory plan, one arena from core's allocator, constants and views
- * bound once, and a flat list of kernel closures. A call copies the inputs into the arena, runs
- * the closures in order (no per-op dispatch, no allocation), copies the outputs out and writes
- * the updates into the variables.
+ * bound once, and a flat list of kernel closures. A call binds the inputs where the caller keeps
+ * them (zero-copy: a tensor already in the WebAssembly heap is read in place by wasm kernels),
+ * runs the closures in order (no per-op dispatch, no allocation), copies the outputs out and
+ * writes the updates into the variables.
  */
 export class CompiledGraph {
   readonly plan: Plan;
   private readonly arena: Value;
   private readonly constants: Value[] = [];
   private readonly views: View[];
+  /** Variable buffers that kernels write during a call (updates planned into their variable). */
+  private readonly writtenVariables: TypedArray[];
   private readonly kernels: (() => void)[] = [];
   private disposed = false;
 
@@ -35,6 +38,8 @@ export class CompiledGraph {
     // float64 elements keep every slot offset (a multiple of 16) aligned for any dtype view.
     this.arena = allocValue("float64", [Math.ceil(this.plan.arenaBytes / 8)]);
     this.views = graph.nodes.map((n): View => {
+      // Bound to the caller's data at each call (see run).
+      if (n.op === "input") return { shape: n.shape, dtype: n.dtype, data: new (arrayConstructor(n.dtype))(0) };
       if (n.op === "variable") {
         const v = variables.get(n.name!);
         if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
@@ -65,7 +70,11 @@ export class CompiledGraph {
         const k = fusedKernel(node.attrs as unknown as FusedAttrs, ins.length);
         const datas = ins.map((v) => v.data);
         const shapes = ins.map((v) => v.shape);
-        this.kernels.push(() => k(out.data, out.shape, datas, shapes));
+        this.kernels.push(() => {
+          // Input views are rebound per call; the others never change.
+          for (let i = 0; i < ins.length; i++) datas[i] = ins[i].data;
+          k(out.data, out.shape, datas, shapes);
+        });
       } else {
         const def = ops[node.op as Prim];
         const run = options.reference ? def.reference : def.kernel;
@@ -73,6 +82,7 @@ export class CompiledGraph {
         this.kernels.push(() => run(ins, out, attrs));
       }
     }
+    this.writtenVariables = [...this.plan.intoVariable.values()].map((name) => variables.get(name)!.value.data);
   }
 
   /** Arena bytes: the plan's peak for intermediates, known before running. */
@@ -87,16 +97,22 @@ export class CompiledGraph {
     if (inputs.length !== g.inputs.length) {
       throw new DualgradError(`run: the graph takes ${g.inputs.length} inputs, got ${inputs.length}`);
     }
+    // Copies of inputs that share memory with a variable this call writes (rare; released below).
+    const copies: Value[] = [];
     g.inputs.forEach((id, k) => {
       const node = g.nodes[id];
       const x = inputs[k];
       if (!shapesEqual(x.shape, node.shape) || x.dtype !== node.dtype) {
         throw new DualgradError(`run: input ${k} (${node.name}) must be ${node.dtype}${formatShape(node.shape)}, got ${x.dtype}${formatShape(x.shape)}`);
       }
-      (this.views[id].data as TypedArray).set(x.data);
+      (this.views[id] as { data: TypedArray }).data = this.aliasesWrittenVariable(x.data) ? copies[copies.push(copyOf(x)) - 1].data : x.data;
     });
     const kernels = this.kernels;
-    for (let i = 0; i < kernels.length; i++) kernels[i]();
+    try {
+      for (let i = 0; i < kernels.length; i++) kernels[i]();
+    } finally {
+      copies.forEach(releaseValue);
+    }
     allocator.countLaunch(kernels.length);
     const outputs = g.outputs.map((id) => {
       const v = this.views[id];
@@ -108,6 +124,14 @@ export class CompiledGraph {
       if (this.views[u.value].data !== target) target.set(this.views[u.value].data);
     }
     return outputs;
+  }
+
+  /** Whether `data` overlaps a variable buffer that a kernel writes during the call (then it must be copied first). */
+  private aliasesWrittenVariable(data: TypedArray): boolean {
+    for (const v of this.writtenVariables) {
+      if (v.buffer === data.buffer && v.byteOffset < data.byteOffset + data.byteLength && data.byteOffset < v.byteOffset + v.byteLength) return true;
+    }
+    return false;
   }
 
   /** The plan as text. */
@@ -122,6 +146,13 @@ export class CompiledGraph {
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
   }
+}
+
+/** A fresh allocator buffer holding a copy of `x`. */
+function copyOf(x: TensorData): Value {
+  const v = allocValue(x.dtype, x.shape);
+  v.data.set(x.data);
+  return v;
 }
 
 /** Plans and compiles `graph`; `variables` supplies every variable the graph reads or assigns. */

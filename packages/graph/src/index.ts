@@ -14,6 +14,7 @@ export { fn, jit, trace, traceGraph, type InputSpec, lowerGraph, type FunctionOp
 export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
 export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
 export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";
+export { DeviceTensor, put } from "./device-tensor.js";
 export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
 export { scheduleUpdates } from "./passes/schedule.js";
 export { fusedSource } from "./fused-kernel.js";

@@ -2,8 +2,8 @@ import { bytesPerElement, isPrim, ops, sizeOf } from "@dualgrad/core";
 import { valueName, type Graph } from "./ir.js";
 
 /**
- * Memory planning by liveness: every computed value (and every input, copied in at the start of
- * a call) gets an offset in one arena. A value lives from the step that defines it to its last
+ * Memory planning by liveness: every computed value gets an offset in one arena (inputs are read
+ * where the caller keeps them, and never written). A value lives from the step that defines it to its last
  * reader; outputs and updates live to the end. Since every lifetime is known before anything
  * runs, offsets are assigned greedy by size (largest first, lowest non-overlapping offset); an
  * elementwise op may write over an input that dies at that op ("in place"), and an optimizer
@@ -25,9 +25,9 @@ export type PlanStep =
 /** A memory plan over a graph. */
 export interface Plan {
   steps: PlanStep[];
-  /** Arena slot of each value id; null for variables and constants (they have their own buffers). */
+  /** Arena slot of each value id; null for inputs, variables and constants (they have their own buffers). */
   slots: (Slot | null)[];
-  /** Arena size: the plan's peak bytes for intermediates and inputs. */
+  /** Arena size: the plan's peak bytes for intermediates. */
   arenaBytes: number;
   /** What the values would take without any reuse (the sum of their sizes). */
   unplannedBytes: number;
@@ -114,10 +114,12 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
       }
     }
   }
-  const inArena = (id: number) => g.nodes[id].op !== "variable" && g.nodes[id].op !== "constant" && !intoVariable.has(id);
+  // Inputs are read where the caller keeps them (zero-copy, as jit reads device arrays), so they
+  // take no arena space and are never written over; variables and constants have their own buffers.
+  const inArena = (id: number) => g.nodes[id].op !== "input" && g.nodes[id].op !== "variable" && g.nodes[id].op !== "constant" && !intoVariable.has(id);
 
   // 1. In-place chains: an op may take over the slot of an input that dies at that op.
-  //    Each chain (or lone value) becomes one lifetime; inputs are live from before the first op.
+  //    Each chain (or lone value) becomes one lifetime.
   const chainOf = new Array<Lifetime | null>(n).fill(null);
   const donorOf = new Map<number, number>();
   const lifetimes: Lifetime[] = [];
@@ -126,10 +128,9 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
     lifetimes.push(l);
     chainOf[id] = l;
   };
-  for (const id of g.inputs) newLifetime(id, -1);
   const donated = new Set<number>();
   for (const node of g.nodes) {
-    if (!inArena(node.id) || node.op === "input") continue;
+    if (!inArena(node.id)) continue;
     // In place: an arena input of exactly this layout that dies here and is read only once by it.
     const donor = !inPlace || !canRunInPlace(node.op)
       ? undefined
@@ -161,11 +162,10 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
       }
     }
   };
-  for (const id of g.inputs) steps.push({ kind: "alloc", value: id, offset: slots[id]!.offset, bytes: slots[id]!.bytes });
   for (const node of g.nodes) {
     if (intoVariable.has(node.id)) {
       steps.push({ kind: "run", node: node.id, intoVariable: intoVariable.get(node.id) });
-    } else if (inArena(node.id) && node.op !== "input") {
+    } else if (inArena(node.id)) {
       const donor = donorOf.get(node.id);
       if (donor === undefined) steps.push({ kind: "alloc", value: node.id, offset: slots[node.id]!.offset, bytes: slots[node.id]!.bytes });
       steps.push(donor === undefined ? { kind: "run", node: node.id } : { kind: "run", node: node.id, inPlaceOf: donor });
@@ -173,7 +173,6 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
     freeEnded(new Set(node.inputs), node.id);
     freeEnded([node.id], node.id);
   }
-  freeEnded(g.inputs, n);
   const inPlaceCount = donorOf.size;
   return { steps, slots, arenaBytes, unplannedBytes, inPlaceCount, intoVariable };
 }

@@ -1,6 +1,6 @@
 import { Generator } from "@dualgrad/core";
 import {
-  Adam, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
+  Adam, DeviceTensor, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import type { Batch } from "../datasets/synthetic.js";
 import { hiddenActivation, type ModelSpec } from "../models.js";
@@ -12,7 +12,7 @@ export interface GraphTrainer extends Trainer {
   /** The compiled forward + loss (no gradients), for showing the plain traced model. */
   readonly compiledLoss: GraphFunction<HostTensor>;
   /** The compiled step's arguments for a batch (to inspect its stages with `compiledStep.lower`). */
-  stepArgs(batch: Batch): [HostTensor, HostTensor];
+  stepArgs(batch: Batch): [TensorData, TensorData];
 }
 
 /**
@@ -49,15 +49,21 @@ export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTra
   const lossFn = fn<HostTensor>((x: SymbolicTensor, y: SymbolicTensor) => lossOf(x, y), { ...fnOptions, name: `${spec.id}-loss` });
   const predictFn = fn<HostTensor>((x: SymbolicTensor) => forward(x), { ...fnOptions, name: `${spec.id}-predict` });
   const gradFn = fn<HostTensor[]>((x: SymbolicTensor, y: SymbolicTensor) => gradients(lossOf(x, y), params), { ...fnOptions, name: `${spec.id}-grad` });
-  let cached: { batch: Batch; x: HostTensor; y: HostTensor } | null = null;
+  // The last batch, kept in core's allocator (the wasm heap) as `jax.device_put` would keep it,
+  // so the compiled step reads it in place every step, as eager reads its tensors.
+  let cached: { batch: Batch; x: DeviceTensor; y: DeviceTensor } | null = null;
   const tensorsOf = (b: Batch) => {
     if (cached?.batch === b) return cached;
-    const x = new HostTensor(b.xShape, dtype, dtype === "float64" ? Float64Array.from(b.x) : Float32Array.from(b.x));
-    const y = spec.loss === "ce"
-      ? new HostTensor(b.yShape, "int32", Int32Array.from(b.y))
-      : new HostTensor(b.yShape, dtype, dtype === "float64" ? Float64Array.from(b.y) : Float32Array.from(b.y));
+    releaseCached();
+    const x = new DeviceTensor(b.xShape, dtype, b.x);
+    const y = new DeviceTensor(b.yShape, spec.loss === "ce" ? "int32" : dtype, b.y);
     cached = { batch: b, x, y };
     return cached;
+  };
+  const releaseCached = () => {
+    cached?.x.dispose();
+    cached?.y.dispose();
+    cached = null;
   };
   return {
     frontend: "graph",
@@ -94,6 +100,7 @@ export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTra
       });
     },
     dispose() {
+      releaseCached();
       step.dispose();
       lossFn.dispose();
       predictFn.dispose();

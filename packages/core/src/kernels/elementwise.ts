@@ -1,5 +1,5 @@
 import type { TypedArray } from "../dtype.js";
-import { broadcastStrides, contiguousStrides, sizeOf, type Shape } from "../shape.js";
+import { broadcastStrides, coalesceDims, contiguousStrides, sizeOf, type Shape } from "../shape.js";
 
 /**
  * Elementwise kernels generated from a JavaScript expression over locals `x0, x1, x2`
@@ -61,10 +61,16 @@ export function compileElementwise(key: string, arity: number, expr: string, pre
     if (n === 0) return;
     let same = true;
     for (const a of inputs) if (a.length !== n) same = false;
-    const call: unknown[] = [out, outShape, same];
-    for (let i = 0; i < arity; i++) {
-      call.push(inputs[i], same ? null : broadcastStrides(inShapes[i], outShape));
+    if (same) {
+      const call: unknown[] = [out, outShape, true];
+      for (let i = 0; i < arity; i++) call.push(inputs[i], null);
+      loop(...call);
+      return;
     }
+    // Broadcasting: walk as few dimensions as the operands' strides allow (same element order).
+    const dims = coalesceDims(outShape, [contiguousStrides(outShape), ...inShapes.map((s) => broadcastStrides(s, outShape))]);
+    const call: unknown[] = [out, dims.shape, false];
+    for (let i = 0; i < arity; i++) call.push(inputs[i], dims.strides[i + 1]);
     loop(...call);
   };
   cache.set(key, kernel);

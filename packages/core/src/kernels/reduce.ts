@@ -1,5 +1,5 @@
 import type { TypedArray } from "../dtype.js";
-import { contiguousStrides, reducedShape, sizeOf, type Shape } from "../shape.js";
+import { coalesceDims, contiguousStrides, reducedShape, sizeOf, type Shape } from "../shape.js";
 
 /**
  * Reductions over any set of axes. Every output element accumulates its inputs in the
@@ -68,7 +68,9 @@ function outputStrides(shape: Shape, axes: readonly number[]): Int32Array {
  * `acc` must be initialised by the caller (0 for sums, -Infinity for max).
  */
 export function reduceInto(kind: Combine, x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, shift: Float64Array | null = null): void {
-  reducer(kind)(x, shape, outputStrides(shape, axes), acc, shift);
+  // Fewer, longer loops in the same element order: e.g. summing all of [1024,1] is one loop of 1024.
+  const dims = coalesceDims(shape, [contiguousStrides(shape), Array.from(outputStrides(shape, axes))]);
+  reducer(kind)(x, dims.shape, Int32Array.from(dims.strides[1]), acc, shift);
 }
 
 /** The reference: unravel each input index, ravel its output index, combine. Same order, no tricks. */

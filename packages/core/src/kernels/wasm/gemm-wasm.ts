@@ -27,6 +27,8 @@
  */
 import { gemm } from "../gemm.js";
 import { FunctionBuilder, ModuleBuilder, PAGE_BYTES, ValType, wasmApi, type Local, type WasmApi, type WasmInstance, type WasmMemory, type WasmModule } from "./emitter.js";
+import { gemvAt, gemvAvailable } from "./gemv-wasm.js";
+import { HEAP_BASE, MAX_PAGES, heapAlloc, heapByteOffset, heapFree, wasmMemory } from "./heap.js";
 
 type FloatArray = Float32Array | Float64Array;
 const I32 = ValType.i32;
@@ -109,8 +111,6 @@ export interface KernelConfig {
   shared: boolean;
 }
 
-/** Largest memory in pages: 2 GiB - 64 KiB, so every byte address and end pointer is a positive i32. */
-export const MAX_PAGES = 32767;
 
 /** Byte address of the job parameter block read by `runChunk` (i32 words, see {@link Param}). */
 const PARAMS_PTR = 64;
@@ -131,8 +131,6 @@ const Param = {
   scratch: 12,
   scratchStride: 13,
 } as const;
-/** First byte past the reserved low area (parameter block). */
-const HEAP_START = 1024;
 /** Bytes reserved at the start of each slot's scratch for the edge tile (then the packed B). */
 const TILE_BYTES = 1024;
 
@@ -517,7 +515,10 @@ export interface GemmRuntime {
  * worker threads; `slots` is how many scratch slots the job has room for. Installed by
  * ./threads.ts so that this module does not import worker_threads.
  */
-export type ChunkRunner = (rt: GemmRuntime, total: number, slots: number, run: (chunk: number, slot: number) => void) => void;
+export type ChunkRunner = (rt: GemmRuntime, total: number, slots: number, run: (chunk: number, slot: number) => void, kind: ChunkKind) => void;
+
+/** Which module's `runChunk` a shared job runs: the gemm's or the matrix-vector one (./gemv-wasm.ts). */
+export type ChunkKind = "gemm" | "gemv";
 
 /**
  * The micro-kernel shape for an engine with or without relaxed SIMD. Measured on the dev box
@@ -535,13 +536,17 @@ export function defaultKernel(relaxed: boolean): Omit<KernelConfig, "relaxed" | 
 let runtime: GemmRuntime | undefined;
 let runtimeError: Error | undefined;
 
-/** Builds a runtime for `cfg` (exported for benchmarks of other kernel shapes). */
-export function createGemmRuntime(cfg: KernelConfig): GemmRuntime {
+/**
+ * Builds a runtime for `cfg` (exported for benchmarks of other kernel shapes). With `memory`
+ * (the heap's, see ./heap.ts) tensors already in it are used in place; without, the runtime gets
+ * a private memory and copies every operand in and out.
+ */
+export function createGemmRuntime(cfg: KernelConfig, memory?: WasmMemory): GemmRuntime {
   const api = wasmApi();
   if (!api) throw new Error("gemm-wasm: this JavaScript engine has no WebAssembly");
   const bytes = buildGemmModule(cfg);
   const module = new api.Module(bytes);
-  const memory = new api.Memory({ initial: 16, maximum: MAX_PAGES, shared: cfg.shared });
+  memory ??= new api.Memory({ initial: 16, maximum: MAX_PAGES, shared: cfg.shared });
   const instance: WasmInstance = new api.Instance(module, { env: { memory } });
   return { config: cfg, bytes, module, memory, exports: instance.exports as unknown as GemmExports };
 }
@@ -557,7 +562,9 @@ export function gemmRuntime(): GemmRuntime {
   try {
     if (!simdSupported()) throw new Error("gemm-wasm: this engine does not support WebAssembly SIMD");
     const relaxed = relaxedSimdSupported();
-    runtime = createGemmRuntime({ ...defaultKernel(relaxed), relaxed, shared: sharedMemorySupported() });
+    // The heap's memory where there is one (always shared), so tensors are used in place.
+    const heap = wasmMemory();
+    runtime = createGemmRuntime({ ...defaultKernel(relaxed), relaxed, shared: heap !== undefined || sharedMemorySupported() }, heap);
     return runtime;
   } catch (e) {
     runtimeError = e instanceof Error ? e : new Error(String(e));
@@ -646,18 +653,107 @@ function views(rt: GemmRuntime): { f32: Float32Array; i32: Int32Array } {
   return { f32: f32View, i32: i32View as Int32Array };
 }
 
-/** Grows the memory to at least `bytes`; false when that is past {@link MAX_PAGES} or the engine refuses. */
-function ensureBytes(rt: GemmRuntime, bytes: number): boolean {
-  const have = rt.memory.buffer.byteLength;
-  if (bytes <= have) return true;
-  const pages = Math.ceil((bytes - have) / PAGE_BYTES);
-  if (have / PAGE_BYTES + pages > MAX_PAGES) return false;
-  try {
-    rt.memory.grow(pages);
-  } catch {
-    return false; // out of memory: let the caller take the TypeScript path
+/** The heap block kept as gemm scratch (grown, never shrunk), and its size. */
+let heapScratchAt = -1;
+let heapScratchBytes = 0;
+
+/**
+ * Byte address of `bytes` bytes of scratch for one call, or -1 when they cannot be had. On the
+ * heap's memory it is a heap block kept between calls (grown by doubling); a private memory is
+ * all scratch above the reserved low area.
+ */
+function scratchBase(rt: GemmRuntime, bytes: number): number {
+  if (rt.memory === wasmMemory()) {
+    if (bytes <= heapScratchBytes) return heapScratchAt;
+    if (heapScratchAt >= 0) heapFree(heapScratchAt, heapScratchBytes);
+    const want = Math.max(bytes, 2 * heapScratchBytes, 64 * 1024);
+    heapScratchAt = heapAlloc(want);
+    heapScratchBytes = heapScratchAt >= 0 ? want : 0;
+    if (heapScratchAt < 0 && want > bytes) {
+      heapScratchAt = heapAlloc(bytes);
+      heapScratchBytes = heapScratchAt >= 0 ? bytes : 0;
+    }
+    return heapScratchAt;
   }
-  return true;
+  const have = rt.memory.buffer.byteLength;
+  const end = HEAP_BASE + bytes;
+  if (end > have) {
+    const pages = Math.ceil((end - have) / PAGE_BYTES);
+    if (have / PAGE_BYTES + pages > MAX_PAGES) return -1;
+    try {
+      rt.memory.grow(pages);
+    } catch {
+      return -1; // out of memory: let the caller take the TypeScript path
+    }
+  }
+  return HEAP_BASE;
+}
+
+/** Where one call's operands are in the memory, and its extra scratch. */
+interface Staged {
+  aPtr: number;
+  bPtr: number;
+  cPtr: number;
+  /** Address of the `extraBytes` of scratch asked for. */
+  extra: number;
+  /** Copies C back when it was staged (a no-op when it is used in place). */
+  finish(): void;
+}
+
+/**
+ * Lays out one call: operands already in the runtime's memory (tensors in the heap, when
+ * `inPlace`) are used where they are; the others are copied into scratch, followed by
+ * `extraBytes` for the kernel. Null when the scratch cannot be had (past 2 GiB).
+ */
+function stage(
+  rt: GemmRuntime, inPlace: boolean, m: number, n: number, k: number,
+  a: Float32Array, aOff: number, b: Float32Array, bOff: number, c: Float32Array, cOff: number, extraBytes: number,
+): Staged | null {
+  const aHeap = inPlace ? heapByteOffset(a) : -1;
+  const bHeap = inPlace ? heapByteOffset(b) : -1;
+  const cHeap = inPlace ? heapByteOffset(c) : -1;
+  let off = 0;
+  const aStage = off;
+  if (aHeap < 0) off = alignUp(off + m * k * 4, 64);
+  const bStage = off;
+  if (bHeap < 0) off = alignUp(off + k * n * 4, 64);
+  const cStage = off;
+  if (cHeap < 0) off = alignUp(off + m * n * 4, 64);
+  const extraOff = off;
+  off += extraBytes;
+  const base = off > 0 ? scratchBase(rt, off) : 0;
+  if (base < 0) return null;
+  const aPtr = aHeap >= 0 ? aHeap + aOff * 4 : base + aStage;
+  const bPtr = bHeap >= 0 ? bHeap + bOff * 4 : base + bStage;
+  const cPtr = cHeap >= 0 ? cHeap + cOff * 4 : base + cStage;
+  const { f32 } = views(rt);
+  if (aHeap < 0) f32.set(a.subarray(aOff, aOff + m * k), aPtr >> 2);
+  if (bHeap < 0) f32.set(b.subarray(bOff, bOff + k * n), bPtr >> 2);
+  const finish = () => {
+    if (cHeap < 0) c.set(views(rt).f32.subarray(cPtr >> 2, (cPtr >> 2) + m * n), cOff);
+  };
+  return { aPtr, bPtr, cPtr, extra: base + extraOff, finish };
+}
+
+/**
+ * The matrix-vector case of {@link gemmWasm} (m = 1 or n = 1) on the heap's memory: operands
+ * outside the heap are staged into scratch, the product runs in ./gemv-wasm.ts (shared with
+ * worker threads when big), and a staged C is copied back.
+ */
+function gemvStaged(
+  rt: GemmRuntime, m: number, n: number, k: number,
+  a: Float32Array, aOff: number, transA: boolean,
+  b: Float32Array, bOff: number, transB: boolean,
+  c: Float32Array, cOff: number,
+): void {
+  const at = stage(rt, true, m, n, k, a, aOff, b, bOff, c, cOff, 0);
+  if (!at) {
+    gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
+    return;
+  }
+  const share = chunkRunner === undefined ? undefined : (total: number, slots: number, run: (chunk: number, slot: number) => void) => chunkRunner!(rt, total, slots, run, "gemv");
+  gemvAt(m, n, k, at.aPtr, transA, at.bPtr, transB, at.cPtr, threadCount, share);
+  at.finish();
 }
 
 /**
@@ -710,7 +806,16 @@ export function gemmWasm(
     c.fill(0, cOff, cOff + m * n);
     return;
   }
+  // A matrix-vector product reads its matrix once, in place: packing it would double the traffic.
   const rt = gemmRuntime();
+  const inPlace = rt.memory === wasmMemory();
+  // A matrix-vector product reads its matrix once, in place: packing it would double the
+  // traffic. Chosen by shape alone (never by where the operands live), so the bits of a result
+  // do not depend on whether its inputs were in the heap.
+  if ((m === 1 || n === 1) && inPlace && gemvAvailable()) {
+    gemvStaged(rt, m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
+    return;
+  }
   const cfg = rt.config;
   const { kcMax, mcMax } = blocking(cfg, m, k);
 
@@ -736,29 +841,22 @@ export function gemmWasm(
   const total = rowChunks * Math.ceil(nPanels / colPanels);
   const slots = parallel ? threadCount : 1;
 
-  // Layout: A, B, C, packed A, then per slot: edge tile + packed B block.
+  // Operands already in the runtime's memory (tensors in the heap) are used in place; the
+  // others are staged into scratch. Scratch layout: staged A, B, C, packed A, then per slot:
+  // edge tile + packed B block.
   const mPad = mPanels * cfg.mr;
-  let off = HEAP_START;
-  const aPtr = off;
-  off = alignUp(off + m * k * 4, 64);
-  const bPtr = off;
-  off = alignUp(off + k * n * 4, 64);
-  const cPtr = off;
-  off = alignUp(off + m * n * 4, 64);
-  const packedA = off;
-  off = alignUp(off + mPad * k * 4, 64);
-  const scratch = off;
   const scratchStride = alignUp(TILE_BYTES + kcMax * colStep * 4, 64);
-  off += scratchStride * slots;
-  if (!ensureBytes(rt, off)) {
+  const packedBytes = alignUp(mPad * k * 4, 64);
+  const at = stage(rt, inPlace, m, n, k, a, aOff, b, bOff, c, cOff, packedBytes + scratchStride * slots);
+  if (!at) {
     // Too big for one 2 GiB WebAssembly memory: the TypeScript kernel has no such limit.
     gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
     return;
   }
-
-  const { f32, i32 } = views(rt);
-  f32.set(a.subarray(aOff, aOff + m * k), aPtr >> 2);
-  f32.set(b.subarray(bOff, bOff + k * n), bPtr >> 2);
+  const { aPtr, bPtr, cPtr } = at;
+  const packedA = at.extra;
+  const scratch = at.extra + packedBytes;
+  const { i32 } = views(rt);
   const p = PARAMS_PTR >> 2;
   i32[p + Param.packedA] = packedA;
   i32[p + Param.m] = m;
@@ -777,9 +875,9 @@ export function gemmWasm(
   const ex = rt.exports;
   ex.packAllA(aPtr, transA ? 1 : 0, m, k, kcMax, packedA);
   if (parallel && chunkRunner) {
-    chunkRunner(rt, total, slots, ex.runChunk);
+    chunkRunner(rt, total, slots, ex.runChunk, "gemm");
   } else {
     for (let t = 0; t < total; t++) ex.runChunk(t, 0);
   }
-  c.set(f32.subarray(cPtr >> 2, (cPtr >> 2) + m * n), cOff);
+  at.finish();
 }

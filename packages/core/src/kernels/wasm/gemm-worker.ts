@@ -7,7 +7,7 @@
  * writes the job into WebAssembly memory, resets NEXT, sets TOTAL and ACTIVE, stores OPEN = 1 and
  * bumps GEN (waking the workers), then claims chunks itself. A woken worker registers in BUSY,
  * and only if OPEN is still 1 (checked after registering) claims chunks with an atomic add on NEXT
- * and runs each with the shared module's `runChunk(chunk, slot)`. The caller, out of chunks,
+ * and runs each with the `runChunk(chunk, slot)` of the module KIND names. The caller, out of chunks,
  * stores OPEN = 0 and waits until BUSY is 0: a worker that registered before that saw OPEN = 1 and
  * is counted; one that registered after sees OPEN = 0 and touches nothing. So every chunk is
  * computed exactly once, and no worker reads the job after the caller has returned.
@@ -35,20 +35,23 @@ export const Ctl = {
   ERROR: 128,
   /** Chunks run by workers, all jobs together (statistics for tests). */
   WORKER_CHUNKS: 144,
+  /** Which module's `runChunk` the current job runs (index into {@link GemmWorkerData.modules}). */
+  KIND: 160,
 } as const;
 
 /** Int32 words in the control array. */
-export const CTL_WORDS = 160;
+export const CTL_WORDS = 176;
 
 /** Polls of GEN a worker makes before it sleeps in Atomics.wait (roughly tens of microseconds). */
 export const SPIN_POLLS = 20000;
 
 /**
- * Data a worker is started with (`workerData`): the compiled module and the shared memory it
- * instantiates against, the control buffer and its slot id (1, 2, ...; the caller is slot 0).
+ * Data a worker is started with (`workerData`): the compiled modules (the gemm's, then the
+ * matrix-vector one's) and the shared memory it instantiates them against, the control buffer
+ * and its slot id (1, 2, ...; the caller is slot 0).
  */
 export interface GemmWorkerData {
-  module: unknown;
+  modules: unknown[];
   memory: unknown;
   ctl: SharedArrayBuffer;
   id: number;
@@ -57,9 +60,9 @@ export interface GemmWorkerData {
 /** The worker program. CommonJS (what `eval: true` runs); reads {@link GemmWorkerData}. */
 export const GEMM_WORKER_SOURCE = `"use strict";
 const { workerData } = require("node:worker_threads");
-const { module, memory, ctl: ctlBuffer, id } = workerData;
+const { modules, memory, ctl: ctlBuffer, id } = workerData;
 const ctl = new Int32Array(ctlBuffer);
-const runChunk = new WebAssembly.Instance(module, { env: { memory } }).exports.runChunk;
+const runChunks = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk);
 Atomics.add(ctl, ${Ctl.READY}, 1);
 let seen = 0;
 for (;;) {
@@ -75,6 +78,7 @@ for (;;) {
   try {
     if (Atomics.load(ctl, ${Ctl.OPEN}) === 1 && id < Atomics.load(ctl, ${Ctl.ACTIVE})) {
       const total = Atomics.load(ctl, ${Ctl.TOTAL});
+      const runChunk = runChunks[Atomics.load(ctl, ${Ctl.KIND})];
       let done = 0;
       for (;;) {
         const chunk = Atomics.add(ctl, ${Ctl.NEXT}, 1);

@@ -9,8 +9,13 @@
  * runs. Which thread runs a chunk never changes its bits (see ./gemm-wasm.ts).
  */
 import { Worker } from "node:worker_threads";
+import { wasmMemory } from "./heap.js";
 import { CTL_WORDS, Ctl, GEMM_WORKER_SOURCE, type GemmWorkerData } from "./gemm-worker.js";
-import { setChunkRunner, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
+import { setChunkRunner, type ChunkKind, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
+import { gemvModule } from "./gemv-wasm.js";
+
+/** Index of each job kind's module in the workers' module list. */
+const KIND_INDEX: Record<ChunkKind, number> = { gemm: 0, gemv: 1 };
 
 /** Polls of BUSY the caller makes before sleeping while the last workers finish. */
 const CALLER_SPIN_POLLS = 20000;
@@ -28,7 +33,10 @@ class Pool {
   ensure(count: number): void {
     while (this.workers.length < count && !this.broken) {
       const id = this.workers.length + 1;
-      const data: GemmWorkerData = { module: this.rt.module, memory: this.rt.memory, ctl: this.ctl.buffer as SharedArrayBuffer, id };
+      // The matrix-vector module exists only on the heap's memory; a private runtime's workers run gemm jobs only.
+      const gemv = gemvModule();
+      const modules = gemv && this.rt.memory === wasmMemory() ? [this.rt.module, gemv] : [this.rt.module];
+      const data: GemmWorkerData = { modules, memory: this.rt.memory, ctl: this.ctl.buffer as SharedArrayBuffer, id };
       let worker: Worker;
       try {
         worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData: data });
@@ -53,8 +61,9 @@ class Pool {
   }
 
   /** Runs chunks 0..total-1 on this thread (slot 0) and on workers 1..slots-1, then returns. */
-  run(total: number, slots: number, run: (chunk: number, slot: number) => void): void {
+  run(total: number, slots: number, run: (chunk: number, slot: number) => void, kind: ChunkKind): void {
     const ctl = this.ctl;
+    Atomics.store(ctl, Ctl.KIND, KIND_INDEX[kind]);
     Atomics.store(ctl, Ctl.NEXT, 0);
     Atomics.store(ctl, Ctl.TOTAL, total);
     Atomics.store(ctl, Ctl.ACTIVE, slots);
@@ -118,14 +127,14 @@ function poolFor(rt: GemmRuntime): Pool | undefined {
 }
 
 /** The {@link ChunkRunner} installed into gemm-wasm: shares the chunks when workers can be had. */
-const runChunks: ChunkRunner = (rt, total, slots, run) => {
-  const p = rt.config.shared ? poolFor(rt) : undefined;
+const runChunks: ChunkRunner = (rt, total, slots, run, kind) => {
+  const p = rt.config.shared && (kind === "gemm" || rt.memory === wasmMemory()) ? poolFor(rt) : undefined;
   if (!p) {
     for (let t = 0; t < total; t++) run(t, 0);
     return;
   }
   p.ensure(slots - 1);
-  p.run(total, slots, run);
+  p.run(total, slots, run, kind);
 };
 
 setChunkRunner(runChunks);

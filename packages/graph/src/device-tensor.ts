@@ -1,0 +1,61 @@
+import { DualgradError, allocValue, formatShape, releaseValue, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
+import type { TensorData } from "./host-tensor.js";
+
+/**
+ * A tensor held in core's allocator, which puts it in the WebAssembly heap where there is one:
+ * the analogue of the array `jax.device_put` returns. Compiled functions read their inputs where
+ * the caller keeps them, so a DeviceTensor passed every step costs no copy at all (a plain
+ * {@link HostTensor} works too, but its float32 data is copied into the heap by each wasm kernel
+ * that reads it). Owned by the caller: release it with `dispose()` (or `using`).
+ */
+export class DeviceTensor implements TensorData {
+  private value: Value | null;
+
+  constructor(shape: Shape, dtype: DType, values: ArrayLike<number>) {
+    const v = allocValue(dtype, shape);
+    if (values.length !== v.data.length) {
+      releaseValue(v);
+      throw new DualgradError(`put: ${values.length} values do not fill shape ${formatShape(shape)}`);
+    }
+    v.data.set(values);
+    this.value = v;
+  }
+
+  get shape(): Shape {
+    return this.live().shape;
+  }
+
+  get dtype(): DType {
+    return this.live().dtype;
+  }
+
+  /** The elements, in place (writing them changes the tensor). */
+  get data(): TypedArray {
+    return this.live().data;
+  }
+
+  /** Whether `dispose()` has run. */
+  get disposed(): boolean {
+    return this.value === null;
+  }
+
+  /** Returns the memory to the allocator; using the tensor afterwards throws. Idempotent. */
+  dispose(): void {
+    if (this.value) releaseValue(this.value);
+    this.value = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  private live(): Value {
+    if (!this.value) throw new DualgradError("DeviceTensor: used after dispose()");
+    return this.value;
+  }
+}
+
+/** Copies `x` into core's allocator (the WebAssembly heap where there is one), like `jax.device_put`. */
+export function put(x: TensorData): DeviceTensor {
+  return new DeviceTensor(x.shape, x.dtype, x.data);
+}
