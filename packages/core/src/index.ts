@@ -17,6 +17,8 @@ export type { MatmulPrim } from "./ops/matmul.js";
 export type { IndexPrim } from "./ops/index-ops.js";
 export { sumTo, unreduce } from "./ops/vjp-helpers.js";
 export { compileElementwise, type ElementwiseKernel } from "./kernels/elementwise.js";
+export { dispatchElementwise, WASM_ELEMENTWISE_MIN_SIZE } from "./kernels/elementwise-dispatch.js";
+export { compileWasmElementwise, wasmElementwiseSupported, type WasmElementwiseKernel, type WasmElementwiseOp, type WasmOperand } from "./kernels/wasm/elementwise-wasm.js";
 export { gemm, gemmReference } from "./kernels/gemm.js";
 export * from "./execute.js";
 export * from "./gradcheck.js";

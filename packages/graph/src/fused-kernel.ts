@@ -1,4 +1,6 @@
-import { ELEMENTWISE, compileElementwise, numberLiteral, type ElementwiseKernel, type ElementwisePrim } from "@dualgrad/core";
+import {
+  ELEMENTWISE, compileElementwise, dispatchElementwise, numberLiteral, type ElementwiseKernel, type ElementwisePrim, type WasmElementwiseOp,
+} from "@dualgrad/core";
 import type { FusedAttrs, FusedOp } from "./ir.js";
 
 /**
@@ -31,8 +33,13 @@ export function fusedSource(attrs: FusedAttrs): { prelude: string; expr: string 
   return { prelude: exprs.slice(0, last).map((e, k) => `const t${k} = ${e};`).join(" "), expr: exprs[last] };
 }
 
-/** The compiled kernel for a fused node with `arity` inputs (cached by its source). */
+/**
+ * The compiled kernel for a fused node with `arity` inputs (cached by its source): generated
+ * WebAssembly SIMD for float32 programs big enough to pay for the call on the wasm backend,
+ * generated JavaScript otherwise (core's dispatchElementwise chooses per call).
+ */
 export function fusedKernel(attrs: FusedAttrs, arity: number): ElementwiseKernel {
   const { prelude, expr } = fusedSource(attrs);
-  return compileElementwise(`fused:${arity}:${prelude}|${expr}`, arity, expr, prelude);
+  const key = `fused:${arity}:${prelude}|${expr}`;
+  return dispatchElementwise(key, arity, attrs.ops as readonly WasmElementwiseOp[], compileElementwise(key, arity, expr, prelude));
 }

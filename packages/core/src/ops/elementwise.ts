@@ -2,7 +2,8 @@ import type { DType } from "../dtype.js";
 import { isFloat } from "../dtype.js";
 import { ShapeError } from "../errors.js";
 import { broadcastShapes, formatShape } from "../shape.js";
-import { compileElementwise, referenceElementwise } from "../kernels/elementwise.js";
+import { compileElementwise, referenceElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
+import { dispatchElementwise } from "../kernels/elementwise-dispatch.js";
 import type { Attrs, Emitter, Meta, OpDef, OpTable } from "./prim.js";
 import { mul, scale, sumTo } from "./vjp-helpers.js";
 
@@ -183,13 +184,24 @@ function kernelKey(prim: string, attrs: object): string {
 function defineElementwise<P extends ElementwisePrim>(prim: P): OpDef<P> {
   const spec = ELEMENTWISE[prim] as ElementwiseSpec<P>;
   const vars = Array.from({ length: spec.arity }, (_, i) => `x${i}`);
+  const operands = vars.map((_, index) => ({ from: "in" as const, index }));
+  // One kernel per attribute variant, JS and wasm compilations of the same one-op program.
+  const kernels = new Map<string, ElementwiseKernel>();
+  const kernelFor = (attrs: Attrs[P]): ElementwiseKernel => {
+    const key = kernelKey(prim, attrs);
+    let k = kernels.get(key);
+    if (!k) {
+      k = dispatchElementwise(key, spec.arity, [{ prim, attrs, operands }], compileElementwise(key, spec.arity, spec.expr(vars, attrs)));
+      kernels.set(key, k);
+    }
+    return k;
+  };
   return {
     kind: "elementwise",
     arity: spec.arity,
     infer: (inputs) => inferElementwise(prim, spec, inputs),
     kernel: (inputs, out, attrs) => {
-      const k = compileElementwise(kernelKey(prim, attrs), spec.arity, spec.expr(vars, attrs));
-      k(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape));
+      kernelFor(attrs)(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape));
     },
     reference: (inputs, out, attrs) =>
       referenceElementwise(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape), spec.scalar(attrs)),

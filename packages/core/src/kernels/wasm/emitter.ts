@@ -1,9 +1,9 @@
 /**
  * A tiny typed WebAssembly binary emitter: enough of the module format (type, import, function,
  * memory, export and code sections), LEB128 integers and the opcodes dualgrad's generated kernels
- * use — i32 arithmetic, structured control flow, f32 and v128 memory access, a handful of SIMD
- * float ops and, when the engine has them, relaxed SIMD — to build modules at run time from
- * TypeScript. No toolchain, nothing built ahead of time.
+ * use — i32 and f32 scalar arithmetic, structured control flow, f32 and v128 memory access, the
+ * f32x4/i32x4 SIMD ops of the gemm and elementwise kernels and, when the engine has them, relaxed
+ * SIMD — to build modules at run time from TypeScript. No toolchain, nothing built ahead of time.
  *
  * Also declares the small slice of the `WebAssembly` JavaScript API that dualgrad calls: the
  * project compiles against ES2022 without the DOM library, which is where TypeScript keeps those
@@ -118,21 +118,103 @@ function section(out: number[], id: number, payload: number[]): void {
 /** A local variable (or parameter) index inside one function, branded so it is not mixed up with plain numbers. */
 export type Local = number & { readonly __local: unique symbol };
 
-/** SIMD opcodes (after the 0xfd prefix) used by dualgrad, from the SIMD and relaxed-SIMD proposals. */
+/**
+ * SIMD opcodes (after the 0xfd prefix), from the fixed-width SIMD proposal's opcode table
+ * (numbered in that table's order: loads 0x00-0x0c, splats 0x0f-0x14, lanes 0x15-0x22,
+ * comparisons 0x23-0x4c, bitwise 0x4d-0x53, lane loads/stores 0x54-0x5d, then per-shape
+ * arithmetic; f32x4 arithmetic is 0xe0-0xeb) and the relaxed-SIMD proposal (0x100 up).
+ */
 const Simd = {
+  // Memory (memarg immediates; the lane forms also take a lane index).
   "v128.load": 0x00,
   "v128.load32_splat": 0x09,
   "v128.store": 0x0b,
+  "v128.load32_lane": 0x56,
+  "v128.store32_lane": 0x5a,
+  "v128.load32_zero": 0x5c,
+  // Immediates of their own.
   "v128.const": 0x0c,
-  "f32x4.splat": 0x13,
+  "i8x16.shuffle": 0x0d,
+  "i32x4.extract_lane": 0x1b,
+  "i32x4.replace_lane": 0x1c,
   "f32x4.extract_lane": 0x1f,
+  "f32x4.replace_lane": 0x20,
+  // No immediates.
+  "i32x4.splat": 0x11,
+  "f32x4.splat": 0x13,
+  "i32x4.eq": 0x37,
+  "i32x4.ne": 0x38,
+  "i32x4.lt_s": 0x39,
+  "i32x4.gt_s": 0x3b,
+  "i32x4.le_s": 0x3d,
+  "i32x4.ge_s": 0x3f,
+  "f32x4.eq": 0x41,
+  "f32x4.ne": 0x42,
+  "f32x4.lt": 0x43,
+  "f32x4.gt": 0x44,
+  "f32x4.le": 0x45,
+  "f32x4.ge": 0x46,
+  "v128.not": 0x4d,
+  "v128.and": 0x4e,
+  "v128.andnot": 0x4f,
+  "v128.or": 0x50,
+  "v128.xor": 0x51,
+  "v128.bitselect": 0x52,
+  "v128.any_true": 0x53,
+  "f32x4.demote_f64x2_zero": 0x5e,
+  "f64x2.promote_low_f32x4": 0x5f,
+  "f32x4.ceil": 0x67,
+  "f32x4.floor": 0x68,
+  "f32x4.trunc": 0x69,
+  "f32x4.nearest": 0x6a,
+  "i32x4.abs": 0xa0,
+  "i32x4.neg": 0xa1,
+  "i32x4.all_true": 0xa3,
+  "i32x4.bitmask": 0xa4,
+  "i32x4.shl": 0xab,
+  "i32x4.shr_s": 0xac,
+  "i32x4.shr_u": 0xad,
+  "i32x4.add": 0xae,
+  "i32x4.sub": 0xb1,
+  "i32x4.mul": 0xb5,
+  "i32x4.min_s": 0xb6,
+  "i32x4.max_s": 0xb8,
+  "f32x4.abs": 0xe0,
+  "f32x4.neg": 0xe1,
+  "f32x4.sqrt": 0xe3,
   "f32x4.add": 0xe4,
   "f32x4.sub": 0xe5,
   "f32x4.mul": 0xe6,
+  "f32x4.div": 0xe7,
+  "f32x4.min": 0xe8,
+  "f32x4.max": 0xe9,
+  "f32x4.pmin": 0xea,
+  "f32x4.pmax": 0xeb,
+  "f64x2.add": 0xf0,
+  "f64x2.sub": 0xf1,
+  "f64x2.mul": 0xf2,
+  "f64x2.div": 0xf3,
+  "i32x4.trunc_sat_f32x4_s": 0xf8,
+  "f32x4.convert_i32x4_s": 0xfa,
   "f32x4.relaxed_madd": 0x105,
 } as const;
 
-/** Integer ops without immediates: name -> opcode. */
+/** SIMD memory ops taking a memarg: `v128.load`/`store`, and the 32-bit splat and zero-extending loads. */
+export type SimdMemOp = "v128.load" | "v128.store" | "v128.load32_splat" | "v128.load32_zero";
+/** SIMD memory ops taking a memarg and a lane index: one 32-bit lane loaded into, or stored from, a vector. */
+export type SimdLaneMemOp = "v128.load32_lane" | "v128.store32_lane";
+/** SIMD lane ops taking a lane index: extract a lane as a scalar, or replace one with a scalar. */
+export type SimdLaneOp = "i32x4.extract_lane" | "i32x4.replace_lane" | "f32x4.extract_lane" | "f32x4.replace_lane";
+/**
+ * Names of the immediate-free SIMD ops {@link FunctionBuilder.simd} accepts. Notes on semantics
+ * that matter to kernels: comparisons give all-ones/all-zeros lane masks; `v128.bitselect` pops
+ * (a, b, mask) and takes a's bits where the mask is set; `v128.andnot` pops (a, b) for `a & ~b`;
+ * `f32x4.min`/`max` propagate NaN and order -0 below +0, while `pmin`/`pmax` are the plain
+ * `b < a ? b : a` / `a < b ? b : a`; shifts pop (vector, i32 count).
+ */
+export type SimdOp = Exclude<keyof typeof Simd, SimdMemOp | SimdLaneMemOp | SimdLaneOp | "v128.const" | "i8x16.shuffle">;
+
+/** Scalar ops without immediates (control, i32 and f32): name -> opcode. */
 const Plain = {
   "unreachable": 0x00,
   "nop": 0x01,
@@ -161,8 +243,25 @@ const Plain = {
   "i32.shl": 0x74,
   "i32.shr_s": 0x75,
   "i32.shr_u": 0x76,
+  "f32.eq": 0x5b,
+  "f32.ne": 0x5c,
+  "f32.lt": 0x5d,
+  "f32.gt": 0x5e,
+  "f32.le": 0x5f,
+  "f32.ge": 0x60,
+  "f32.abs": 0x8b,
+  "f32.neg": 0x8c,
+  "f32.sqrt": 0x91,
   "f32.add": 0x92,
+  "f32.sub": 0x93,
   "f32.mul": 0x94,
+  "f32.div": 0x95,
+  "f32.min": 0x96,
+  "f32.max": 0x97,
+  "f32.copysign": 0x98,
+  "f32.convert_i32_s": 0xb2,
+  "i32.reinterpret_f32": 0xbc,
+  "f32.reinterpret_i32": 0xbe,
 } as const;
 /** Names of the immediate-free ops {@link FunctionBuilder.op} accepts. */
 export type PlainOp = keyof typeof Plain;
@@ -176,7 +275,7 @@ const MemOps = {
 } as const;
 
 /** Natural alignment (log2 of the access size) of each memory op, the default memarg alignment. */
-const NATURAL_ALIGN: Record<keyof typeof MemOps | "v128.load" | "v128.store" | "v128.load32_splat", number> = {
+const NATURAL_ALIGN: Record<keyof typeof MemOps | SimdMemOp | SimdLaneMemOp, number> = {
   "i32.load": 2,
   "f32.load": 2,
   "i32.store": 2,
@@ -184,7 +283,23 @@ const NATURAL_ALIGN: Record<keyof typeof MemOps | "v128.load" | "v128.store" | "
   "v128.load": 4,
   "v128.store": 4,
   "v128.load32_splat": 2,
+  "v128.load32_zero": 2,
+  "v128.load32_lane": 2,
+  "v128.store32_lane": 2,
 };
+
+/** `lane` if it is an integer in 0..count-1 (a lane immediate), else a RangeError. */
+function checkLane(lane: number, count: number): number {
+  if (!Number.isInteger(lane) || lane < 0 || lane >= count) throw new RangeError(`lane ${lane} outside 0..${count - 1}`);
+  return lane;
+}
+
+/** Four lane values from one value (splatted) or four. */
+function lanes4(v: number | readonly number[]): number[] {
+  if (typeof v === "number") return [v, v, v, v];
+  if (v.length !== 4) throw new RangeError(`expected 4 lane values, got ${v.length}`);
+  return [...v];
+}
 
 /**
  * Builds one function body: locals plus an instruction stream. Instructions are appended in
@@ -270,35 +385,77 @@ export class FunctionBuilder {
   }
 
   /** A SIMD op without immediates (prefix 0xfd). */
-  simd(name: "f32x4.splat" | "f32x4.add" | "f32x4.sub" | "f32x4.mul" | "f32x4.relaxed_madd"): this {
-    this.code.push(0xfd);
-    uleb(this.code, Simd[name]);
+  simd(name: SimdOp): this {
+    this.simdOpcode(name);
     return this;
   }
 
-  /** A SIMD memory op (`v128.load`, `v128.store`, `v128.load32_splat`) with a constant byte offset. */
-  simdMem(name: "v128.load" | "v128.store" | "v128.load32_splat", offset = 0, align = NATURAL_ALIGN[name]): this {
-    this.code.push(0xfd);
-    uleb(this.code, Simd[name]);
+  /**
+   * A SIMD memory op with a constant byte offset. The alignment hint is only a hint: wasm allows
+   * any address, so pass 0 (or 2 for float data) when the address may not be 16-byte aligned.
+   */
+  simdMem(name: SimdMemOp, offset = 0, align = NATURAL_ALIGN[name]): this {
+    this.simdOpcode(name);
     uleb(this.code, align);
     uleb(this.code, offset);
     return this;
   }
 
+  /** `v128.load32_lane` (pops address, vector) or `v128.store32_lane` (pops address, vector) on lane `lane`. */
+  simdLaneMem(name: SimdLaneMemOp, lane: number, offset = 0, align = NATURAL_ALIGN[name]): this {
+    this.simdOpcode(name);
+    uleb(this.code, align);
+    uleb(this.code, offset);
+    this.code.push(checkLane(lane, 4));
+    return this;
+  }
+
   /** `f32x4.extract_lane lane`. */
   extractLane(lane: number): this {
-    this.code.push(0xfd);
-    uleb(this.code, Simd["f32x4.extract_lane"]);
-    this.code.push(lane & 3);
+    return this.lane("f32x4.extract_lane", lane);
+  }
+
+  /** A lane op (`{i32x4,f32x4}.{extract,replace}_lane`) on lane `lane` (0..3). */
+  lane(name: SimdLaneOp, lane: number): this {
+    this.simdOpcode(name);
+    this.code.push(checkLane(lane, 4));
+    return this;
+  }
+
+  /** `v128.const` of sixteen given bytes (little-endian lane order). */
+  v128Const(bytes: ArrayLike<number>): this {
+    if (bytes.length !== 16) throw new RangeError(`v128.const needs 16 bytes, got ${bytes.length}`);
+    this.simdOpcode("v128.const");
+    for (let i = 0; i < 16; i++) this.code.push(bytes[i] & 0xff);
     return this;
   }
 
   /** `v128.const` of sixteen zero bytes. */
   v128Zero(): this {
-    this.code.push(0xfd);
-    uleb(this.code, Simd["v128.const"]);
-    for (let i = 0; i < 16; i++) this.code.push(0);
+    return this.v128Const(new Uint8Array(16));
+  }
+
+  /** `v128.const` of four float32 lanes: `v` in every lane, or one value per lane (each rounded to float32). */
+  f32x4Const(v: number | readonly number[]): this {
+    return this.v128Const(new Uint8Array(new Float32Array(lanes4(v)).buffer));
+  }
+
+  /** `v128.const` of four i32 lanes: `v` in every lane, or one value per lane (each taken modulo 2^32). */
+  i32x4Const(v: number | readonly number[]): this {
+    return this.v128Const(new Uint8Array(new Int32Array(lanes4(v)).buffer));
+  }
+
+  /** `i8x16.shuffle`: pops (a, b); byte i of the result is byte `lanes[i]` of a (0..15) or b (16..31). */
+  shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16) throw new RangeError(`i8x16.shuffle needs 16 lane indices, got ${lanes.length}`);
+    this.simdOpcode("i8x16.shuffle");
+    for (const l of lanes) this.code.push(checkLane(l, 32));
     return this;
+  }
+
+  private simdOpcode(name: keyof typeof Simd): void {
+    this.code.push(0xfd);
+    uleb(this.code, Simd[name]);
   }
 
   /** `memory.copy` (bulk memory): pops dst, src, byte count. */

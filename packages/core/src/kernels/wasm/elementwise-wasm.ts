@@ -1,0 +1,430 @@
+/**
+ * Fused float32 elementwise kernels compiled to WebAssembly SIMD at run time: a program of
+ * elementwise ops (the graph's fused kernels, or one primitive) becomes one loop that reads its
+ * inputs and writes its output in place in the shared wasm heap (./heap.ts), four lanes at a
+ * time, with no intermediate buffers and no copies.
+ *
+ * ## Layouts
+ *
+ * The output is viewed as [outer, inner], inner being the product of a trailing run of its dims
+ * (the whole shape when possible, so usually outer = 1). Each input is then one of
+ * - full: as many elements as the output;
+ * - scalar: one element;
+ * - row: `inner` elements, the same row for every outer index (a bias [64] over [32,64]);
+ * - column: one element per outer index, splatted across the row ([32,1] over [32,64]).
+ * Full and row inputs are loaded as vectors, scalar and column inputs are splatted once per row.
+ * The generated function is specialised on which inputs are splatted (one module per pattern,
+ * built on first use); pointers and strides are arguments. Other broadcasts return false and the
+ * caller runs the JavaScript kernel.
+ *
+ * ## Numerics
+ *
+ * Each op rounds to float32, as the JavaScript kernels do when they store (or Math.fround) every
+ * op's result, and + - * / sqrt in float32 are exactly float64-then-round; so add, sub, mul, div,
+ * sqrt, neg, abs, relu, maximum, minimum, compare, where and pow with exponent 0, 1 or 2 give the
+ * JavaScript kernel's bits, NaN-ness and signed zeros included (NaN payloads may differ). The
+ * selections follow the JavaScript expressions through lane masks (`f32x4.min`/`max` would order
+ * -0 below +0, which `a > b ? a : b` does not). exp, log, tanh and sigmoid use ./simd-math.ts:
+ * within 1 ulp of the JavaScript kernel. Constants are rounded to float32 (the JavaScript kernel
+ * multiplies by the float64 literal, so use float32 constants where bits must agree).
+ *
+ * The last `inner % 4` elements of a row run the same vector code on one lane (loaded with
+ * `v128.load32_zero`, stored from lane 0), so an element's value never depends on its position.
+ */
+import type { ElementwisePrim } from "../../ops/elementwise.js";
+import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./emitter.js";
+import { simdSupported } from "./gemm-wasm.js";
+import { MAX_PAGES, heapByteOffset, wasmMemory } from "./heap.js";
+import { emitSimdMath } from "./simd-math.js";
+
+/** Where an op's operand comes from: kernel input `index`, the result of op `index` (an earlier one), or a constant. */
+export type WasmOperand = { from: "in" | "op"; index: number } | { from: "const"; value: number };
+
+/**
+ * One op of a program: an elementwise primitive, its attributes (`{exponent}` for pow, `{kind}`
+ * for compare) and its operands in the primitive's order. The last op of a program is its output.
+ * `dtype`, when given (the graph's fused ops carry one), must be `"float32"`.
+ */
+export interface WasmElementwiseOp {
+  prim: ElementwisePrim;
+  attrs: object;
+  operands: readonly WasmOperand[];
+  dtype?: string;
+}
+
+/**
+ * Runs `out = program(inputs)` with NumPy broadcasting. Returns false, having done nothing, when
+ * it cannot: an array that is not a Float32Array in the wasm heap, lengths that do not match the
+ * shapes, or a broadcast layout other than full/scalar/row/column (see the module comment); the
+ * caller then runs the JavaScript kernel. `out` may be one of the inputs (same view), not a
+ * partial overlap of one.
+ */
+export type WasmElementwiseKernel = (
+  out: Float32Array,
+  outShape: readonly number[],
+  inputs: readonly Float32Array[],
+  inShapes: readonly (readonly number[])[],
+) => boolean;
+
+const ARITY: Record<ElementwisePrim, number> = {
+  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, relu: 1, tanh: 1, sigmoid: 1, pow: 1,
+  add: 2, sub: 2, mul: 2, div: 2, maximum: 2, minimum: 2, compare: 2, where: 3,
+};
+
+/** The f32x4 comparison of each compare kind (the JavaScript `>`, `>=`, `<`, `<=`, `===`, `!==`). */
+const COMPARE = { gt: "f32x4.gt", ge: "f32x4.ge", lt: "f32x4.lt", le: "f32x4.le", eq: "f32x4.eq", ne: "f32x4.ne" } as const;
+
+/** Exponents pow runs with in wasm: those whose JavaScript Math.pow is exact arithmetic (1, x, x*x). */
+const POW_EXPONENTS = new Set([0, 1, 2]);
+
+function opSupported(op: WasmElementwiseOp, k: number): boolean {
+  const arity = Object.hasOwn(ARITY, op.prim) ? ARITY[op.prim] : undefined;
+  if (arity === undefined || op.operands.length !== arity) return false;
+  if (op.dtype !== undefined && op.dtype !== "float32") return false;
+  const attrs = op.attrs as { exponent?: unknown; kind?: unknown };
+  if (op.prim === "pow" && !POW_EXPONENTS.has(attrs.exponent as number)) return false;
+  if (op.prim === "compare" && !(typeof attrs.kind === "string" && Object.hasOwn(COMPARE, attrs.kind))) return false;
+  return op.operands.every((o) =>
+    o.from === "const" ? typeof o.value === "number" : Number.isInteger(o.index) && o.index >= 0 && (o.from === "in" || o.index < k),
+  );
+}
+
+/**
+ * True when every op can run in wasm: a known elementwise primitive with the right operand count,
+ * float32 (when the op says), pow only with exponent 0, 1 or 2, operands that refer to inputs or
+ * earlier ops. Says nothing about the engine (see {@link compileWasmElementwise}).
+ */
+export function wasmElementwiseSupported(ops: readonly WasmElementwiseOp[]): boolean {
+  return ops.length > 0 && ops.every(opSupported);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation.
+// ---------------------------------------------------------------------------------------------
+
+const I32 = ValType.i32;
+const V128 = ValType.v128;
+
+/**
+ * Emits the program over the v128 locals `inputs`, leaving the last op's result on the stack.
+ * Intermediate results go to fresh locals.
+ */
+function emitProgram(f: FunctionBuilder, ops: readonly WasmElementwiseOp[], inputs: readonly Local[]): void {
+  const results: Local[] = [];
+  ops.forEach((op, k) => {
+    const arg = op.operands.map((o) => () => {
+      if (o.from === "const") f.f32x4Const(o.value);
+      else f.get(o.from === "in" ? inputs[o.index] : results[o.index]);
+    });
+    emitOp(f, op, arg);
+    if (k < ops.length - 1) {
+      results.push(f.local(V128));
+      f.set(results[k]);
+    }
+  });
+}
+
+/** Emits one op; `arg[i]()` pushes operand i (cheap to repeat: a local or a constant). */
+function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]): void {
+  const [a, b] = arg;
+  const zero = () => f.v128Zero();
+  switch (op.prim) {
+    case "add":
+    case "sub":
+    case "mul":
+    case "div":
+      a();
+      b();
+      f.simd(`f32x4.${op.prim}`);
+      return;
+    case "neg":
+    case "abs":
+    case "sqrt":
+      a();
+      f.simd(`f32x4.${op.prim}`);
+      return;
+    case "exp":
+    case "log":
+    case "tanh":
+    case "sigmoid":
+      a();
+      emitSimdMath(f, op.prim);
+      return;
+    case "relu": // x < 0 ? 0 : x  ==  x & ~(x < 0): keeps -0 and NaN as the JavaScript does
+      a();
+      a();
+      zero();
+      f.simd("f32x4.lt").simd("v128.andnot");
+      return;
+    case "maximum": // a > b || a !== a ? a : b
+    case "minimum": // a < b || a !== a ? a : b
+      a();
+      b();
+      a();
+      b();
+      f.simd(op.prim === "maximum" ? "f32x4.gt" : "f32x4.lt");
+      a();
+      a();
+      f.simd("f32x4.ne").simd("v128.or").simd("v128.bitselect");
+      return;
+    case "compare": // (a OP b ? 1 : 0): the all-ones mask and 1.0's bits
+      a();
+      b();
+      f.simd(COMPARE[(op.attrs as { kind: keyof typeof COMPARE }).kind]).f32x4Const(1).simd("v128.and");
+      return;
+    case "where": {
+      // (cond !== 0 ? x : y); f32x4.ne agrees with !== on NaN (true) and -0 (false).
+      const [cond, x, y] = arg;
+      x();
+      y();
+      cond();
+      zero();
+      f.simd("f32x4.ne").simd("v128.bitselect");
+      return;
+    }
+    case "pow": {
+      const e = (op.attrs as { exponent: number }).exponent;
+      if (e === 0) f.f32x4Const(1); // Math.pow(x, 0) is 1 even for NaN
+      else if (e === 1) a();
+      else {
+        a();
+        a();
+        f.simd("f32x4.mul");
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * The module for one splat pattern: `run(outer, innerBytes, out, ptr0, stride0, ptr1, stride1, ...)`
+ * computes `outer` rows of `innerBytes / 4` elements. Input i is read as vectors from
+ * `ptr_i + j` (or splatted from `ptr_i` when bit i of `splat` is set) and `ptr_i` advances by
+ * `stride_i` bytes per row; `out` advances by `innerBytes`.
+ */
+function buildModule(arity: number, ops: readonly WasmElementwiseOp[], splat: number): Uint8Array {
+  const mb = new ModuleBuilder();
+  mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
+  const params = [I32, I32, I32, ...Array.from({ length: 2 * arity }, () => I32)];
+  mb.func(params, [], (f) => {
+    const outer = f.param(0), innerBytes = f.param(1), out = f.param(2);
+    const ptr = Array.from({ length: arity }, (_, i) => f.param(3 + 2 * i));
+    const stride = Array.from({ length: arity }, (_, i) => f.param(4 + 2 * i));
+    const isSplat = (i: number) => (splat >> i) & 1;
+    const x = Array.from({ length: arity }, () => f.local(V128));
+    const row = f.local(I32), j = f.local(I32), vecEnd = f.local(I32), res = f.local(V128);
+    f.get(innerBytes).i32(-16).op("i32.and").set(vecEnd);
+    f.i32(0).set(row);
+    // One pass over [j, end) in steps of `step` bytes: vector loads (or one-lane loads in the tail).
+    const pass = (end: Local, step: 16 | 4) =>
+      f.block(() =>
+        f.loop(() => {
+          f.get(j).get(end).op("i32.ge_u").brIf(1);
+          for (let i = 0; i < arity; i++) {
+            if (isSplat(i)) continue;
+            f.get(ptr[i]).get(j).op("i32.add").simdMem(step === 16 ? "v128.load" : "v128.load32_zero", 0, 2).set(x[i]);
+          }
+          emitProgram(f, ops, x);
+          f.set(res);
+          f.get(out).get(j).op("i32.add").get(res);
+          if (step === 16) f.simdMem("v128.store", 0, 2);
+          else f.extractLane(0).mem("f32.store");
+          f.get(j).i32(step).op("i32.add").set(j).br(0);
+        }),
+      );
+    f.block(() =>
+      f.loop(() => {
+        f.get(row).get(outer).op("i32.ge_u").brIf(1);
+        for (let i = 0; i < arity; i++) if (isSplat(i)) f.get(ptr[i]).simdMem("v128.load32_splat").set(x[i]);
+        f.i32(0).set(j);
+        pass(vecEnd, 16);
+        pass(innerBytes, 4);
+        f.get(out).get(innerBytes).op("i32.add").set(out);
+        for (let i = 0; i < arity; i++) f.get(ptr[i]).get(stride[i]).op("i32.add").set(ptr[i]);
+        f.get(row).i32(1).op("i32.add").set(row).br(0);
+      }),
+    );
+  }, "run");
+  return mb.toBytes();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layouts and the kernel.
+// ---------------------------------------------------------------------------------------------
+
+const FULL = 0, SCALAR = 1, ROW = 2, COLUMN = 3;
+type Mode = typeof FULL | typeof SCALAR | typeof ROW | typeof COLUMN;
+
+/** The [outer, inner] view of the output and each input's mode: scratch that {@link planLayout} fills. */
+interface Plan {
+  outer: number;
+  inner: number;
+  readonly modes: Mode[];
+}
+
+function product(dims: readonly number[], from: number, to: number): number {
+  let p = 1;
+  for (let d = from; d < to; d++) p *= dims[d];
+  return p;
+}
+
+/** Whether `shape` broadcasts to `outShape` (NumPy rules, right-aligned). */
+function broadcasts(shape: readonly number[], outShape: readonly number[]): boolean {
+  const off = outShape.length - shape.length;
+  if (off < 0) return false;
+  for (let t = 0; t < shape.length; t++) if (shape[t] !== 1 && shape[t] !== outShape[off + t]) return false;
+  return true;
+}
+
+/** The mode of an input of shape `shape` (`len` elements) when the output splits after dim `k`; -1 when none fits. */
+function modeAt(shape: readonly number[], len: number, outShape: readonly number[], n: number, k: number): Mode | -1 {
+  if (len === n) return FULL;
+  if (len === 1) return SCALAR;
+  const off = outShape.length - shape.length;
+  let row = true, column = true;
+  for (let d = 0; d < outShape.length; d++) {
+    const v = d < off ? 1 : shape[d - off];
+    const outer = d < k;
+    if (v !== (outer ? 1 : outShape[d])) row = false;
+    if (v !== (outer ? outShape[d] : 1)) column = false;
+  }
+  return row ? ROW : column ? COLUMN : -1;
+}
+
+/**
+ * Fills `plan` with the split having the largest inner part that gives every input a mode, and
+ * returns true; false when the shapes do not broadcast to `outShape`, a length disagrees with
+ * its shape, or no split fits. Allocates nothing: it runs on every call.
+ */
+function planLayout(plan: Plan, outShape: readonly number[], n: number, inputs: readonly Float32Array[], inShapes: readonly (readonly number[])[]): boolean {
+  let simple = true; // every input full or scalar: one flat pass
+  for (let i = 0; i < inputs.length; i++) {
+    const len = inputs[i].length;
+    if (len !== product(inShapes[i], 0, inShapes[i].length) || !broadcasts(inShapes[i], outShape)) return false;
+    if (len !== n && len !== 1) simple = false;
+  }
+  const r = outShape.length;
+  for (let k = simple ? 0 : 1; k <= r; k++) {
+    let fits = true;
+    for (let i = 0; i < inputs.length && fits; i++) {
+      const mode = modeAt(inShapes[i], inputs[i].length, outShape, n, k);
+      if (mode < 0) fits = false;
+      else plan.modes[i] = mode as Mode;
+    }
+    if (fits) {
+      plan.outer = product(outShape, 0, k);
+      plan.inner = n / plan.outer;
+      return true;
+    }
+  }
+  return false;
+}
+
+type RunFn = (...args: number[]) => void;
+
+let available: boolean | undefined;
+
+/** Whether wasm kernels can run here: SIMD and the shared-memory heap. */
+function runtimeAvailable(): boolean {
+  if (available === undefined) available = simdSupported() && wasmMemory() !== undefined;
+  return available;
+}
+
+const cache = new Map<string, WasmElementwiseKernel | null>();
+
+/** Most inputs a kernel takes (the splat pattern is a bit mask). */
+const MAX_ARITY = 24;
+
+/**
+ * Compiles (once per `key`, like compileElementwise) the wasm kernel for a program over `arity`
+ * inputs; the modules themselves are built on first use, one per pattern of splatted inputs.
+ * Returns null when the program is unsupported ({@link wasmElementwiseSupported}, an input
+ * index past `arity`, more than 24 inputs) or the engine has no WebAssembly SIMD or no shared memory.
+ * Modules are compiled synchronously, which Node allows for any size (browsers allow it only
+ * for small modules off the main thread).
+ */
+export function compileWasmElementwise(key: string, arity: number, ops: readonly WasmElementwiseOp[]): WasmElementwiseKernel | null {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const ok =
+    runtimeAvailable() &&
+    Number.isInteger(arity) &&
+    arity >= 0 &&
+    arity <= MAX_ARITY &&
+    wasmElementwiseSupported(ops) &&
+    ops.every((op) => op.operands.every((o) => o.from !== "in" || o.index < arity));
+  const kernel = ok ? makeKernel(arity, ops) : null;
+  cache.set(key, kernel);
+  return kernel;
+}
+
+function makeKernel(arity: number, ops: readonly WasmElementwiseOp[]): WasmElementwiseKernel {
+  const api = wasmApi()!;
+  const memory = wasmMemory()!;
+  const variants = new Map<number, RunFn>();
+  const variant = (splat: number): RunFn => {
+    let run = variants.get(splat);
+    if (!run) {
+      const instance = new api.Instance(new api.Module(buildModule(arity, ops, splat)), { env: { memory } });
+      run = instance.exports.run as RunFn;
+      variants.set(splat, run);
+    }
+    return run;
+  };
+  const plan: Plan = { outer: 0, inner: 0, modes: new Array<Mode>(arity).fill(FULL) };
+  const at: number[] = new Array<number>(arity).fill(0); // byte addresses of the inputs
+  const st: number[] = new Array<number>(arity).fill(0); // their strides per outer step
+  const args: number[] = new Array<number>(3 + 2 * arity).fill(0);
+  // heapByteOffset reads `view.buffer`, which is slow for shared buffers (tens of ns, as much as
+  // a small kernel's work): remember the last heap view seen in each slot (a view's buffer and
+  // offset never change; only heap views are kept, so nothing else is held alive).
+  const seen: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(arity + 1).fill(undefined);
+  const seenAt: number[] = new Array<number>(arity + 1).fill(-1);
+  const addressOf = (slot: number, a: Float32Array): number => {
+    if (a === seen[slot]) return seenAt[slot];
+    const byte = heapByteOffset(a);
+    if (byte >= 0) {
+      seen[slot] = a;
+      seenAt[slot] = byte;
+    }
+    return byte;
+  };
+  // Direct calls for the common arities: a spread call costs more than a small kernel's work.
+  const call = (run: RunFn, outer: number, innerBytes: number, out: number): void => {
+    if (arity === 1) run(outer, innerBytes, out, at[0], st[0]);
+    else if (arity === 2) run(outer, innerBytes, out, at[0], st[0], at[1], st[1]);
+    else if (arity === 3) run(outer, innerBytes, out, at[0], st[0], at[1], st[1], at[2], st[2]);
+    else {
+      args[0] = outer;
+      args[1] = innerBytes;
+      args[2] = out;
+      for (let i = 0; i < arity; i++) {
+        args[3 + 2 * i] = at[i];
+        args[4 + 2 * i] = st[i];
+      }
+      run(...args);
+    }
+  };
+  return (out, outShape, inputs, inShapes) => {
+    if (!(out instanceof Float32Array) || inputs.length !== arity || inShapes.length !== arity) return false;
+    const outAt = addressOf(arity, out);
+    if (outAt < 0) return false;
+    for (let i = 0; i < arity; i++) {
+      const a = inputs[i];
+      if (!(a instanceof Float32Array) || (at[i] = addressOf(i, a)) < 0) return false;
+    }
+    const n = out.length;
+    if (n !== product(outShape, 0, outShape.length)) return false;
+    if (n === 0) return true;
+    if (!planLayout(plan, outShape, n, inputs, inShapes)) return false;
+    const innerBytes = plan.inner * 4;
+    let splat = 0;
+    for (let i = 0; i < arity; i++) {
+      const mode = plan.modes[i];
+      if (mode === SCALAR || mode === COLUMN) splat |= 1 << i;
+      st[i] = mode === FULL ? innerBytes : mode === COLUMN ? 4 : 0;
+    }
+    call(variant(splat), plan.outer, innerBytes, outAt);
+    return true;
+  };
+}
