@@ -1,6 +1,6 @@
 import {
-  DualgradError, allocator, broadcastsTo, compileElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
-  type Attrs, type CompareKind, type DType, type Prim, type Shape,
+  DualgradError, allocator, broadcastsTo, compileElementwise, dispatchElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
+  type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./autograd.js";
@@ -273,6 +273,9 @@ function execTensor(prim: "add" | "sub" | "mul" | "div", x: Tensor, y: Tensor): 
   return new Tensor(execute(prim, [x._storage.value, y._storage.value], {}));
 }
 
+/** subScaledInPlace's kernels, by dtype and alpha. */
+const subScaledKernels = new Map<string, ElementwiseKernel>();
+
 /**
  * @internal `self -= alpha * x` in one generated loop, in place (the SGD update, fused as
  * PyTorch's fused optimizers do). The product is rounded to self's dtype before the subtraction,
@@ -288,7 +291,16 @@ export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: nu
   const f32 = self.dtype === "float32";
   const a = f32 ? Math.fround(alpha) : alpha;
   const product = f32 ? `Math.fround(x1 * ${numberLiteral(a)})` : `x1 * ${numberLiteral(a)}`;
-  const kernel = compileElementwise(`sub_scaled:${self.dtype}:${a}`, 2, `x0 - ${product}`);
+  const key = `sub_scaled:${self.dtype}:${a}`;
+  let kernel = subScaledKernels.get(key);
+  if (!kernel) {
+    // The same two-op program compiled to JS and to wasm (core picks per call, as for any op).
+    kernel = dispatchElementwise(key, 2, [
+      { prim: "mul", attrs: {}, operands: [{ from: "in", index: 1 }, { from: "const", value: a }], dtype: self.dtype },
+      { prim: "sub", attrs: {}, operands: [{ from: "in", index: 0 }, { from: "op", index: 0 }], dtype: self.dtype },
+    ], compileElementwise(key, 2, `x0 - ${product}`));
+    subScaledKernels.set(key, kernel);
+  }
   const v = self._storage.value;
   kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
   allocator.countLaunch();
