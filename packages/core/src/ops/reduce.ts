@@ -4,6 +4,8 @@ import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type S
 import {
   argmaxKernel, logSoftmaxKernel, reduceInto, reductionCount, referenceReduceInto, safeShift, type Combine,
 } from "../kernels/reduce.js";
+import { getBackend } from "../kernels/backend.js";
+import { columnSumsWasm } from "../kernels/wasm/reduce-wasm.js";
 import type { Emitter, Meta, OpDef, OpTable, ReduceAttrs, View } from "./prim.js";
 import { mul, scale, unreduce } from "./vjp-helpers.js";
 
@@ -29,9 +31,10 @@ function runReduce(reduce: ReduceFn, kind: "sum" | "mean" | "max" | "logsumexp",
   const axes = normalizeAxes(kind, attrs.axes, x.shape.length);
   const m = sizeOf(reducedShape(x.shape, axes, true));
   if (kind === "sum" || kind === "mean") {
+    const div = kind === "mean" ? reductionCount(x.shape, axes) : 1;
+    if (reduce === reduceInto && leadingColumnSums(x, out, axes, div)) return;
     const acc = new Float64Array(m);
     reduce("sum", x.data, x.shape, axes, acc);
-    const div = kind === "mean" ? reductionCount(x.shape, axes) : 1;
     for (let i = 0; i < m; i++) out.data[i] = div === 1 ? acc[i] : acc[i] / div;
     return;
   }
@@ -45,6 +48,18 @@ function runReduce(reduce: ReduceFn, kind: "sum" | "mean" | "max" | "logsumexp",
   const acc = new Float64Array(m);
   reduce("sumExpShifted", x.data, x.shape, axes, acc, shift);
   for (let i = 0; i < m; i++) out.data[i] = shift[i] + Math.log(acc[i]);
+}
+
+/**
+ * A float32 sum or mean over the leading axes (a bias gradient: [batch, features] summed over the
+ * batch) on the wasm backend: column sums in SIMD with the JavaScript reducer's float64 order,
+ * so the same bits. False when the case or the arrays do not fit (the caller then runs JS).
+ */
+function leadingColumnSums(x: View, out: View, axes: readonly number[], div: number): boolean {
+  if (getBackend() !== "wasm" || !(x.data instanceof Float32Array) || !(out.data instanceof Float32Array) || x.data.length < 16) return false;
+  if (axes.length === 0 || axes.length === x.shape.length || !axes.every((a, i) => a === i)) return false;
+  const rows = reductionCount(x.shape, axes);
+  return columnSumsWasm(x.data, rows, x.data.length / rows, out.data, div);
 }
 
 function defineReduce(kind: "sum" | "mean" | "max" | "logsumexp", vjp: OpDef<"sum">["vjp"]): OpDef<typeof kind> {

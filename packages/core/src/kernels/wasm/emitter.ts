@@ -142,6 +142,7 @@ const Simd = {
   // No immediates.
   "i32x4.splat": 0x11,
   "f32x4.splat": 0x13,
+  "f64x2.splat": 0x14,
   "i32x4.eq": 0x37,
   "i32x4.ne": 0x38,
   "i32x4.lt_s": 0x39,
