@@ -22,6 +22,16 @@ describe("DeviceTensor (put)", () => {
     expect(allocator.stats().liveBytes).toBe(before);
   });
 
+  it("gives the same bits as a HostTensor input (kernels choose their path by shape, not by where the data lives)", () => {
+    const values = Float32Array.from({ length: 32 * 64 }, (_, i) => Math.sin(i) * 3);
+    const host = tensor(values, [32, 64]);
+    const x = put(host);
+    const f = fn<HostTensor>((t: SymbolicTensor) => t.tanh().mul(t.exp()).sum({ axis: 0 }));
+    expect(Array.from(f(x).data)).toEqual(Array.from(f(host).data));
+    f.dispose();
+    x.dispose();
+  });
+
   it("checks that the values fill the shape, and leaks nothing when they do not", () => {
     const before = allocator.stats().liveBytes;
     expect(() => new DeviceTensor([2, 2], "float32", [1, 2, 3])).toThrow(/3 values do not fill shape \[2,2\]/);
