@@ -365,7 +365,13 @@ const valueArb = fc.oneof(
   },
 );
 
-const dimArb = fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.constant(0) });
+// Now and then a dim of 5 or 6, so that float32 programs reach the wasm kernels (16 elements and
+// up) with and without a SIMD tail.
+const dimArb = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: 1, max: 3 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 5, max: 6 }) },
+  { weight: 1, arbitrary: fc.constant(0) },
+);
 
 function recipeArb(options: { dtype?: FloatDType; empty?: boolean } = {}): fc.Arbitrary<Recipe> {
   const base = options.empty
