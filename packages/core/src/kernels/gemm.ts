@@ -42,8 +42,11 @@ function checkFits(name: string, rows: number, cols: number, buf: FloatArray, of
  * Checks sizes and that every element the call touches lies inside its buffer: an out-of-range
  * typed-array read gives `undefined` (NaN), which would silently poison the result. Plain calls
  * with no arrays, closures or strings unless it throws, so the check allocates nothing per call.
+ * Shared by every gemm kernel (the wasm one included), so all give the same errors.
+ *
+ * @throws RangeError when a size or offset is not a non-negative integer or a matrix overruns its buffer.
  */
-function checkArgs(m: number, n: number, k: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number): void {
+export function checkGemmArgs(m: number, n: number, k: number, a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number): void {
   checkCount("m", m);
   checkCount("n", n);
   checkCount("k", k);
@@ -78,7 +81,7 @@ export function gemmReference(
   c: FloatArray,
   cOff: number,
 ): void {
-  checkArgs(m, n, k, a, aOff, b, bOff, c, cOff);
+  checkGemmArgs(m, n, k, a, aOff, b, bOff, c, cOff);
   // Element strides of op(A) and op(B): transposition only swaps them.
   const aRow = transA ? 1 : k; // step of i in A[i,p]
   const aCol = transA ? m : 1; // step of p in A[i,p]
@@ -328,7 +331,7 @@ export function gemm(
   c: FloatArray,
   cOff: number,
 ): void {
-  checkArgs(m, n, k, a, aOff, b, bOff, c, cOff);
+  checkGemmArgs(m, n, k, a, aOff, b, bOff, c, cOff);
   if (m === 0 || n === 0) return;
   if (k === 0) {
     c.fill(0, cOff, cOff + m * n);

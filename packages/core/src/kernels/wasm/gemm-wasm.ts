@@ -25,9 +25,9 @@
  * the thread count or which thread ran it (lanes are independent; padding lanes are zeros that
  * are never stored). Float64 (or mixed) arrays go to the TypeScript {@link gemm}.
  */
-import { gemm } from "../gemm.js";
+import { checkGemmArgs, gemm } from "../gemm.js";
 import { FunctionBuilder, ModuleBuilder, PAGE_BYTES, ValType, wasmApi, type Local, type WasmApi, type WasmInstance, type WasmMemory, type WasmModule } from "./emitter.js";
-import { gemvAt, gemvAvailable } from "./gemv-wasm.js";
+import { gemvAt, gemvAvailable, type ShareChunks } from "./gemv-wasm.js";
 import { HEAP_BASE, MAX_PAGES, heapAlloc, heapByteOffset, heapFree, wasmMemory } from "./heap.js";
 
 type FloatArray = Float32Array | Float64Array;
@@ -110,7 +110,6 @@ export interface KernelConfig {
   /** Import the memory as shared (needed to run chunks on worker threads). */
   shared: boolean;
 }
-
 
 /** Byte address of the job parameter block read by `runChunk` (i32 words, see {@link Param}). */
 const PARAMS_PTR = 64;
@@ -603,18 +602,6 @@ function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
 }
 
-/** Throws unless `v` is a non-negative integer (a size or an offset). */
-function checkCount(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`gemm: ${name} must be a non-negative integer, got ${v}`);
-}
-
-function checkFits(name: string, rows: number, cols: number, buf: FloatArray, off: number): void {
-  const size = rows * cols;
-  if (size > 0 && off + size > buf.length) {
-    throw new RangeError(`gemm: ${name} [${rows}x${cols}] needs ${size} elements from offset ${off} but its buffer holds ${buf.length}`);
-  }
-}
-
 let chunkRunner: ChunkRunner | undefined;
 let threadCount = 1;
 /** Work (m*n*k) from which a call is shared with worker threads. */
@@ -735,6 +722,9 @@ function stage(
   return { aPtr, bPtr, cPtr, extra: base + extraOff, finish };
 }
 
+/** Shares a matrix-vector job's chunks through the installed runner (the heap runtime's pool). */
+const shareGemv: ShareChunks = (total, slots, run) => chunkRunner!(gemmRuntime(), total, slots, run, "gemv");
+
 /**
  * The matrix-vector case of {@link gemmWasm} (m = 1 or n = 1) on the heap's memory: operands
  * outside the heap are staged into scratch, the product runs in ./gemv-wasm.ts (shared with
@@ -751,8 +741,7 @@ function gemvStaged(
     gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
     return;
   }
-  const share = chunkRunner === undefined ? undefined : (total: number, slots: number, run: (chunk: number, slot: number) => void) => chunkRunner!(rt, total, slots, run, "gemv");
-  gemvAt(m, n, k, at.aPtr, transA, at.bPtr, transB, at.cPtr, threadCount, share);
+  gemvAt(m, n, k, at.aPtr, transA, at.bPtr, transB, at.cPtr, threadCount, chunkRunner === undefined ? undefined : shareGemv);
   at.finish();
 }
 
@@ -792,21 +781,12 @@ export function gemmWasm(
     gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
     return;
   }
-  checkCount("m", m);
-  checkCount("n", n);
-  checkCount("k", k);
-  checkCount("aOff", aOff);
-  checkCount("bOff", bOff);
-  checkCount("cOff", cOff);
-  checkFits("A", m, k, a, aOff);
-  checkFits("B", k, n, b, bOff);
-  checkFits("C", m, n, c, cOff);
+  checkGemmArgs(m, n, k, a, aOff, b, bOff, c, cOff);
   if (m === 0 || n === 0) return;
   if (k === 0) {
     c.fill(0, cOff, cOff + m * n);
     return;
   }
-  // A matrix-vector product reads its matrix once, in place: packing it would double the traffic.
   const rt = gemmRuntime();
   const inPlace = rt.memory === wasmMemory();
   // A matrix-vector product reads its matrix once, in place: packing it would double the

@@ -261,6 +261,20 @@ function runJob(ex: GemvExports, kind: 0 | 1, mat: number, rows: number, ld: num
   share(chunks, chunks, ex.runChunk);
 }
 
+/**
+ * `count` outputs from the matrix at `mat` and the k-vector at `v`: dots of its `count` rows of k
+ * (`dots`), or sums over its k rows of `count` columns. With `share`, the job is split among the
+ * threads: dotRows by rows in groups of 4, axpyRows by columns in blocks of 32; each element is
+ * still computed by the same instructions, so sharing never changes a bit.
+ */
+function matVec(ex: GemvExports, dots: boolean, mat: number, count: number, k: number, v: number, out: number, threads: number, share: ShareChunks | undefined): void {
+  if (share) {
+    if (dots) runJob(ex, 0, mat, count, k, v, out, count, 4, threads, share);
+    else runJob(ex, 1, mat, k, count, v, out, count, AXPY_BLOCK, threads, share);
+  } else if (dots) ex.dotRows(mat, count, k, v, out);
+  else ex.axpyRows(mat, k, count, count, v, out);
+}
+
 /** Whether the matrix-vector kernels can run (there is a heap to run them in). */
 export function gemvAvailable(): boolean {
   return exportsOrNull() !== null;
@@ -283,16 +297,10 @@ export function gemvAt(
   if (m !== 1 && n !== 1) throw new Error(`gemv: needs m = 1 or n = 1, got m=${m} n=${n}`);
   const ex = exportsOrNull();
   if (!ex) throw new Error("gemv: no WebAssembly heap on this engine");
-  // A vector operand is contiguous whichever way it is flagged. Shared out, dotRows jobs split
-  // by rows (in groups of 4) and axpyRows jobs by columns (in blocks of 32): each element is still
-  // computed by the same instructions, so sharing never changes a bit.
-  const parallel = share !== undefined && threads > 1 && m * n * k >= gemvParallelWork;
-  const dot = (mat: number, rows: number, v: number) =>
-    parallel ? runJob(ex, 0, mat, rows, k, v, C, rows, 4, threads, share) : ex.dotRows(mat, rows, k, v, C);
-  const axpy = (mat: number, cols: number, v: number) =>
-    parallel ? runJob(ex, 1, mat, k, cols, v, C, cols, AXPY_BLOCK, threads, share) : ex.axpyRows(mat, k, cols, cols, v, C);
-  if (n === 1 && !transA) dot(A, m, B); // rows of A . b
-  else if (m === 1 && transB) dot(B, n, A); // rows of B (stored [n,k]) . a
-  else if (m === 1) axpy(B, n, A); // a[p] * row p of B ([k,n])
-  else axpy(A, m, B); // n = 1, A stored [k,m]: b[p] * row p of A
+  // A vector operand is contiguous whichever way it is flagged.
+  const sharing = share !== undefined && threads > 1 && m * n * k >= gemvParallelWork ? share : undefined;
+  if (n === 1 && !transA) matVec(ex, true, A, m, k, B, C, threads, sharing); // rows of A . b
+  else if (m === 1 && transB) matVec(ex, true, B, n, k, A, C, threads, sharing); // rows of B (stored [n,k]) . a
+  else if (m === 1) matVec(ex, false, B, n, k, A, C, threads, sharing); // a[p] * row p of B ([k,n])
+  else matVec(ex, false, A, m, k, B, C, threads, sharing); // n = 1, A stored [k,m]: b[p] * row p of A
 }
