@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, formatShape, ops, releaseValue, shapesEqual,
+  DualgradError, allocValue, allocator, arrayConstructor, formatShape, ops, releaseValue, shapesEqual, valueFrom,
   type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { fusedKernel } from "./fused-kernel.js";
@@ -105,7 +105,7 @@ export class CompiledGraph {
       if (!shapesEqual(x.shape, node.shape) || x.dtype !== node.dtype) {
         throw new DualgradError(`run: input ${k} (${node.name}) must be ${node.dtype}${formatShape(node.shape)}, got ${x.dtype}${formatShape(x.shape)}`);
       }
-      (this.views[id] as { data: TypedArray }).data = this.aliasesWrittenVariable(x.data) ? copies[copies.push(copyOf(x)) - 1].data : x.data;
+      (this.views[id] as { data: TypedArray }).data = this.aliasesWrittenVariable(x.data) ? copies[copies.push(valueFrom(x.dtype, x.shape, x.data)) - 1].data : x.data;
     });
     const kernels = this.kernels;
     try {
@@ -146,13 +146,6 @@ export class CompiledGraph {
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
   }
-}
-
-/** A fresh allocator buffer holding a copy of `x`. */
-function copyOf(x: TensorData): Value {
-  const v = allocValue(x.dtype, x.shape);
-  v.data.set(x.data);
-  return v;
 }
 
 /** Plans and compiles `graph`; `variables` supplies every variable the graph reads or assigns. */

@@ -1,4 +1,4 @@
-import { DualgradError, allocValue, formatShape, releaseValue, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
+import { DualgradError, formatShape, releaseValue, sizeOf, valueFrom, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
 import type { TensorData } from "./host-tensor.js";
 
 /**
@@ -12,13 +12,8 @@ export class DeviceTensor implements TensorData {
   private value: Value | null;
 
   constructor(shape: Shape, dtype: DType, values: ArrayLike<number>) {
-    const v = allocValue(dtype, shape);
-    if (values.length !== v.data.length) {
-      releaseValue(v);
-      throw new DualgradError(`put: ${values.length} values do not fill shape ${formatShape(shape)}`);
-    }
-    v.data.set(values);
-    this.value = v;
+    if (values.length !== sizeOf(shape)) throw new DualgradError(`put: ${values.length} values do not fill shape ${formatShape(shape)}`);
+    this.value = valueFrom(dtype, shape, values);
   }
 
   get shape(): Shape {

@@ -65,25 +65,26 @@ function runStaged(
   out: Float32Array, outShape: Shape, inputs: readonly Float32Array[], inShapes: readonly Shape[],
 ): boolean {
   const blocks: [at: number, bytes: number][] = [];
-  const inHeap = (a: Float32Array): Float32Array | null => {
+  /** `a` itself when it is in the heap, else a heap block of its size (holding a copy of it when `copy`). */
+  const inHeap = (a: Float32Array, copy: boolean): Float32Array | null => {
     if (heapByteOffset(a) >= 0) return a;
     const at = heapAlloc(a.byteLength);
     if (at < 0) return null;
     blocks.push([at, a.byteLength]);
-    const copy = new Float32Array(heapBuffer(), at, a.length);
-    copy.set(a);
-    return copy;
+    const staged = new Float32Array(heapBuffer(), at, a.length);
+    if (copy) staged.set(a);
+    return staged;
   };
   try {
     const staged: Float32Array[] = [];
     for (const a of inputs) {
-      const s = inHeap(a);
+      const s = inHeap(a, true);
       if (!s) return false;
       staged.push(s);
     }
     // An output that is also an input (in place) must stay the same view.
     const k = inputs.indexOf(out);
-    const target = k >= 0 ? staged[k] : inHeap(out);
+    const target = k >= 0 ? staged[k] : inHeap(out, false);
     if (!target) return false;
     if (!wasm(target, outShape, staged, inShapes)) return false;
     if (target !== out) out.set(target);

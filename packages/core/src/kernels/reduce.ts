@@ -18,7 +18,7 @@ const COMBINE_EXPR: Record<Combine, string> = {
   sumExpShifted: "s + Math.exp(v - shift[q])",
 };
 
-type Reducer = (x: TypedArray, shape: Shape, outStrides: Int32Array, acc: Float64Array, shift: Float64Array | null) => void;
+type Reducer = (x: TypedArray, shape: Shape, outStrides: readonly number[], acc: Float64Array, shift: Float64Array | null) => void;
 const reducers = new Map<Combine, Reducer>();
 
 function reducer(kind: Combine): Reducer {
@@ -57,10 +57,10 @@ function reducer(kind: Combine): Reducer {
 }
 
 /** Strides into the (keepdims) output for each input dimension: 0 on reduced axes. */
-function outputStrides(shape: Shape, axes: readonly number[]): Int32Array {
+function outputStrides(shape: Shape, axes: readonly number[]): number[] {
   const kept = reducedShape(shape, axes, true);
   const ks = contiguousStrides(kept);
-  return Int32Array.from(shape, (_, i) => (axes.includes(i) ? 0 : ks[i]));
+  return shape.map((_, i) => (axes.includes(i) ? 0 : ks[i]));
 }
 
 /**
@@ -69,8 +69,8 @@ function outputStrides(shape: Shape, axes: readonly number[]): Int32Array {
  */
 export function reduceInto(kind: Combine, x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, shift: Float64Array | null = null): void {
   // Fewer, longer loops in the same element order: e.g. summing all of [1024,1] is one loop of 1024.
-  const dims = coalesceDims(shape, [contiguousStrides(shape), Array.from(outputStrides(shape, axes))]);
-  reducer(kind)(x, dims.shape, Int32Array.from(dims.strides[1]), acc, shift);
+  const dims = coalesceDims(shape, [contiguousStrides(shape), outputStrides(shape, axes)]);
+  reducer(kind)(x, dims.shape, dims.strides[1], acc, shift);
 }
 
 /** The reference: unravel each input index, ravel its output index, combine. Same order, no tricks. */

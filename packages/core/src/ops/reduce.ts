@@ -5,6 +5,7 @@ import {
   argmaxKernel, logSoftmaxKernel, reduceInto, reductionCount, referenceReduceInto, safeShift, type Combine,
 } from "../kernels/reduce.js";
 import { getBackend } from "../kernels/backend.js";
+import { WASM_ELEMENTWISE_MIN_SIZE } from "../kernels/elementwise-dispatch.js";
 import { columnSumsWasm } from "../kernels/wasm/reduce-wasm.js";
 import type { Emitter, Meta, OpDef, OpTable, ReduceAttrs, View } from "./prim.js";
 import { mul, scale, unreduce } from "./vjp-helpers.js";
@@ -56,7 +57,8 @@ function runReduce(reduce: ReduceFn, kind: "sum" | "mean" | "max" | "logsumexp",
  * so the same bits. False when the case or the arrays do not fit (the caller then runs JS).
  */
 function leadingColumnSums(x: View, out: View, axes: readonly number[], div: number): boolean {
-  if (getBackend() !== "wasm" || !(x.data instanceof Float32Array) || !(out.data instanceof Float32Array) || x.data.length < 16) return false;
+  // Below the elementwise kernels' call-overhead crossover the JS loop is as quick (same bits either way).
+  if (getBackend() !== "wasm" || !(x.data instanceof Float32Array) || !(out.data instanceof Float32Array) || x.data.length < WASM_ELEMENTWISE_MIN_SIZE) return false;
   if (axes.length === 0 || axes.length === x.shape.length || !axes.every((a, i) => a === i)) return false;
   const rows = reductionCount(x.shape, axes);
   return columnSumsWasm(x.data, rows, x.data.length / rows, out.data, div);
