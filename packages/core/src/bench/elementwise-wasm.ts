@@ -12,6 +12,10 @@ import { pathToFileURL } from "node:url";
 import { compileElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
 import { compileWasmElementwise, type WasmElementwiseKernel, type WasmElementwiseOp } from "../kernels/wasm/elementwise-wasm.js";
 import { heapAlloc, heapBuffer, heapFree } from "../kernels/wasm/heap.js";
+import { medianSecondsPerCall, type SamplingOptions } from "./median-time.js";
+
+/** Short samples (the small sizes run in tens of nanoseconds). */
+const ELEMENTWISE_SAMPLING: SamplingOptions = { warmMinMs: 30, warmMsPerSecond: 300, sampleMs: 5, minSamples: 7 };
 
 /** One measured case. */
 export interface ElementwiseTiming {
@@ -67,24 +71,6 @@ const PROGRAMS: Program[] = [
   },
 ];
 
-/** Median seconds per call of `run`: warm up, then samples of batches lasting ~5 ms until `minSeconds` have passed. */
-function medianSecondsPerCall(run: () => void, minSeconds: number): number {
-  const warmEnd = performance.now() + Math.max(30, minSeconds * 300);
-  do run(); while (performance.now() < warmEnd);
-  const samples: number[] = [];
-  const end = performance.now() + minSeconds * 1000;
-  let batch = 1;
-  while (samples.length < 7 || performance.now() < end) {
-    const t0 = performance.now();
-    for (let r = 0; r < batch; r++) run();
-    const dt = performance.now() - t0;
-    samples.push(dt / batch / 1000);
-    if (dt < 5) batch *= 2;
-  }
-  samples.sort((x, y) => x - y);
-  return samples[samples.length >> 1];
-}
-
 /** A heap-backed Float32Array of `n` values in [-2, 2) (a fixed LCG); its block is recorded for freeing. */
 function heapArray(n: number, seed: number, blocks: [number, number][]): Float32Array {
   const bytes = Math.max(4, n * 4);
@@ -119,10 +105,10 @@ export function measureElementwiseWasm(options: ElementwiseBenchOptions = {}): E
         const inputs = Array.from({ length: p.arity }, (_, i) => heapArray(size, 17 + i, blocks));
         const shapes = inputs.map(() => shape);
         const out = heapArray(size, 3, blocks);
-        const jsNs = medianSecondsPerCall(() => js(out, shape, inputs, shapes), minSeconds) * 1e9;
+        const jsNs = medianSecondsPerCall(() => js(out, shape, inputs, shapes), minSeconds, ELEMENTWISE_SAMPLING) * 1e9;
         const wasmNs = medianSecondsPerCall(() => {
           if (!wasm(out, shape, inputs, shapes)) throw new Error("elementwise-wasm bench: the wasm kernel declined");
-        }, minSeconds) * 1e9;
+        }, minSeconds, ELEMENTWISE_SAMPLING) * 1e9;
         results.push({ program: p.name, size, jsNs, wasmNs });
       } finally {
         for (const [at, bytes] of blocks) heapFree(at, bytes);

@@ -10,6 +10,10 @@ import { pathToFileURL } from "node:url";
 import { gemm, gemmReference } from "../kernels/gemm.js";
 import { getThreads, relaxedSimdAvailable, setThreads, wasmAvailable } from "../kernels/backend.js";
 import { gemmWasm } from "../kernels/wasm/gemm-wasm.js";
+import { medianSecondsPerCall, type SamplingOptions } from "./median-time.js";
+
+/** Samples of ~25 ms: one product takes about a millisecond. */
+const GEMM_SAMPLING: SamplingOptions = { warmMinMs: 100, warmMsPerSecond: 200, sampleMs: 25, minSamples: 5 };
 
 /** One measured case: a readable name and its median speed. */
 export interface GemmGflops {
@@ -53,28 +57,6 @@ function fill<T extends FloatArray>(x: T, seed: number): T {
 }
 
 /**
- * Median seconds per call of `run`: warm up (so V8 has optimised the kernel), then take samples
- * of enough calls to last ~25 ms each until `minSeconds` have passed; the median resists the
- * odd sample slowed by GC or a noisy neighbour.
- */
-function medianSecondsPerCall(run: () => void, minSeconds: number): number {
-  const warmEnd = performance.now() + Math.max(100, minSeconds * 200);
-  do run(); while (performance.now() < warmEnd);
-  const samples: number[] = [];
-  const end = performance.now() + minSeconds * 1000;
-  let batch = 1;
-  while (samples.length < 5 || performance.now() < end) {
-    const t0 = performance.now();
-    for (let r = 0; r < batch; r++) run();
-    const dt = performance.now() - t0;
-    samples.push(dt / batch / 1000);
-    if (dt < 25) batch *= 2;
-  }
-  samples.sort((x, y) => x - y);
-  return samples[samples.length >> 1];
-}
-
-/**
  * Measures the matmul kernels on 128x784 @ 784x256 and returns GFLOP/s per case (median of
  * repeated timed samples, at least `minSeconds` per case after warm-up; about 7 s in all by default):
  * `gemm` float32 plain, with A stored transposed (the dW = X^T G orientation) and with B stored
@@ -107,7 +89,7 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
     [`gemmReference f32 ${shape}`, gemmCase(gemmReference, a32, false, b32, false, c32)],
     [`naive i-j-p f32 ${shape}`, () => naiveGemmF32(m, n, k, a32, b32, c32)],
   ];
-  const results = cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 }));
+  const results = cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9 }));
   if (wasmAvailable()) {
     const fma = relaxedSimdAvailable() ? "relaxed_madd" : "mul+add";
     const saved = getThreads();
@@ -120,7 +102,7 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
           [`gemmWasm f32 ${shape} (transA, ${label})`, gemmCase(gemmWasm, aT, true, b32, false, c32)],
           [`gemmWasm f32 ${shape} (transB, ${label})`, gemmCase(gemmWasm, a32, false, bT, true, c32)],
         ];
-        for (const [name, run] of wasmCases) results.push({ name, gflops: flops / medianSecondsPerCall(run, minSeconds) / 1e9 });
+        for (const [name, run] of wasmCases) results.push({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9 });
       }
     } finally {
       setThreads(saved);
