@@ -4,7 +4,7 @@ import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
 import { WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
 import { note } from "../output.js";
-import { listOf, nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
+import { listOf } from "../parse.js";
 import { benchTable } from "../report/terminal.js";
 import type { BenchReport, BenchResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
@@ -14,6 +14,7 @@ import { runCliWorker } from "../runners/worker-process.js";
 import type { Frontend } from "../runners/index.js";
 import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../peers/index.js";
 import { peerTable, runPeerWorker } from "./peer-worker.js";
+import { addProtocolOptions } from "./protocol-options.js";
 
 interface BenchFlags {
   models: string[];
@@ -47,15 +48,13 @@ async function runWorker(spec: ModelSpec, frontend: Frontend, flags: BenchFlags)
 
 /** `dualgrad bench`: every model on every frontend, each in a fresh process, plus gradient agreement. */
 export function registerBench(program: Command): void {
-  program
-    .command("bench")
-    .description("time the reference workloads on each frontend (fresh process each) and compare gradients")
-    .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
-    .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"]))
-    .option("--steps <n>", "timed steps at least", positiveInt, 200)
-    .option("--warmup <n>", "warm-up steps", nonNegativeInt, 20)
-    .option("--min-time <seconds>", "time at least this long per model and frontend", positiveNumber, 2)
-    .option("--seed <n>", "seed for data and initial parameters", seedValue, 0)
+  addProtocolOptions(
+    program
+      .command("bench")
+      .description("time the reference workloads on each frontend (fresh process each) and compare gradients")
+      .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
+      .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"])),
+  )
     .option("--json <file>", "write the results as JSON")
     .option("--md <file>", "write a Markdown report")
     .option("--html <file>", "write a self-contained HTML report")
@@ -101,14 +100,7 @@ export function registerBench(program: Command): void {
       if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
     });
 
-  program
-    .command("bench-worker", { hidden: true })
-    .requiredOption("--spec <json>")
-    .requiredOption("--frontend <name>")
-    .option("--steps <n>", "", positiveInt, 200)
-    .option("--warmup <n>", "", nonNegativeInt, 20)
-    .option("--min-time <seconds>", "", positiveNumber, 2)
-    .option("--seed <n>", "", seedValue, 0)
+  addProtocolOptions(program.command("bench-worker", { hidden: true }).requiredOption("--spec <json>").requiredOption("--frontend <name>"))
     .action((flags: { spec: string; frontend: Frontend; steps: number; warmup: number; minTime: number; seed: number }) => {
       let spec: ModelSpec;
       try {

@@ -6,8 +6,8 @@ import { color, newTable } from "../output.js";
 import { PeerUnavailableError, measurePeer, type PeerName, type PeerResult } from "../peers/index.js";
 import { formatMs, formatRatio } from "../report/format.js";
 import type { BenchResult } from "../report/types.js";
-import { nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
 import { runCliWorker } from "../runners/worker-process.js";
+import { addProtocolOptions } from "./protocol-options.js";
 
 
 /** What a peer worker reports: a result, or why the peer did not run (a note, not a failure). */
@@ -27,14 +27,7 @@ export interface PeerFlags {
  * line stays parseable.
  */
 export function registerPeerWorker(program: Command): void {
-  program
-    .command("peer-worker", { hidden: true })
-    .requiredOption("--peer <name>")
-    .requiredOption("--spec <json>")
-    .option("--steps <n>", "", positiveInt, 200)
-    .option("--warmup <n>", "", nonNegativeInt, 20)
-    .option("--min-time <seconds>", "", positiveNumber, 2)
-    .option("--seed <n>", "", seedValue, 0)
+  addProtocolOptions(program.command("peer-worker", { hidden: true }).requiredOption("--peer <name>").requiredOption("--spec <json>"))
     .action(async (flags: PeerFlags & { peer: string; spec: string }) => {
       let spec: ModelSpec;
       try {
