@@ -104,16 +104,9 @@ export function toDot(g: Graph, options: { title?: string } = {}): string {
     out.push(`  out${i} [label="out ${i}", ${STYLE.output}];`, `  n${id} -> out${i};`);
   });
 
-  g.updates.forEach((u, i) => {
-    const target = g.nodes.find((n) => n.op === "variable" && n.name === u.variable);
-    let targetId: string;
-    if (target) {
-      targetId = `n${target.id}`;
-    } else {
-      // A hand-made graph may update a variable it never reads; draw the variable anyway.
-      targetId = `upd${i}`;
-      out.push(`  ${targetId} [label=${dotLabel([u.variable])}, ${STYLE.missing}];`);
-    }
+  updateTargets(g).forEach(({ id: targetId, missing }, i) => {
+    const u = g.updates[i];
+    if (missing) out.push(`  ${targetId} [label=${dotLabel([u.variable])}, ${STYLE.missing}];`);
     // constraint=false: the update is a back edge in time, and letting it rank the layout would
     // pull the variable to the bottom of the drawing.
     out.push(`  n${u.value} -> ${targetId} [label=${dotLabel([`:= ${u.variable}`])}, style=dashed, constraint=false];`);
@@ -121,4 +114,17 @@ export function toDot(g: Graph, options: { title?: string } = {}): string {
 
   out.push("}");
   return out.join("\n") + "\n";
+}
+
+/**
+ * Where each update's arrow ends (in `g.updates` order): the node of the variable it assigns, or,
+ * when the graph never reads that variable (a hand-made graph may update one anyway), a
+ * placeholder `upd<i>` that the caller draws as a missing variable. Shared by the DOT and Mermaid
+ * exports.
+ */
+export function updateTargets(g: Graph): { id: string; missing: boolean }[] {
+  return g.updates.map((u, i) => {
+    const target = g.nodes.find((n) => n.op === "variable" && n.name === u.variable);
+    return target ? { id: `n${target.id}`, missing: false } : { id: `upd${i}`, missing: true };
+  });
 }

@@ -1,5 +1,5 @@
 import type { Graph } from "../ir.js";
-import { nodeKind, nodeLabelLines, type NodeKind } from "./dot.js";
+import { nodeKind, nodeLabelLines, updateTargets, type NodeKind } from "./dot.js";
 
 /**
  * Mermaid export of the SSA IR, for docs and PR descriptions that render Mermaid but not
@@ -74,16 +74,9 @@ export function toMermaid(g: Graph): string {
     out.push(`  out${i}((("out ${i}"))):::output`, `  n${id} --> out${i}`);
   });
 
-  g.updates.forEach((u, i) => {
-    const target = g.nodes.find((n) => n.op === "variable" && n.name === u.variable);
-    let targetId: string;
-    if (target) {
-      targetId = `n${target.id}`;
-    } else {
-      // A hand-made graph may update a variable it never reads; draw the variable anyway.
-      targetId = `upd${i}`;
-      out.push(`  ${targetId}[(${mermaidLabel([u.variable])})]:::missing`);
-    }
+  updateTargets(g).forEach(({ id: targetId, missing }, i) => {
+    const u = g.updates[i];
+    if (missing) out.push(`  ${targetId}[(${mermaidLabel([u.variable])})]:::missing`);
     out.push(`  n${u.value} -.->|${mermaidLabel([`:= ${u.variable}`])}| ${targetId}`);
   });
 
