@@ -1,90 +1,10 @@
-import { ops, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
-import { DualgradError, formatShape } from "@dualgrad/core";
+import { DualgradError, formatShape, ops, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
 import { enableGrad, isAnomalyDetectionEnabled, noGrad } from "./grad-mode.js";
 import { beginScope, endScope, keep } from "./scope.js";
-import { Tensor, isTensor } from "./tensor.js";
+import { isTensor, type Tensor } from "./tensor.js";
 import { apply, scalarTensor, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
-
-const names = new Map<string, string>();
-let nextSeq = 0;
-
-/** `log_softmax` -> `LogSoftmaxBackward`, computed once per primitive. */
-function backwardName(prim: Prim): string {
-  let n = names.get(prim);
-  if (!n) names.set(prim, (n = `${prim.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}Backward`));
-  return n;
-}
-
-/**
- * One recorded op: the tape is the graph of these, linked through their inputs' `gradFn`s.
- * A node saves its inputs and output (holding their storages) until backward has used them,
- * and is itself reference-counted: by the live tensor whose `gradFn` it is and by the nodes
- * that consume that tensor. When nobody can reach it any more it frees what it saved, so a
- * forward pass that is never differentiated leaks nothing.
- */
-export class Node {
-  /** PyTorch-style name, e.g. `MulBackward`. */
-  readonly name: string;
-  /** Storage versions at record time, to catch in-place changes of saved tensors. */
-  private readonly versions: number[];
-  private refs = 1;
-  /** True once backward has consumed (and freed) the saved tensors. */
-  savedFreed = false;
-  /** Creation order (PyTorch's sequence_nr): backward runs nodes from the newest down. */
-  readonly seq = nextSeq++;
-
-  constructor(
-    readonly prim: Prim,
-    readonly attrs: Attrs[Prim],
-    readonly inputs: readonly Tensor[],
-    readonly out: Tensor,
-  ) {
-    this.name = backwardName(prim);
-    for (const t of inputs) {
-      t._storage.retain();
-      t.gradFn?._retain();
-    }
-    out._storage.retain();
-    this.versions = inputs.map((t) => t._storage.version);
-    this.versions.push(out._storage.version);
-  }
-
-  /** @internal */
-  _retain(): void {
-    this.refs++;
-  }
-
-  /** @internal Drops one reference; at zero, frees the saved tensors and the references to producer nodes. */
-  _release(): void {
-    if (--this.refs > 0) return;
-    this.freeSaved();
-    for (const t of this.inputs) t.gradFn?._release();
-  }
-
-  /** Frees the saved tensors (after backward without `retainGraph`). */
-  freeSaved(): void {
-    if (this.savedFreed) return;
-    this.savedFreed = true;
-    for (const t of this.inputs) t._storage.release();
-    this.out._storage.release();
-  }
-
-  /** Throws PyTorch's error if a saved tensor was changed in place after it was recorded. */
-  checkVersions(): void {
-    const all = [...this.inputs, this.out];
-    all.forEach((t, i) => {
-      if (t._storage.version !== this.versions[i]) {
-        throw new DualgradError(
-          `one of the variables needed for gradient computation has been modified by an inplace operation: ` +
-            `[${t.dtype} ${formatShape(t.shape)}], which is ${i < this.inputs.length ? `input ${i}` : "the output"} of ${this.name}, ` +
-            `is at version ${t._storage.version}; expected version ${this.versions[i]} instead. ` +
-            `Hint: do the in-place update after backward(), or use the out-of-place op.`,
-        );
-      }
-    });
-  }
-}
+import type { Node } from "./node.js";
 
 /** Runs VJP rules on tensors: each emitted op executes now (and is recorded when building a graph of the gradient). */
 const tensorEmitter: Emitter<Tensor> = {

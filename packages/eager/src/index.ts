@@ -3,10 +3,12 @@
  * and are recorded on a tape; `loss.backward()` runs core's VJP rules in reverse.
  * @packageDocumentation
  */
+import "./tensor-methods.js";
 export { Tensor, isTensor, type TensorLike, type NestedArray } from "./tensor.js";
 export * from "./factories.js";
 export * from "./ops.js";
-export { backward, Node, type BackwardOptions } from "./autograd.js";
+export { backward, type BackwardOptions } from "./autograd.js";
+export { Node } from "./node.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, isAnomalyDetectionEnabled } from "./grad-mode.js";
 export { tidy, keep, dispose, memory } from "./memory.js";
 export { manualSeed, Generator } from "@dualgrad/core";

@@ -3,7 +3,7 @@ import {
   type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
-import { Node } from "./autograd.js";
+import { Node } from "./node.js";
 import { isAnomalyDetectionEnabled, isGradEnabled } from "./grad-mode.js";
 import { Tensor, type TensorLike } from "./tensor.js";
 

@@ -1,10 +1,29 @@
 import {
   DualgradError, formatShape, isFloat, sizeOf, type DType, type Shape, type TypedArray, type Value,
 } from "@dualgrad/core";
-import { backward, type BackwardOptions, type Node } from "./autograd.js";
-import * as F from "./ops.js";
+import type { BackwardOptions, backward } from "./autograd.js";
+import type { Node } from "./node.js";
+import type * as Ops from "./ops.js";
 import { track } from "./scope.js";
 import { Storage } from "./storage.js";
+
+/** What the methods of {@link Tensor} call: the functional API and `backward`. */
+export type TensorMethodImpls = typeof Ops & { backward: typeof backward };
+
+/**
+ * The ops and autograd both construct Tensors, so this module cannot import them at runtime
+ * without a cycle; ./tensor-methods.ts hands them over once, when the package index loads.
+ */
+let F: TensorMethodImpls = new Proxy({} as TensorMethodImpls, {
+  get: (_, name) => {
+    throw new DualgradError(`Tensor.${String(name)}: tensor methods are not installed; import @dualgrad/eager (its index), not its internal modules`);
+  },
+});
+
+/** @internal Installs the implementations behind the tensor methods (called by ./tensor-methods.ts). */
+export function installTensorMethods(impls: TensorMethodImpls): void {
+  F = impls;
+}
 
 /** A number or a tensor: binary ops accept plain numbers and take them in the tensor's dtype. */
 export type TensorLike = Tensor | number;
@@ -152,7 +171,7 @@ export class Tensor {
 
   /** Backpropagates from this tensor; see {@link backward}. */
   backward(gradient?: Tensor, options: BackwardOptions = {}): void {
-    backward(this, gradient, options);
+    F.backward(this, gradient, options);
   }
 
   /** Keeps `.grad` for this non-leaf tensor after backward (PyTorch's `retain_grad`). */
@@ -206,10 +225,10 @@ export class Tensor {
   /** this != other */ ne(other: TensorLike): Tensor { return F.ne(this, other); }
 
   // ---- reductions ----
-  /** Sum over `axis` (all by default). */ sum(opts: F.ReduceOptions = {}): Tensor { return F.sum(this, opts); }
-  /** Mean over `axis` (all by default). */ mean(opts: F.ReduceOptions = {}): Tensor { return F.mean(this, opts); }
-  /** Max over `axis` (all by default); ties share the gradient. */ max(opts: F.ReduceOptions = {}): Tensor { return F.max(this, opts); }
-  /** log(sum(exp(x))) over `axis`, stable. */ logsumexp(opts: F.ReduceOptions = {}): Tensor { return F.logsumexp(this, opts); }
+  /** Sum over `axis` (all by default). */ sum(opts: Ops.ReduceOptions = {}): Tensor { return F.sum(this, opts); }
+  /** Mean over `axis` (all by default). */ mean(opts: Ops.ReduceOptions = {}): Tensor { return F.mean(this, opts); }
+  /** Max over `axis` (all by default); ties share the gradient. */ max(opts: Ops.ReduceOptions = {}): Tensor { return F.max(this, opts); }
+  /** log(sum(exp(x))) over `axis`, stable. */ logsumexp(opts: Ops.ReduceOptions = {}): Tensor { return F.logsumexp(this, opts); }
   /** Index of the maximum along `axis` (int32). */ argmax(opts: { axis?: number; keepdims?: boolean } = {}): Tensor { return F.argmax(this, opts); }
   /** log(softmax(x)) along `axis` (default -1). */ logSoftmax(axis = -1): Tensor { return F.logSoftmax(this, axis); }
   /** softmax along `axis` (default -1). */ softmax(axis = -1): Tensor { return F.softmax(this, axis); }
