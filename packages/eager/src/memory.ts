@@ -1,19 +1,22 @@
-import { allocator, type MemoryStats } from "@dualgrad/core";
+import { DualgradError, allocator, type MemoryStats } from "@dualgrad/core";
 import { beginScope, endScope, keep } from "./scope.js";
 import { Tensor, isTensor } from "./tensor.js";
 
 /**
- * Runs `fn` and disposes every tensor it created except those it returns (found in arrays and
- * plain objects too), like `tf.tidy`. Autograd still holds what it saved, so a forward pass can
- * be tidied before its backward.
+ * Runs `fn` and disposes every tensor it created except those reachable from what it returns,
+ * like `tf.tidy`: through arrays, plain objects, Maps, Sets and class instances' own enumerable
+ * fields, to any depth. Functions are not looked into (keep tensors a returned closure captures
+ * with {@link keep}); a WeakMap, WeakSet, WeakRef or Promise in the result is an error, since the
+ * tensors in it cannot be found. Autograd still holds what it saved, so a forward pass can be
+ * tidied before its backward.
  */
 export function tidy<R>(fn: () => R): R {
   const scope = beginScope();
   let result: R | undefined;
   try {
-    result = fn();
-    if (result instanceof Promise) throw new Error("tidy: fn must be synchronous (it returned a Promise)");
-    return result;
+    const r = fn();
+    if (r instanceof Promise) throw new DualgradError("tidy: fn must be synchronous (it returned a Promise)");
+    return (result = r);
   } finally {
     endScope(scope, result, isTensor);
   }

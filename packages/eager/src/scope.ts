@@ -1,3 +1,4 @@
+import { DualgradError } from "@dualgrad/core";
 import type { Tensor } from "./tensor.js";
 
 /**
@@ -19,13 +20,37 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** Every tensor inside a (possibly nested) array or plain-object result. */
-function collect(result: unknown, out: Set<Tensor>, isTensor: (x: unknown) => x is Tensor, depth = 0): void {
-  if (depth > 8 || result === null || typeof result !== "object") return;
-  if (isTensor(result)) out.add(result);
-  else if (Array.isArray(result)) for (const r of result) collect(r, out, isTensor, depth + 1);
-  else if (Object.getPrototypeOf(result) === Object.prototype) {
-    for (const r of Object.values(result as object)) collect(r, out, isTensor, depth + 1);
+/** Containers whose contents cannot be enumerated: a tensor inside one could not be kept. */
+const OPAQUE: [new (...args: never[]) => object, string][] = [
+  [WeakMap, "a WeakMap"], [WeakSet, "a WeakSet"], [WeakRef, "a WeakRef"], [Promise, "a Promise"],
+];
+
+/**
+ * Every tensor reachable from a scope's result: through arrays, Maps (keys and values), Sets,
+ * plain objects and class instances' own enumerable fields, to any depth. A work stack and a
+ * visited set, not recursion, so deep or cyclic results are fine. Functions are not looked into
+ * (a closure's captured tensors cannot be seen); containers that cannot be enumerated throw
+ * rather than have their tensors disposed behind the caller's back.
+ */
+function collect(result: unknown, out: Set<Tensor>, isTensor: (x: unknown) => x is Tensor): void {
+  const seen = new Set<object>();
+  const pending: unknown[] = [result];
+  while (pending.length > 0) {
+    const x = pending.pop();
+    if (x === null || typeof x !== "object" || seen.has(x)) continue;
+    seen.add(x);
+    if (isTensor(x)) out.add(x);
+    else if (Array.isArray(x)) for (let i = 0; i < x.length; i++) pending.push(x[i]);
+    else if (x instanceof Map) for (const [k, v] of x) pending.push(k, v);
+    else if (x instanceof Set) for (const v of x) pending.push(v);
+    else if (ArrayBuffer.isView(x) || x instanceof ArrayBuffer) continue; // numbers only; skip their index keys
+    else {
+      const opaque = OPAQUE.find(([type]) => x instanceof type);
+      if (opaque) {
+        throw new DualgradError(`tidy: the result holds ${opaque[1]}, whose contents cannot be enumerated, so tensors in it would be disposed; return them in an array, object, Map or Set`);
+      }
+      for (const v of Object.values(x)) pending.push(v);
+    }
   }
 }
 
@@ -36,14 +61,25 @@ export function beginScope(): Set<Tensor> {
   return s;
 }
 
-/** Closes `scope`, disposing its tensors except `result`'s, which move to the enclosing scope. */
+/**
+ * Closes `scope`, disposing its tensors except `result`'s, which move to the enclosing scope.
+ * If the result cannot be walked, nothing of the scope is kept (the caller gets the error, not
+ * the result) and the error is thrown after the scope is cleaned up.
+ */
 export function endScope(scope: Set<Tensor>, result: unknown, isTensor: (x: unknown) => x is Tensor): void {
   const top = scopes.pop();
   if (top !== scope) throw new Error("tidy: scopes closed out of order");
   const kept = new Set<Tensor>();
-  collect(result, kept, isTensor);
+  let failure: unknown = null;
+  try {
+    collect(result, kept, isTensor);
+  } catch (err) {
+    failure = err;
+    kept.clear();
+  }
   for (const t of scope) {
     if (kept.has(t)) track(t);
     else t.dispose();
   }
+  if (failure !== null) throw failure;
 }

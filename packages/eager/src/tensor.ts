@@ -121,7 +121,12 @@ export class Tensor {
     }
   }
 
-  /** The elements, row-major (a live view: copy it if you keep it past `dispose`). */
+  /**
+   * The elements, row-major, as a live view on the tensor's memory. Reading `data` (or any
+   * accessor or op) after `dispose()` throws, naming the tensor. A view taken before dies with
+   * its tensor: the allocator hands the memory to the next tensor, whose numbers the view then
+   * shows, so copy it (`.slice()`) to keep the values.
+   */
   get data(): TypedArray {
     this._checkAlive("data");
     return this._storage.value.data;
@@ -146,7 +151,10 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** Releases this handle; the memory goes back to the allocator unless autograd still needs it. Idempotent. */
+  /**
+   * Releases this handle; the memory goes back to the allocator unless autograd still needs it
+   * (views from `data` die with it). Using the tensor afterwards throws. Idempotent.
+   */
   dispose(): void {
     if (!this._handleAlive) return;
     this._handleAlive = false;

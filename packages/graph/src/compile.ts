@@ -31,6 +31,8 @@ export class CompiledGraph {
   /** Variable buffers that kernels write during a call (updates planned into their variable). */
   private readonly writtenVariables: TypedArray[];
   private readonly kernels: (() => void)[] = [];
+  /** Variables the graph reads or updates: checked alive before each call, since kernels write them. */
+  private readonly usedVariables: Variable[];
   private disposed = false;
 
   constructor(readonly graph: Graph, private readonly variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}) {
@@ -83,6 +85,8 @@ export class CompiledGraph {
       }
     }
     this.writtenVariables = [...this.plan.intoVariable.values()].map((name) => variables.get(name)!.value.data);
+    const used = new Set([...graph.nodes.filter((n) => n.op === "variable").map((n) => n.name!), ...graph.updates.map((u) => u.variable)]);
+    this.usedVariables = [...used].flatMap((name) => variables.get(name) ?? []);
   }
 
   /** Arena bytes: the plan's peak for intermediates, known before running. */
@@ -93,6 +97,8 @@ export class CompiledGraph {
   /** Runs the graph once on `inputs` (in the graph's input order). */
   run(inputs: readonly TensorData[]): HostTensor[] {
     if (this.disposed) throw new DualgradError("compiled graph was disposed");
+    // A disposed variable's memory may already belong to another tensor: never run into it.
+    for (let i = 0; i < this.usedVariables.length; i++) this.usedVariables[i].checkAlive("run");
     const g = this.graph;
     if (inputs.length !== g.inputs.length) {
       throw new DualgradError(`run: the graph takes ${g.inputs.length} inputs, got ${inputs.length}`);

@@ -9,24 +9,27 @@ import type { TensorData } from "./host-tensor.js";
  * that reads it). Owned by the caller: release it with `dispose()` (or `using`).
  */
 export class DeviceTensor implements TensorData {
+  /** Its shape (still readable after `dispose()`, for messages). */
+  readonly shape: Shape;
+  /** Its element type (still readable after `dispose()`). */
+  readonly dtype: DType;
   private value: Value | null;
 
   constructor(shape: Shape, dtype: DType, values: ArrayLike<number>) {
     if (values.length !== sizeOf(shape)) throw new DualgradError(`put: ${values.length} values do not fill shape ${formatShape(shape)}`);
     this.value = valueFrom(dtype, shape, values);
+    this.shape = this.value.shape;
+    this.dtype = dtype;
   }
 
-  get shape(): Shape {
-    return this.live().shape;
-  }
-
-  get dtype(): DType {
-    return this.live().dtype;
-  }
-
-  /** The elements, in place (writing them changes the tensor). */
+  /**
+   * The elements, in place (writing them changes the tensor). Reading this after `dispose()`
+   * throws; a view taken before dies with the tensor: the allocator hands its memory to the next
+   * tensor, so copy it (`.slice()`) to keep the numbers.
+   */
   get data(): TypedArray {
-    return this.live().data;
+    if (!this.value) throw new DualgradError(`data: DeviceTensor ${this.dtype}${formatShape(this.shape)} used after dispose()`);
+    return this.value.data;
   }
 
   /** Whether `dispose()` has run. */
@@ -34,7 +37,7 @@ export class DeviceTensor implements TensorData {
     return this.value === null;
   }
 
-  /** Returns the memory to the allocator; using the tensor afterwards throws. Idempotent. */
+  /** Returns the memory to the allocator; reading `data` afterwards throws. Idempotent. */
   dispose(): void {
     if (this.value) releaseValue(this.value);
     this.value = null;
@@ -42,11 +45,6 @@ export class DeviceTensor implements TensorData {
 
   [Symbol.dispose](): void {
     this.dispose();
-  }
-
-  private live(): Value {
-    if (!this.value) throw new DualgradError("DeviceTensor: used after dispose()");
-    return this.value;
   }
 }
 

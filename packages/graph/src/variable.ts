@@ -10,7 +10,7 @@ const names = new Set<string>();
  */
 export class Variable {
   readonly name: string;
-  readonly value: Value;
+  private readonly buffer: Value;
   private disposed = false;
 
   constructor(shape: Shape, dtype: DType = "float32", options: { name?: string; init?: ArrayLike<number> } = {}) {
@@ -19,35 +19,53 @@ export class Variable {
     while (names.has(name)) name = `${options.name ?? "var"}_${counter++}`;
     names.add(name);
     this.name = name;
-    this.value = allocValue(dtype, shape, true);
+    this.buffer = allocValue(dtype, shape, true);
     if (options.init) {
       if (options.init.length !== sizeOf(shape)) {
         throw new DualgradError(`Variable ${name}: ${options.init.length} initial values do not fill shape ${formatShape(shape)}`);
       }
-      this.value.data.set(options.init);
+      this.buffer.data.set(options.init);
     }
   }
 
+  /** Its shape (still readable after `dispose()`, for messages). */
   get shape(): Shape {
-    return this.value.shape;
+    return this.buffer.shape;
   }
 
+  /** Its element type (still readable after `dispose()`). */
   get dtype(): DType {
-    return this.value.dtype;
+    return this.buffer.dtype;
   }
 
-  /** The current contents (a live view). */
+  /** The buffer itself, for compiled graphs to read and update in place; throws after `dispose()`. */
+  get value(): Value {
+    this.checkAlive("value");
+    return this.buffer;
+  }
+
+  /**
+   * The current contents (a live view). Reading this after `dispose()` throws; a view taken
+   * before dies with the variable: the allocator hands its memory to the next tensor, so copy
+   * it (`.slice()`) to keep the numbers.
+   */
   get data(): TypedArray {
-    if (this.disposed) throw new DualgradError(`Variable ${this.name} was disposed`);
-    return this.value.data;
+    this.checkAlive("data");
+    return this.buffer.data;
   }
 
   /** Overwrites the contents. */
   assign(values: ArrayLike<number>): void {
-    if (values.length !== this.value.data.length) {
+    const data = this.data;
+    if (values.length !== data.length) {
       throw new DualgradError(`Variable ${this.name}: assign of ${values.length} values to shape ${formatShape(this.shape)}`);
     }
-    this.data.set(values);
+    data.set(values);
+  }
+
+  /** Throws, naming the variable, once it has been disposed. */
+  checkAlive(api: string): void {
+    if (this.disposed) throw new DualgradError(`${api}: Variable ${this.name} ${this.dtype}${formatShape(this.shape)} used after dispose()`);
   }
 
   /** Releases the buffer. */
@@ -55,7 +73,7 @@ export class Variable {
     if (this.disposed) return;
     this.disposed = true;
     names.delete(this.name);
-    releaseValue(this.value);
+    releaseValue(this.buffer);
   }
 
   get isDisposed(): boolean {
