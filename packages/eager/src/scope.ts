@@ -33,6 +33,12 @@ const OPAQUE: [new (...args: never[]) => object, string][] = [
  * rather than have their tensors disposed behind the caller's back.
  */
 function collect(result: unknown, out: Set<Tensor>, isTensor: (x: unknown) => x is Tensor): void {
+  // The common results (nothing, a number, one tensor) need no walk: backward ends a scope per node.
+  if (result === null || typeof result !== "object") return;
+  if (isTensor(result)) {
+    out.add(result);
+    return;
+  }
   const seen = new Set<object>();
   const pending: unknown[] = [result];
   while (pending.length > 0) {
