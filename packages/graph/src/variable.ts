@@ -56,7 +56,8 @@ export class Variable {
 
   /** Overwrites the contents. */
   assign(values: ArrayLike<number>): void {
-    const data = this.data;
+    this.checkAlive("assign");
+    const data = this.buffer.data;
     if (values.length !== data.length) {
       throw new DualgradError(`Variable ${this.name}: assign of ${values.length} values to shape ${formatShape(this.shape)}`);
     }
