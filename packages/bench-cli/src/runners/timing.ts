@@ -13,6 +13,11 @@ export interface TimingOptions {
   maxSteps?: number;
 }
 
+/** How long to measure and the seed of data and parameters: what `measure` and the peers take. */
+export interface MeasureOptions extends TimingOptions {
+  seed: number;
+}
+
 /** Step times (ms) and the loss each step returned. */
 export interface Timed {
   times: number[];
