@@ -1,5 +1,5 @@
 /**
- * The timing protocol of shared/WORKLOADS.md, shared by our frontends and the peer libraries:
+ * The timing protocol of docs/WORKLOADS.md, shared by our frontends and the peer libraries:
  * warm up, then time each step individually with a high-resolution clock until at least
  * `steps` steps and `minSeconds` have passed.
  */
