@@ -3,7 +3,7 @@ import { DualgradError, Generator } from "@dualgrad/core";
 /**
  * Models are data: a `ModelSpec` says what to build, and the same spec builds the same model,
  * with the same initial parameters (same seed, same draws), on either frontend. The four
- * reference workloads are those of shared/WORKLOADS.md.
+ * reference workloads are those of docs/WORKLOADS.md.
  */
 
 /** Hidden-layer activations. */

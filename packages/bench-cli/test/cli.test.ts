@@ -110,7 +110,7 @@ describe("commands", () => {
     const r = run(["bench", "--models", "linreg,mlp-small", "--steps", "5", "--warmup", "1", "--min-time", "0.01", "--json", json, "--md", md, "--quiet"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ms\/step median/);
+    expect(r.stdout).toMatch(/ms\/step \(median\)/);
     const doc = JSON.parse(readFileSync(json, "utf8"));
     expect(doc.machine.cpus).toBeGreaterThan(0);
     expect(doc.results).toHaveLength(4);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { WORKLOADS } from "../src/models.js";
 import { PEERS, PeerUnavailableError, checkInstalled, measurePeer, parsePeers, peerAvailable } from "../src/peers/index.js";
-import { peerTable } from "../src/commands/peer-worker.js";
-import type { BenchResult } from "../src/report/types.js";
+import { peerTable } from "../src/report/terminal.js";
+import type { BenchReport, BenchResult, PeerResult } from "../src/report/types.js";
 
 const tiny = { steps: 5, warmup: 2, minSeconds: 0.001, seed: 0 };
 
@@ -52,8 +52,8 @@ describe("peers", () => {
 
   it("the table puts our best frontend beside each peer with the ratio", () => {
     const ours = (frontend: "eager" | "graph", median: number) => ({ model: "mlp", frontend, msPerStep: { median, p90: median, mean: median, min: median } }) as BenchResult;
-    const peer = { model: "mlp", frontend: "jax-js", msPerStep: { median: 6, p90: 6, mean: 6, min: 6 } } as Parameters<typeof peerTable>[1][number];
-    const text = peerTable([ours("eager", 4), ours("graph", 3)], [peer]);
+    const peer = { model: "mlp", frontend: "jax-js", msPerStep: { median: 6, p90: 6, mean: 6, min: 6 } } as PeerResult;
+    const text = peerTable({ results: [ours("eager", 4), ours("graph", 3)], peers: [peer], agreement: [] } as unknown as BenchReport);
     expect(text).toMatch(/3\.00 ms \(graph\)/);
     expect(text).toMatch(/6\.00 ms/);
     expect(text).toMatch(/2\.0x/);

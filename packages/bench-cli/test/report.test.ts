@@ -5,11 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DualgradError } from "@dualgrad/core";
+import { stripVTControlCharacters } from "node:util";
 import { formatBytes, formatMs, formatRatio, formatSci } from "../src/report/format.js";
 import { toHtml } from "../src/report/html.js";
 import { toMarkdown } from "../src/report/markdown.js";
 import { readReport } from "../src/report/read.js";
-import type { BenchReport, BenchResult } from "../src/report/types.js";
+import { comparisonCell, METRICS, metricValue } from "../src/report/metrics.js";
+import { benchTable, peerTable } from "../src/report/terminal.js";
+import type { BenchReport, BenchResult, PeerResult } from "../src/report/types.js";
 import { writeReports } from "../src/report/write.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -86,6 +89,27 @@ function hostile(): BenchReport {
 }
 
 const MODELS = ["linreg", "linreg-wide", "mlp-small", "mlp"];
+
+/** A peer run as `bench --peers` records it; jax-js has no tensor accounting (those metrics are absent). */
+function peer(model: string, frontend: PeerResult["frontend"], median: number): PeerResult {
+  const tensors = frontend === "jax-js" ? {} : { peakTensorBytes: 4096, liveTensorBytes: 1024, allocationsPerStep: 30, kernelLaunchesPerStep: 28 };
+  return {
+    model,
+    frontend,
+    steps: 200,
+    warmup: 20,
+    msPerStep: { median, p90: median * 1.1, mean: median, min: median * 0.9 },
+    stepsPerSec: 1000 / median,
+    memory: { ...tensors, peakRssBytes: 300 * 1024 * 1024, heapUsedBytes: 40 * 1024 * 1024 },
+    loss: { first: 2.3, last: 0.5 },
+    peer: { packages: frontend === "jax-js" ? { "@jax-js/jax": "0.1.25" } : { "@tensorflow/tfjs-core": "4.22.0" }, backend: frontend === "jax-js" ? "wasm" : "cpu", detail: `${frontend} as documented` },
+  };
+}
+
+/** The fixture plus TF.js (cpu) and jax-js on mlp and linreg. */
+function withPeers(): BenchReport {
+  return { ...fixture(), peers: [peer("linreg", "tfjs-cpu", 0.074), peer("linreg", "jax-js", 0.035), peer("mlp", "tfjs-cpu", 199), peer("mlp", "jax-js", 6.8)] };
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -191,6 +215,78 @@ describe("toHtml", () => {
     expect(out).not.toContain("graph vs eager");
   });
 });
+
+describe("one metric table for the three renderers", () => {
+  const report = fixture();
+  const md = toMarkdown(report);
+  const html = toHtml(report);
+  const terminal = stripVTControlCharacters(benchTable(report));
+  const mlp = (f: string) => report.results.find((r) => r.model === "mlp" && r.frontend === f)!;
+
+  for (const metric of METRICS) {
+    it(`shows ${metric.key} with the same label, figures and comparison in the terminal, Markdown and HTML`, () => {
+      const eager = metricValue(metric, mlp("eager"));
+      const graph = metricValue(metric, mlp("graph"));
+      expect(Number.isFinite(eager) && Number.isFinite(graph)).toBe(true);
+      const cells = [metric.format(eager), metric.format(graph), comparisonCell(metric.compare, eager, graph)];
+      expect(md).toContain(`| ${metric.label} | ${cells.join(" | ")} |`);
+      expect(html).toContain(`<tr><th scope="row">${metric.label}</th>${cells.map((c) => `<td class="num">${c.replace("÷", "&#247;")}</td>`).join("")}</tr>`);
+      expect(terminal).toMatch(new RegExp(`│ +${escapeRegExp(metric.label)} +│ +${cells.map(escapeRegExp).join(" +│ +")} +│`));
+    });
+  }
+});
+
+describe("peer libraries in the reports", () => {
+  const report = withPeers();
+
+  it("Markdown: peer columns in the model tables, the comparison and what each peer ran", () => {
+    const md = toMarkdown(report);
+    expect(md).toContain("| metric | eager | graph | tfjs-cpu | jax-js | graph vs eager |");
+    expect(md).toContain("| ms/step (median) | 40.2 ms | 22.1 ms | 199 ms | 6.80 ms | 1.8x faster |");
+    // jax-js has no tensor accounting: "-" rather than a made-up figure.
+    expect(md).toContain("| peak tensor bytes | 3.50 MiB | 1.90 MiB | 4.00 KiB | - | 0.54x |");
+    expect(md).toContain("## Peer libraries");
+    expect(md).toContain("| model | dualgrad best | tfjs-cpu | tfjs-cpu/ours | jax-js | jax-js/ours |");
+    expect(md).toContain("| mlp | 22.1 ms (graph) | 199 ms | 9.0x | 6.80 ms | 0.31x |");
+    expect(md).toContain("| linreg | 0.0042 ms (graph) | 0.074 ms | 17.6x | 0.035 ms | 8.3x |");
+    expect(md).toContain("| jax-js | @jax-js/jax 0.1.25 | wasm | jax-js as documented |");
+  });
+
+  it("HTML: the same tables, and peer bars in the charts", () => {
+    const html = toHtml(report);
+    expect(html).toContain("<h2>Peer libraries</h2>");
+    expect(html).toContain('<th class="num">tfjs-cpu/ours</th>');
+    expect(html).toContain('<tr><th scope="row">mlp</th><td class="num">22.1 ms (graph)</td><td class="num">199 ms</td><td class="num">9.0x</td><td class="num">6.80 ms</td><td class="num">0.31x</td></tr>');
+    expect(html).toContain('<th scope="row">jax-js</th><td>@jax-js/jax 0.1.25</td>');
+    const ms = html.slice(html.indexOf('data-testid="chart-ms"'), html.indexOf("</svg>", html.indexOf('data-testid="chart-ms"')));
+    // Two peers on two models, each bar with its tooltip.
+    expect(ms.match(/<rect class="fill-s[01]"[^>]*><title>/g)).toHaveLength(4);
+  });
+
+  it("terminal: the peer table beside our best frontend", () => {
+    const text = stripVTControlCharacters(peerTable(report));
+    expect(text).toMatch(/mlp +│ +22\.1 ms \(graph\) +│ +199 ms +│ +9\.0x +│ +6\.80 ms +│ +0\.31x/);
+    expect(peerTable(fixture())).toBe("");
+  });
+
+  it("readReport keeps peers and names a malformed one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dualgrad-peers-"));
+    try {
+      const p = join(dir, "r.json");
+      writeReports(report, { json: p });
+      expect(readReport(p)).toEqual(report);
+      const bad = join(dir, "bad.json");
+      writeFileSync(bad, JSON.stringify({ ...report, peers: [{ ...peer("mlp", "jax-js", 1), frontend: "torch" }] }));
+      expect(() => readReport(bad)).toThrow(/peers\[0\]\.frontend is "torch", expected "tfjs-cpu" or "tfjs-wasm" or "jax-js"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
 describe("writeReports", () => {
   let dir: string;

@@ -3,7 +3,7 @@ import { Generator } from "@dualgrad/core";
 import { Tensor, nn, optim, rand, randint, randn, tidy } from "../src/index.js";
 
 /**
- * The reference workloads of shared/WORKLOADS.md on the eager frontend: one step = forward +
+ * The reference workloads of docs/WORKLOADS.md on the eager frontend: one step = forward +
  * loss + backward + SGD update on one fixed batch. `pnpm bench` prints ms/step per workload
  * (vitest's mean column; the CLI's `dualgrad bench` reports median and p90 in fresh processes).
  */

@@ -5,7 +5,7 @@ import { machineInfo } from "../machine.js";
 import { WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
 import { note } from "../output.js";
 import { listOf } from "../parse.js";
-import { benchTable } from "../report/terminal.js";
+import { benchTable, peerTable } from "../report/terminal.js";
 import type { BenchReport, BenchResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
@@ -13,7 +13,7 @@ import { measure } from "../runners/measure.js";
 import { runCliWorker } from "../runners/worker-process.js";
 import type { Frontend } from "../runners/index.js";
 import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../peers/index.js";
-import { peerTable, runPeerWorker } from "./peer-worker.js";
+import { runPeerWorker } from "./peer-worker.js";
 import { addProtocolOptions } from "./protocol-options.js";
 
 interface BenchFlags {
@@ -95,7 +95,7 @@ export function registerBench(program: Command): void {
       if (flags.peers) report.peers = peers;
       writeReports(report, targets, { overwrite: flags.force });
       process.stdout.write(`${benchTable(report)}\n`);
-      if (peers.length > 0) process.stdout.write(`${peerTable(results, peers)}\n`);
+      if (peers.length > 0) process.stdout.write(`${peerTable(report)}\n`);
       for (const line of notes) note(line);
       if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
     });

@@ -2,10 +2,7 @@ import { format } from "node:util";
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { ModelSpec } from "../models.js";
-import { color, newTable } from "../output.js";
 import { PeerUnavailableError, measurePeer, type PeerName, type PeerResult } from "../peers/index.js";
-import { formatMs, formatRatio } from "../report/format.js";
-import type { BenchResult } from "../report/types.js";
 import { runCliWorker } from "../runners/worker-process.js";
 import { addProtocolOptions } from "./protocol-options.js";
 
@@ -75,25 +72,4 @@ export async function runPeerWorker(spec: ModelSpec, peer: PeerName, flags: Peer
   } catch {
     return failed(`printed no result: ${run.stdout.slice(0, 200)}`);
   }
-}
-
-/**
- * Our best frontend per model beside each peer: ms/step median, and the peer's time over ours
- * ("3.1x" = the peer takes 3.1 times as long per step; below 1 the peer is faster).
- */
-export function peerTable(ours: BenchResult[], peers: PeerResult[]): string {
-  const names = [...new Set(peers.map((p) => p.frontend))];
-  const table = newTable(["model", "dualgrad best", ...names.flatMap((n) => [n, `${n}/ours`])]);
-  const models = [...new Set([...ours.map((r) => r.model), ...peers.map((p) => p.model)])];
-  for (const model of models) {
-    const best = ours.filter((r) => r.model === model).sort((a, b) => a.msPerStep.median - b.msPerStep.median)[0];
-    const row = [color.cyan(model), best ? `${formatMs(best.msPerStep.median)} (${best.frontend})` : "-"];
-    for (const name of names) {
-      const p = peers.find((r) => r.model === model && r.frontend === name);
-      row.push(p ? formatMs(p.msPerStep.median) : "-");
-      row.push(p && best ? formatRatio(p.msPerStep.median, best.msPerStep.median) : "-");
-    }
-    table.push(row);
-  }
-  return table.toString();
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { nonNegativeInt, positiveInt, positiveNumber, seedValue } from "../parse.js";
 
 /**
- * Adds the measuring protocol's flags (shared/WORKLOADS.md: timed steps, warm-up, least time,
+ * Adds the measuring protocol's flags (docs/WORKLOADS.md: timed steps, warm-up, least time,
  * seed) to `cmd`. `bench` and the hidden workers it spawns take the same ones, so a flag parsed
  * by `bench` is passed on and parsed again the same way.
  */

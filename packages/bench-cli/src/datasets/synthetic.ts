@@ -10,7 +10,7 @@ export interface Batch {
 }
 
 /**
- * The synthetic recipes of shared/WORKLOADS.md, deterministic for a seed:
+ * The synthetic recipes of docs/WORKLOADS.md, deterministic for a seed:
  * linreg y = 3x + 2 + 0.1 N(0,1), x ~ U(-1,1); linreg-wide y = x.w* + 0.5 + 0.1 N(0,1) with
  * w* ~ N(0,1); mlp-small y = sin(sum x), x ~ U(-1,1)^8; mlp x ~ U(0,1)^784, labels uniform 0..9.
  */

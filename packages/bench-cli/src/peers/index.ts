@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { InvalidArgumentError } from "commander";
 import type { ModelSpec } from "../models.js";
-import type { BenchResult } from "../report/types.js";
-import type { MeasureOptions } from "../runners/measure.js";
-import { stepStatistics, type Timed } from "../runners/timing.js";
+import type { PeerResult } from "../report/types.js";
+import type { MeasureOptions } from "../runners/timing.js";
+import { PEERS, type PeerName } from "./names.js";
+import { PeerUnavailableError, packageInfo } from "./shared.js";
+
+export { PEERS, type PeerName } from "./names.js";
+export { PeerUnavailableError, packageInfo } from "./shared.js";
+export type { PeerResult } from "../report/types.js";
 
 /**
  * Peers: other JS deep-learning libraries run on the same workloads, with the same timing
@@ -13,28 +15,6 @@ import { stepStatistics, type Timed } from "../runners/timing.js";
  * figures beside ours. They are optional dev dependencies, loaded with dynamic `import()` only
  * when asked for, so the CLI works without them (a note instead of a crash).
  */
-
-/** The peers we know how to run: TF.js on its cpu and wasm backends, jax-js with `jit`. */
-export const PEERS = ["tfjs-cpu", "tfjs-wasm", "jax-js"] as const;
-export type PeerName = (typeof PEERS)[number];
-
-/** One model on one peer: a `BenchResult` whose frontend is the peer name. */
-export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph"> {
-  frontend: PeerName;
-  memory: {
-    /** Peak resident set size of the process (OS figure), as for our frontends. */
-    peakRssBytes: number;
-    heapUsedBytes: number;
-    /** The library's own tensor accounting, where it has one (TF.js: `tf.profile`, `tf.memory`). */
-    peakTensorBytes?: number;
-    liveTensorBytes?: number;
-    /** TF.js: kernel outputs per step (each a new tensor). */
-    allocationsPerStep?: number;
-    kernelLaunchesPerStep?: number;
-  };
-  /** What ran: package versions, backend and how it was driven. */
-  peer: { packages: Record<string, string>; backend: string; detail: string };
-}
 
 /** The versions the peer code was written and checked against (dev dependencies of this package). */
 const TESTED: Record<string, string> = {
@@ -50,31 +30,6 @@ const PACKAGES: Record<PeerName, string[]> = {
   "tfjs-wasm": ["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm"],
   "jax-js": ["@jax-js/jax"],
 };
-
-/** A peer that cannot run here: not installed, unknown, or failing to start. The message is the note to print. */
-export class PeerUnavailableError extends Error {
-  override name = "PeerUnavailableError";
-}
-
-const require = createRequire(import.meta.url);
-
-/** Where an installed package lives and its version, or null when it cannot be resolved from here. */
-export function packageInfo(name: string): { dir: string; entry: string; version: string } | null {
-  let entry: string;
-  try {
-    entry = require.resolve(name);
-  } catch {
-    return null;
-  }
-  // Walk up from the entry to the package's own package.json (some packages do not export it).
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, "package.json");
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-    if (pkg.name === name) return { dir, entry, version: pkg.version ?? "unknown" };
-  }
-  return null;
-}
 
 /** Versions of `packages`, or a note naming the missing ones and how to install them. */
 export function checkInstalled(peer: string, packages: string[]): { available: true; versions: Record<string, string> } | { available: false; note: string } {
@@ -130,26 +85,3 @@ export async function measurePeer(name: string, spec: ModelSpec, options: Measur
   return measureTfjs(peer === "tfjs-cpu" ? "cpu" : "wasm", spec, options, status.versions);
 }
 
-export { timeSteps, type Timed } from "../runners/timing.js";
-
-/** A `PeerResult` from a timed run, with the same statistics as `measure` (median, p90, mean, min). */
-export function summarize(peer: PeerName, spec: ModelSpec, options: MeasureOptions, run: Timed, info: PeerResult["peer"], tensorMemory: Partial<PeerResult["memory"]> = {}): PeerResult {
-  const n = run.times.length;
-  const { msPerStep, stepsPerSec, lossCurve } = stepStatistics(run);
-  return {
-    model: spec.id,
-    frontend: peer,
-    steps: n,
-    warmup: options.warmup,
-    msPerStep,
-    stepsPerSec,
-    memory: {
-      ...tensorMemory,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      heapUsedBytes: process.memoryUsage().heapUsed,
-    },
-    loss: { first: run.losses[0], last: run.losses[n - 1] },
-    lossCurve,
-    peer: info,
-  };
-}

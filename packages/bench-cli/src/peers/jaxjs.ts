@@ -1,8 +1,9 @@
 import type { Array as JaxArray } from "@jax-js/jax";
 import { syntheticBatch } from "../datasets/synthetic.js";
 import { hiddenActivation, type ModelSpec } from "../models.js";
-import type { MeasureOptions } from "../runners/measure.js";
-import { PeerUnavailableError, summarize, timeSteps, type PeerResult } from "./index.js";
+import type { PeerResult } from "../report/types.js";
+import { timeSteps, type MeasureOptions } from "../runners/timing.js";
+import { PeerUnavailableError, summarize } from "./shared.js";
 
 /** One Linear layer, weight in [in, out] layout (x @ w + b). */
 type Layer = { w: JaxArray; b: JaxArray };

@@ -4,8 +4,9 @@ import { pathToFileURL } from "node:url";
 import type { Scalar, Tensor, Variable } from "@tensorflow/tfjs-core";
 import { syntheticBatch } from "../datasets/synthetic.js";
 import { hiddenActivation, type ModelSpec } from "../models.js";
-import type { MeasureOptions } from "../runners/measure.js";
-import { PeerUnavailableError, packageInfo, summarize, timeSteps, type PeerResult } from "./index.js";
+import type { PeerResult } from "../report/types.js";
+import { timeSteps, type MeasureOptions } from "../runners/timing.js";
+import { PeerUnavailableError, packageInfo, summarize } from "./shared.js";
 
 /**
  * tfjs-core's gradient definitions (`dist/register_all_gradients.js`) are only shipped as ES

@@ -1,16 +1,19 @@
 import { formatBytes, formatLoss, formatMs, MISSING } from "./format.js";
 import {
   agreementTable,
-  COMPARISON_NOTE,
+  benchedModels,
   frontendsOf,
   hasComparison,
   machineLine,
-  modelsOf,
+  PEER_NOTE,
+  peerComparisonTable,
+  peerInfoTable,
   resultFor,
   resultsTable,
   trainingTable,
   type ReportTable,
 } from "./markdown.js";
+import { COMPARISON_NOTE, metric, metricValue } from "./metrics.js";
 import type { BenchReport } from "./types.js";
 
 /**
@@ -479,7 +482,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.85em; }
 export function toHtml(report: BenchReport): string {
   const m = report.machine;
   const frontends = frontendsOf(report);
-  const benched = modelsOf(report).filter((model) => report.results.some((r) => r.model === model));
+  const benched = benchedModels(report);
   const body: string[] = [];
 
   body.push(`<h1>dualgrad benchmark report</h1>`);
@@ -499,8 +502,8 @@ export function toHtml(report: BenchReport): string {
         datum: (model, f) => {
           const r = resultFor(report, model, f);
           if (!r) return undefined;
-          const med = r.msPerStep?.median;
-          const p90 = r.msPerStep?.p90;
+          const med = metricValue(metric("msMedian"), r);
+          const p90 = metricValue(metric("msP90"), r);
           return { value: med, whisker: p90, label: formatMs(med), tooltip: `${model} · ${f}: median ${formatMs(med)}, p90 ${formatMs(p90)}` };
         },
       })}<figcaption>Bar: median step time; whisker: 90th percentile.</figcaption></figure>`,
@@ -517,8 +520,9 @@ export function toHtml(report: BenchReport): string {
         datum: (model, f) => {
           const r = resultFor(report, model, f);
           if (!r) return undefined;
-          const v = r.memory?.peakTensorBytes;
-          return { value: v, label: formatBytes(v), tooltip: `${model} · ${f}: peak ${formatBytes(v)}, live at end ${formatBytes(r.memory?.liveTensorBytes)}` };
+          const v = metricValue(metric("peakTensorBytes"), r);
+          const live = metricValue(metric("liveTensorBytes"), r);
+          return { value: v, label: formatBytes(v), tooltip: `${model} · ${f}: peak ${formatBytes(v)}, live at end ${formatBytes(live)}` };
         },
       })}<figcaption>Highest live tensor bytes from model construction through the last step (dualgrad's allocator).</figcaption></figure>`,
     );
@@ -537,6 +541,14 @@ export function toHtml(report: BenchReport): string {
       body.push(`<h3>${h(model)}</h3>`);
       body.push(htmlTable(resultsTable(report, model)));
     }
+  }
+  const peers = peerComparisonTable(report);
+  const peerInfo = peerInfoTable(report);
+  if (peers && peerInfo) {
+    body.push(`<h2>Peer libraries</h2>`);
+    body.push(`<p class="note">${h(PEER_NOTE)}</p>`);
+    body.push(htmlTable(peers));
+    body.push(htmlTable(peerInfo));
   }
   const agreement = agreementTable(report);
   if (agreement) {

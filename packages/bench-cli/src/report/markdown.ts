@@ -1,10 +1,12 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
-import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
+import { COMPARISON_NOTE, metricRows, type Measured } from "./metrics.js";
+import type { BenchReport, MachineInfo } from "./types.js";
 
 /**
- * The Markdown report, plus the table model it shares with the HTML report: both renderers take
- * their rows from the functions below, so the two documents can never disagree about a number or
- * a label. Cells are plain text here; each renderer escapes them for its own syntax.
+ * The Markdown report, plus the table model it shares with the HTML report (and, for the metric
+ * rows and the peer table, with the terminal): the renderers take their rows from the functions
+ * below and the metric rows from metrics.ts, so the documents can never disagree about a number
+ * or a label. Cells are plain text here; each renderer escapes them for its own syntax.
  */
 
 /** A table as plain-text cells; `numeric[i]` says column i holds numbers (right-aligned). */
@@ -17,17 +19,28 @@ export interface ReportTable {
 /** The canonical column order: eager first (the baseline), graph second, anything else after. */
 const FRONTEND_ORDER = ["eager", "graph"];
 
-/** Models in the order the report lists them (bench order), agreement-only models after. */
+/** Every measured run: our frontends' results, then the peer libraries' (`bench --peers`). */
+export function runsOf(report: BenchReport): Measured[] {
+  return [...report.results, ...(report.peers ?? [])];
+}
+
+/** Models in the order the report lists them (bench order), peer-only and agreement-only models after. */
 export function modelsOf(report: BenchReport): string[] {
   const seen = new Set<string>();
-  for (const r of report.results) seen.add(r.model);
+  for (const r of runsOf(report)) seen.add(r.model);
   for (const a of report.agreement) seen.add(a.model);
   return [...seen];
 }
 
-/** The frontends measured anywhere in the report, eager before graph. */
+/** Models with at least one measured run (frontend or peer), in report order. */
+export function benchedModels(report: BenchReport): string[] {
+  const runs = runsOf(report);
+  return modelsOf(report).filter((m) => runs.some((r) => r.model === m));
+}
+
+/** The frontends and peers measured anywhere in the report: eager, graph, then the peers. */
 export function frontendsOf(report: BenchReport): string[] {
-  const seen = [...new Set(report.results.map((r) => r.frontend as string))];
+  const seen = [...new Set(runsOf(report).map((r) => r.frontend as string))];
   const rank = (f: string) => {
     const i = FRONTEND_ORDER.indexOf(f);
     return i < 0 ? FRONTEND_ORDER.length + seen.indexOf(f) : i;
@@ -41,10 +54,10 @@ export function hasComparison(report: BenchReport): boolean {
   return fs.includes("eager") && fs.includes("graph");
 }
 
-/** The one result for a model on a frontend (the last one wins if a file repeats a pair). */
-export function resultFor(report: BenchReport, model: string, frontend: string): BenchResult | undefined {
-  let found: BenchResult | undefined;
-  for (const r of report.results) if (r.model === model && r.frontend === frontend) found = r;
+/** The one run of a model on a frontend or peer (the last one wins if a file repeats a pair). */
+export function resultFor(report: BenchReport, model: string, frontend: string): Measured | undefined {
+  let found: Measured | undefined;
+  for (const r of runsOf(report)) if (r.model === model && r.frontend === frontend) found = r;
   return found;
 }
 
@@ -60,37 +73,8 @@ export function machineLine(m: MachineInfo): string {
 }
 
 /**
- * How the "graph vs eager" column reads. Speed rows say "1.8x faster" / "1.3x slower" because a
- * bare ratio of times is easy to read backwards; byte and count rows are graph ÷ eager, so below
- * 1x means graph uses less.
- */
-export const COMPARISON_NOTE =
-  "graph vs eager: speed rows give graph's speed relative to eager; byte and count rows give graph ÷ eager (below 1x: graph uses less).";
-
-type Kind = "time" | "rate" | "amount" | "none";
-
-function speedCell(eagerTime: number, graphTime: number): string {
-  if (!(eagerTime > 0) || !(graphTime > 0)) return MISSING;
-  return eagerTime >= graphTime ? `${formatRatio(eagerTime, graphTime)} faster` : `${formatRatio(graphTime, eagerTime)} slower`;
-}
-
-function comparisonCell(kind: Kind, eager: number, graph: number): string {
-  switch (kind) {
-    case "time":
-      return speedCell(eager, graph);
-    case "rate":
-      // A rate is an inverse time: graph's steps/s over eager's is its speed-up.
-      return speedCell(1 / eager, 1 / graph);
-    case "amount":
-      return formatRatio(graph, eager);
-    default:
-      return "";
-  }
-}
-
-/**
- * The side-by-side table for one model: a row per metric, a column per frontend and, when both
- * frontends ran, a "graph vs eager" column.
+ * The side-by-side table for one model: a row per metric (`METRICS`), a column per frontend and
+ * peer and, when both frontends ran, a "graph vs eager" column; then context rows.
  */
 export function resultsTable(report: BenchReport, model: string): ReportTable {
   const frontends = frontendsOf(report);
@@ -98,31 +82,10 @@ export function resultsTable(report: BenchReport, model: string): ReportTable {
   const results = frontends.map((f) => resultFor(report, model, f));
   const header = ["metric", ...frontends, ...(compare ? ["graph vs eager"] : [])];
   const numeric = [false, ...frontends.map(() => true), ...(compare ? [true] : [])];
-  const rows: string[][] = [];
-
-  const metric = (label: string, get: (r: BenchResult) => number, fmt: (x: number) => string, kind: Kind) => {
-    const values = results.map((r) => (r ? num(get(r)) : NaN));
-    const row = [label, ...values.map((v) => fmt(v))];
-    if (compare) {
-      const e = values[frontends.indexOf("eager")];
-      const g = values[frontends.indexOf("graph")];
-      row.push(comparisonCell(kind, e, g));
-    }
-    rows.push(row);
-  };
-  // Optional chaining throughout: a hand-edited or older file may lack a field, and one missing
-  // figure should print "-" rather than abort the whole report.
-  metric("ms/step (median)", (r) => r.msPerStep?.median, formatMs, "time");
-  metric("ms/step (p90)", (r) => r.msPerStep?.p90, formatMs, "time");
-  metric("steps/s", (r) => r.stepsPerSec, formatCount, "rate");
-  metric("peak tensor bytes", (r) => r.memory?.peakTensorBytes, formatBytes, "amount");
-  metric("live tensor bytes", (r) => r.memory?.liveTensorBytes, formatBytes, "amount");
-  metric("allocations/step", (r) => r.memory?.allocationsPerStep, formatCount, "amount");
-  metric("kernel launches/step", (r) => r.memory?.kernelLaunchesPerStep, formatCount, "amount");
-  metric("peak RSS", (r) => r.memory?.peakRssBytes, formatBytes, "amount");
+  const rows = metricRows(results, frontends, compare);
 
   // Context rows: not comparisons, but they say what the numbers above were measured on.
-  const extra = (label: string, cell: (r: BenchResult) => string) => {
+  const extra = (label: string, cell: (r: Measured) => string) => {
     const row = [label, ...results.map((r) => (r ? cell(r) : MISSING))];
     if (compare) row.push("");
     rows.push(row);
@@ -130,13 +93,53 @@ export function resultsTable(report: BenchReport, model: string): ReportTable {
   extra("loss first → last", (r) => `${formatLoss(num(r.loss?.first))} → ${formatLoss(num(r.loss?.last))}`);
   extra("timed steps (warm-up)", (r) => `${formatCount(num(r.steps))} (${formatCount(num(r.warmup))})`);
   // Plan facts get a row each (rather than one sentence) so the graph column stays narrow.
-  if (results.some((r) => r?.graph)) {
-    extra("graph nodes", (r) => (r.graph ? formatCount(num(r.graph.nodes)) : MISSING));
-    extra("fused kernels", (r) => (r.graph ? formatCount(num(r.graph.fusedKernels)) : MISSING));
-    extra("arena bytes", (r) => (r.graph ? formatBytes(num(r.graph.arenaBytes)) : MISSING));
+  const plan = (r: Measured) => ("graph" in r ? r.graph : undefined);
+  if (results.some((r) => r && plan(r))) {
+    extra("graph nodes", (r) => formatCount(num(plan(r)?.nodes)));
+    extra("fused kernels", (r) => formatCount(num(plan(r)?.fusedKernels)));
+    extra("arena bytes", (r) => formatBytes(num(plan(r)?.arenaBytes)));
   }
   return { header, numeric, rows };
 }
+
+/**
+ * The peer libraries beside us, one row per model: our best frontend's median ms/step, then per
+ * peer its median and its time over ours ("3.1x" = the peer takes 3.1 times as long per step;
+ * below 1x the peer is faster). Null when the report has no peer results.
+ */
+export function peerComparisonTable(report: BenchReport): ReportTable | null {
+  const peers = report.peers ?? [];
+  if (peers.length === 0) return null;
+  const names = [...new Set(peers.map((p) => p.frontend as string))];
+  const header = ["model", "dualgrad best", ...names.flatMap((p) => [p, `${p}/ours`])];
+  const numeric = header.map((_, i) => i > 0);
+  const models = benchedModels(report);
+  const rows = models.map((model) => {
+    const best = report.results.filter((r) => r.model === model).sort((a, b) => num(a.msPerStep?.median) - num(b.msPerStep?.median))[0];
+    const ours = num(best?.msPerStep?.median);
+    const row = [model, best ? `${formatMs(ours)} (${best.frontend})` : MISSING];
+    for (const name of names) {
+      const theirs = num(resultFor(report, model, name)?.msPerStep?.median);
+      row.push(formatMs(theirs), formatRatio(theirs, ours));
+    }
+    return row;
+  });
+  return { header, numeric, rows };
+}
+
+/** What each peer ran: its packages and versions, backend and how it was driven. Null without peers. */
+export function peerInfoTable(report: BenchReport): ReportTable | null {
+  const seen = new Map<string, string[]>();
+  for (const p of report.peers ?? []) {
+    const packages = Object.entries(p.peer?.packages ?? {}).map(([name, version]) => `${name} ${version}`).join(", ");
+    seen.set(p.frontend, [p.frontend, packages || MISSING, p.peer?.backend ?? MISSING, p.peer?.detail ?? MISSING]);
+  }
+  if (seen.size === 0) return null;
+  return { header: ["peer", "packages", "backend", "how it ran"], numeric: [false, false, false, false], rows: [...seen.values()] };
+}
+
+/** The note under the peer tables: what the ratio means. */
+export const PEER_NOTE = "Other libraries on the same workloads with the same timing protocol, each in a fresh process. peer/ours: the peer's median ms/step over our best frontend's (below 1x: the peer is faster).";
 
 /**
  * Gradient agreement per model; the "unfused max abs" column appears only when some row has it
@@ -216,8 +219,8 @@ export function markdownTable(t: ReportTable): string {
 }
 
 /**
- * The whole report as GitHub-flavoured Markdown: title, machine, a side-by-side table per model,
- * gradient agreement and training runs. The output depends only on `report` (no clock, no
+ * The whole report as GitHub-flavoured Markdown: title, machine, a side-by-side table per model
+ * (frontends and peers), the peer libraries, gradient agreement and training runs. The output depends only on `report` (no clock, no
  * locale), so regenerating it from the same JSON gives the same bytes.
  */
 export function toMarkdown(report: BenchReport): string {
@@ -227,13 +230,19 @@ export function toMarkdown(report: BenchReport): string {
   if (report.machine.command) out.push("", `**Command:** ${codeSpan(report.machine.command)}`);
   out.push("");
 
-  const benched = modelsOf(report).filter((m) => report.results.some((r) => r.model === m));
+  const benched = benchedModels(report);
   if (benched.length > 0) {
     out.push("## Results", "");
     if (hasComparison(report)) out.push(`_${escapeMarkdown(COMPARISON_NOTE)}_`, "");
     for (const model of benched) {
       out.push(`### ${escapeMarkdown(model)}`, "", markdownTable(resultsTable(report, model)), "");
     }
+  }
+
+  const peers = peerComparisonTable(report);
+  const peerInfo = peerInfoTable(report);
+  if (peers && peerInfo) {
+    out.push("## Peer libraries", "", escapeMarkdown(PEER_NOTE), "", markdownTable(peers), "", markdownTable(peerInfo), "");
   }
 
   const agreement = agreementTable(report);

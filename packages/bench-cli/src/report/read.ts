@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { DualgradError } from "@dualgrad/core";
+import { PEERS } from "../peers/names.js";
 import type { BenchReport } from "./types.js";
 
 /**
@@ -56,13 +57,15 @@ function checkReport(data: unknown): string | null {
   if (!Array.isArray(data.agreement)) return "'agreement' is missing or not an array";
 
   for (let i = 0; i < data.results.length; i++) {
-    const r: unknown = data.results[i];
-    const at = `results[${i}]`;
-    if (!isObject(r)) return `${at} is not an object`;
-    if (typeof r.model !== "string") return `${at}.model is missing or not a string`;
-    if (r.frontend !== "eager" && r.frontend !== "graph") return `${at}.frontend is ${describe(r.frontend)}, expected "eager" or "graph"`;
-    if (!isObject(r.msPerStep) || typeof r.msPerStep.median !== "number") return `${at}.msPerStep.median is missing or not a number`;
-    if (!isObject(r.memory)) return `${at}.memory is missing or not an object`;
+    const problem = checkRun(data.results[i], `results[${i}]`, ["eager", "graph"]);
+    if (problem) return problem;
+  }
+  if (data.peers !== undefined) {
+    if (!Array.isArray(data.peers)) return "'peers' is not an array";
+    for (let i = 0; i < data.peers.length; i++) {
+      const problem = checkRun(data.peers[i], `peers[${i}]`, PEERS);
+      if (problem) return problem;
+    }
   }
   for (let i = 0; i < data.agreement.length; i++) {
     const a: unknown = data.agreement[i];
@@ -79,6 +82,16 @@ function checkReport(data: unknown): string | null {
       if (!Array.isArray(t.losses)) return `training[${i}].losses is missing or not an array`;
     }
   }
+  return null;
+}
+
+/** The first problem with one measured run (a frontend's or a peer's), or null. */
+function checkRun(r: unknown, at: string, frontends: readonly string[]): string | null {
+  if (!isObject(r)) return `${at} is not an object`;
+  if (typeof r.model !== "string") return `${at}.model is missing or not a string`;
+  if (!frontends.includes(r.frontend as string)) return `${at}.frontend is ${describe(r.frontend)}, expected ${frontends.map((f) => `"${f}"`).join(" or ")}`;
+  if (!isObject(r.msPerStep) || typeof r.msPerStep.median !== "number") return `${at}.msPerStep.median is missing or not a number`;
+  if (!isObject(r.memory)) return `${at}.memory is missing or not an object`;
   return null;
 }
 

@@ -1,31 +1,21 @@
 import { color, newTable } from "../output.js";
-import { formatBytes, formatMs, formatSci } from "./format.js";
+import { formatSci } from "./format.js";
+import { peerComparisonTable, type ReportTable } from "./markdown.js";
+import { metricRows } from "./metrics.js";
 import type { BenchReport } from "./types.js";
 
-/** The side-by-side benchmark table for the terminal. */
+/**
+ * The side-by-side benchmark table for the terminal: our frontends only (peers get their own,
+ * narrower table, `peerTable`), with the metric rows the Markdown and HTML reports use.
+ */
 export function benchTable(report: BenchReport): string {
-  const frontends = [...new Set(report.results.map((r) => r.frontend))];
-  const head = ["model", "metric", ...frontends];
-  if (frontends.length === 2) head.push("graph/eager");
-  const table = newTable(head);
+  const frontends = [...new Set(report.results.map((r) => r.frontend as string))];
+  const compare = frontends.includes("eager") && frontends.includes("graph");
+  const table = newTable(["model", "metric", ...frontends, ...(compare ? ["graph vs eager"] : [])]);
   const models = [...new Set(report.results.map((r) => r.model))];
   for (const model of models) {
-    const rows = frontends.map((f) => report.results.find((r) => r.model === model && r.frontend === f));
-    const line = (metric: string, get: (r: NonNullable<(typeof rows)[number]>) => number, fmt: (x: number) => string, ratio = false) => {
-      const vals = rows.map((r) => (r ? get(r) : NaN));
-      const cells = vals.map((v) => (Number.isNaN(v) ? "-" : fmt(v)));
-      const out = [metric === "ms/step median" ? color.cyan(model) : "", metric, ...cells];
-      if (frontends.length === 2) out.push(ratio && vals[0] > 0 ? `${(vals[1] / vals[0]).toFixed(2)}x` : "");
-      table.push(out);
-    };
-    line("ms/step median", (r) => r.msPerStep.median, formatMs, true);
-    line("ms/step p90", (r) => r.msPerStep.p90, formatMs, true);
-    line("steps/s", (r) => r.stepsPerSec, (x) => x.toFixed(x < 100 ? 1 : 0));
-    line("peak tensor", (r) => r.memory.peakTensorBytes, formatBytes, true);
-    line("live tensor", (r) => r.memory.liveTensorBytes, formatBytes);
-    line("allocs/step", (r) => r.memory.allocationsPerStep, (x) => x.toFixed(1));
-    line("launches/step", (r) => r.memory.kernelLaunchesPerStep, (x) => x.toFixed(1));
-    line("peak RSS", (r) => r.memory.peakRssBytes, formatBytes);
+    const runs = frontends.map((f) => report.results.find((r) => r.model === model && r.frontend === f));
+    metricRows(runs, frontends, compare).forEach((row, i) => table.push([i === 0 ? color.cyan(model) : "", ...row]));
   }
   if (report.agreement.length === 0) return table.toString();
   // Agreement is per model, not per frontend: its own table keeps the columns honest.
@@ -34,4 +24,13 @@ export function benchTable(report: BenchReport): string {
     agree.push([color.cyan(a.model), formatSci(a.maxAbs), formatSci(a.maxRel), a.unfusedMaxAbs === undefined ? "-" : formatSci(a.unfusedMaxAbs)]);
   }
   return `${table.toString()}\n${agree.toString()}`;
+}
+
+/** The peer libraries beside our best frontend (the Markdown and HTML reports' table); "" without peers. */
+export function peerTable(report: BenchReport): string {
+  const t: ReportTable | null = peerComparisonTable(report);
+  if (!t) return "";
+  const table = newTable(t.header);
+  for (const [model, ...cells] of t.rows) table.push([color.cyan(model), ...cells]);
+  return table.toString();
 }

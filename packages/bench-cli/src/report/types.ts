@@ -1,4 +1,4 @@
-import type { PeerResult } from "../peers/index.js";
+import type { PeerName } from "../peers/names.js";
 
 /**
  * The benchmark results document: what `dualgrad bench --json` writes and `dualgrad report`
@@ -52,6 +52,24 @@ export interface BenchResult {
   lossCurve?: number[];
   /** Graph only: plan facts. */
   graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
+}
+
+/** One model on one peer: a `BenchResult` whose frontend is the peer name. */
+export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph"> {
+  frontend: PeerName;
+  memory: {
+    /** Peak resident set size of the process (OS figure), as for our frontends. */
+    peakRssBytes: number;
+    heapUsedBytes: number;
+    /** The library's own tensor accounting, where it has one (TF.js: `tf.profile`, `tf.memory`). */
+    peakTensorBytes?: number;
+    liveTensorBytes?: number;
+    /** TF.js: kernel outputs per step (each a new tensor). */
+    allocationsPerStep?: number;
+    kernelLaunchesPerStep?: number;
+  };
+  /** What ran: package versions, backend and how it was driven. */
+  peer: { packages: Record<string, string>; backend: string; detail: string };
 }
 
 /** Eager vs graph gradient agreement for one model (same init, same batch). */

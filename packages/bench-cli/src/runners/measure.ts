@@ -5,12 +5,7 @@ import type { ModelSpec } from "../models.js";
 import type { BenchResult } from "../report/types.js";
 import type { GraphTrainer } from "./graph-trainer.js";
 import { makeTrainer, type Frontend } from "./index.js";
-import { stepStatistics, timeSteps, type TimingOptions } from "./timing.js";
-
-/** How long to measure (WORKLOADS.md's protocol, see timing.ts) and the seed of data and parameters. */
-export interface MeasureOptions extends TimingOptions {
-  seed: number;
-}
+import { stepStatistics, timeSteps, type MeasureOptions } from "./timing.js";
 
 /**
  * Times one model on one frontend: each step individually with a high-resolution clock, after

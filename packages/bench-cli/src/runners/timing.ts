@@ -1,5 +1,5 @@
 /**
- * The timing protocol of shared/WORKLOADS.md, shared by our frontends and the peer libraries:
+ * The timing protocol of docs/WORKLOADS.md, shared by our frontends and the peer libraries:
  * warm up, then time each step individually with a high-resolution clock until at least
  * `steps` steps and `minSeconds` have passed.
  */
@@ -11,6 +11,11 @@ export interface TimingOptions {
   minSeconds: number;
   /** Upper bound on timed steps, so tiny models stop in time. */
   maxSteps?: number;
+}
+
+/** How long to measure and the seed of data and parameters: what `measure` and the peers take. */
+export interface MeasureOptions extends TimingOptions {
+  seed: number;
 }
 
 /** Step times (ms) and the loss each step returned. */

@@ -23,7 +23,7 @@ import { useLeakCheck } from "./leak-hook.js";
  * in float32 and float64, comparing forward values and the gradients of sum(out * r) for a
  * fixed random cotangent r.
  *
- * What must hold (DESIGN.md principles 1 and 4):
+ * What must hold (docs/ARCHITECTURE.md principles 1 and 4):
  *   - eager vs graph with fusion off: bitwise equal, -0 vs +0 included (same kernels, same VJP
  *     rules; a single op leaves no room for accumulation order or the simplifier's -0 trade,
  *     which properties.test.ts has to allow for);
@@ -251,7 +251,7 @@ describe("conformance: every op case on reference kernels, eager and graph", () 
         const ref = runReference(p);
         const e = runEager(p);
         expectCloseResult("eager vs reference", e, ref, tol);
-        // DESIGN.md principle 4: with fusion off the two frontends run the same kernels and
+        // docs/ARCHITECTURE.md principle 4: with fusion off the two frontends run the same kernels and
         // the same VJP rules in the same order, so not a bit may differ.
         const unfused = runGraph(p, ["fuse"]);
         expectSameBits("graph (fusion off) vs eager", unfused, e);
@@ -334,7 +334,7 @@ describe("conformance: regressions (bugs this suite found, now fixed)", () => {
   });
 
   /**
-   * FIXED BUG (eager vs graph, DESIGN.md principle 4): the two frontends add the gradient
+   * FIXED BUG (eager vs graph, docs/ARCHITECTURE.md principle 4): the two frontends add the gradient
    * contributions a value receives in different orders. Eager's backward walks the tape in
    * reverse DFS post-order (`reverseTopological` in eager/src/autograd.ts), graph's `gradientIds`
    * in reverse creation order; with three or more contributions the sums associate differently.

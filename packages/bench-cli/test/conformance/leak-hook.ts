@@ -3,7 +3,7 @@ import { allocator } from "@dualgrad/core";
 
 /**
  * Leak checking for tests, on core's allocator (the one instrument both frontends allocate
- * through, DESIGN.md principle 3). Every tensor buffer — eager tensors, autograd's saved values,
+ * through, docs/ARCHITECTURE.md principle 3). Every tensor buffer — eager tensors, autograd's saved values,
  * a compiled graph's arena and constants, graph Variables — is counted in
  * `allocator.stats().liveBytes`, so a test that returns that figure to where it started has
  * released everything it made, whichever frontend it drove.

@@ -838,7 +838,7 @@ describe("conformance properties: random programs on eager and graph", () => {
       const all = runGraph(p, []);
       for (const stage of STAGES) {
         const g = runGraph(p, [stage]);
-        // Passes are meant to be exact (DESIGN.md principle 4), so bits are compared, up to the
+        // Passes are meant to be exact (docs/ARCHITECTURE.md principle 4), so bits are compared, up to the
         // sign of zero (simplify's documented trade shows up whenever another pass changes what
         // it sees). Except in float32: fused kernels inline scalar constants unrounded (known
         // bug, cases.test.ts), and any pass can change what gets fused — e.g. with simplify off,

@@ -6,7 +6,7 @@ import { useLeakCheck } from "./leak-hook.js";
 
 /**
  * Second order through the graph frontend: `gradients` is a graph-to-graph transform whose
- * output is ordinary graph values, so it can be differentiated again (DESIGN.md: the VJP rules
+ * output is ordinary graph values, so it can be differentiated again (docs/ARCHITECTURE.md: the VJP rules
  * emit nodes, and those nodes have VJP rules too). For a few composites whose second derivatives
  * exercise different rules — tanh's (1 - y^2) through matmul, log_softmax's softmax term,
  * logsumexp's exp(x - out), sigmoid's y(1 - y) times x — we compute the Hessian-vector product

@@ -2,10 +2,16 @@
  * Kernel backends: which implementation the ops' fast kernels run on.
  *
  * - `"js"`: the TypeScript kernels. Bitwise identical to the reference kernels.
- * - `"wasm"` (the default where the engine has WebAssembly SIMD): float32 matmul runs in WebAssembly SIMD code generated at start-up (no toolchain,
- *   nothing built ahead), optionally on several threads. Results agree with the JS backend
- *   within float32 rounding, not bitwise, but are deterministic: the same bits on every run and
- *   for every thread count. Float64 work and all other ops stay on the TypeScript kernels.
+ * - `"wasm"` (the default where the engine has WebAssembly SIMD): float32 work runs in
+ *   WebAssembly SIMD code generated at run time (./wasm/; no toolchain, nothing built ahead):
+ *   matmul (./wasm/gemm-wasm.ts, and ./wasm/gemv-wasm.ts for matrix-vector products, on several
+ *   threads when big), every elementwise program from a size up, primitives and the graph's fused
+ *   chains alike (./elementwise-dispatch.ts), and leading-axis column sums (bias gradients,
+ *   ./wasm/reduce-wasm.ts). Arithmetic and column sums give the JS kernels' bits; matmul and
+ *   exp/log/tanh/sigmoid agree with them within float32 rounding (1 ulp for the functions).
+ *   Every result is deterministic: the same bits on every run and for every thread count, and a
+ *   kernel's path depends only on backend, shapes and dtypes. Float64 work, the other reductions
+ *   and the shape and index ops stay on the TypeScript kernels.
  *
  * Chosen at start-up by the `DUALGRAD_BACKEND` environment variable (`js` or `wasm`, read once
  * when this module loads) and at run time by {@link setBackend}. `DUALGRAD_THREADS` (a positive

@@ -2,7 +2,7 @@ import { formatShape } from "@dualgrad/core";
 import { DTYPE_SHORT, formatAttrs, valueName, type FusedAttrs, type Graph, type GraphNode } from "../ir.js";
 
 /**
- * Graphviz DOT export of the SSA IR (DESIGN.md principle 5, "plans are data": every IR has a text
+ * Graphviz DOT export of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data": every IR has a text
  * printer, a DOT/Mermaid export and JSON). The output is a pure function of the graph, so it can
  * be snapshot-tested and diffed between passes.
  */

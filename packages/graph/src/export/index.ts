@@ -1,5 +1,5 @@
 /**
- * Exporters of the SSA IR (DESIGN.md principle 5, "plans are data"): Graphviz DOT and Mermaid for
+ * Exporters of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data"): Graphviz DOT and Mermaid for
  * looking at a graph, versioned JSON for saving and reloading one. Only the public entry points
  * are re-exported; the label helpers shared by the two drawers stay internal.
  */

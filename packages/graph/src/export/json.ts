@@ -14,7 +14,7 @@ import {
 import { DTYPE_SHORT, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type NodeOp, type Update } from "../ir.js";
 
 /**
- * JSON serialisation of the SSA IR (DESIGN.md principle 5, "plans are data"). A saved graph is an
+ * JSON serialisation of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data"). A saved graph is an
  * untrusted file: `fromJSON` checks every field and every invariant the passes and the compiler
  * rely on (SSA order, arities, attribute types, shapes agreeing with abstract evaluation), so a
  * graph it returns can be run without further checks, and a bad file fails here, naming the node,

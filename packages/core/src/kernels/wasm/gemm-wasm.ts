@@ -1,11 +1,14 @@
 /**
  * The WebAssembly float32 matrix multiply: `C = op(A) @ op(B)` with the same signature and
  * argument rules as the TypeScript {@link gemm}, computed by SIMD code generated at run time
- * (see ./emitter.ts) in one WebAssembly.Memory that grows on demand.
+ * (see ./emitter.ts) in the shared WebAssembly.Memory of ./heap.ts.
  *
  * ## Structure
  *
- * Inputs are copied into linear memory; `packAllA` packs op(A) once into MR-tall panels (per
+ * Operands that live in that heap (every tensor buffer the allocator hands out, when the engine
+ * has shared memory) are read and written where they are, with no copy; any other array (a plain
+ * Float32Array from elsewhere) is staged into scratch, and a staged C copied back after. Then
+ * `packAllA` packs op(A) once into MR-tall panels (per
  * k-block), then the output is cut into chunks (column panels, and row panels when there are too
  * few columns to share out) and `runChunk(chunk, slot)` computes one chunk: per k-block of KC it
  * packs the chunk's columns of op(B) into NR-wide panels in the slot's scratch and runs the MR x NR
