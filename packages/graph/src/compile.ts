@@ -1,8 +1,7 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, formatShape, ops, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, releaseValue, shapesEqual, valueFrom,
   type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
-import { fusedKernel } from "./fused-kernel.js";
 import { HostTensor, type TensorData } from "./host-tensor.js";
 import type { FusedAttrs, Graph } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
@@ -67,7 +66,8 @@ export class CompiledGraph {
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
       if (node.op === "fused") {
-        const k = fusedKernel(node.attrs as unknown as FusedAttrs, ins.length);
+        // Core picks per call between the program's wasm and JavaScript compilations.
+        const k = compileProgram(node.attrs as unknown as FusedAttrs, ins.length);
         const datas = ins.map((v) => v.data);
         const shapes = ins.map((v) => v.shape);
         this.kernels.push(() => {

@@ -1,4 +1,4 @@
-import { formatShape, type Attrs, type DType, type Prim, type Shape } from "@dualgrad/core";
+import { formatShape, type Attrs, type DType, type ElementwiseOp, type ElementwiseOperand, type ElementwiseProgram, type Prim, type Shape } from "@dualgrad/core";
 
 /**
  * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
@@ -6,24 +6,14 @@ import { formatShape, type Attrs, type DType, type Prim, type Shape } from "@dua
  * pure function Graph -> Graph, and `printGraph` renders them like a jaxpr.
  */
 
-/**
- * An operand of a fused op: one of the fused node's inputs (`in`), the result of an earlier op
- * of the same kernel (`op`), or a scalar constant inlined into the generated code (`const`).
- */
-export type FusedOperand = { from: "in" | "op"; index: number } | { from: "const"; value: number };
+/** An operand of a fused op: core's elementwise program operand. */
+export type FusedOperand = ElementwiseOperand;
 
-/** One fused elementwise operation inside a `fused` node. */
-export interface FusedOp {
-  prim: Prim;
-  attrs: Attrs[Prim];
-  operands: FusedOperand[];
-  dtype: DType;
-}
+/** One fused elementwise operation inside a `fused` node: core's elementwise program op. */
+export type FusedOp = ElementwiseOp;
 
-/** Attributes of a fused elementwise kernel: a little program over the node's inputs; the last op is the output. */
-export interface FusedAttrs {
-  ops: FusedOp[];
-}
+/** Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs; the last op is the output. */
+export type FusedAttrs = ElementwiseProgram;
 
 /** What a node is. */
 export type NodeOp = "input" | "variable" | "constant" | "fused" | Prim;

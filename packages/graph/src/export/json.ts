@@ -4,6 +4,7 @@ import {
   formatShape,
   inferMeta,
   isDType,
+  isElementwisePrim,
   isPrim,
   ops,
   type Attrs,
@@ -244,7 +245,7 @@ function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, whe
     const prim = raw.prim;
     if (typeof prim !== "string" || !isPrim(prim)) fail(`${at}: unknown primitive ${show(prim)}`);
     // Fused kernels are generated elementwise loops; a matmul or reduction cannot live inside one.
-    if (ops[prim].kind !== "elementwise") fail(`${at}: ${prim} is not elementwise and cannot be fused`);
+    if (!isElementwisePrim(prim)) fail(`${at}: ${prim} is not elementwise and cannot be fused`);
     checkAttrs(prim, raw.attrs, `${at} (${prim})`);
     if (!isDType(raw.dtype)) fail(`${at} (${prim}): unknown dtype ${show(raw.dtype)}`);
     const operands = raw.operands;
