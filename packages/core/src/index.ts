@@ -10,6 +10,7 @@ export * from "./shape.js";
 export * from "./memory.js";
 export * from "./ops/prim.js";
 export { ops, PRIMS, isPrim } from "./ops/index.js";
+export * from "./ops/attr-schema.js";
 export { ELEMENTWISE, isElementwisePrim, numberLiteral, type ElementwiseSpec } from "./ops/elementwise.js";
 export type { ElementwiseOp, ElementwiseOperand, ElementwisePrim, ElementwiseProgram } from "./ops/elementwise-types.js";
 export type { ReducePrim } from "./ops/reduce.js";
