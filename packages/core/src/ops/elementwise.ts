@@ -6,7 +6,7 @@ export type { ElementwisePrim } from "./elementwise-types.js";
 
 /**
  * What makes an elementwise primitive: its scalar math twice, as a JS expression (inlined into
- * generated loops, and by the graph compiler into fused kernels) and as a function (for the
+ * generated loops, one op of an elementwise program at a time) and as a function (for the
  * reference kernel), plus which dtypes it accepts and its VJP.
  */
 export interface ElementwiseSpec<P extends ElementwisePrim> {

@@ -1,8 +1,8 @@
 /**
  * Fused float32 elementwise kernels compiled to WebAssembly SIMD at run time: a program of
- * elementwise ops (the graph's fused kernels, or one primitive) becomes one loop that reads its
- * inputs and writes its output in place in the shared wasm heap (./heap.ts), four lanes at a
- * time, with no intermediate buffers and no copies.
+ * elementwise ops (../../ops/elementwise-types.ts: one primitive, a graph fused kernel, eager's
+ * SGD update) becomes one loop that reads its inputs and writes its output in place in the
+ * shared wasm heap (./heap.ts), four lanes at a time, with no intermediate buffers and no copies.
  *
  * ## Layouts
  *
