@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocator, broadcastsTo, compileElementwise, dispatchElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocator, broadcastsTo, compileProgram, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
   type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
@@ -278,9 +278,9 @@ const subScaledKernels = new Map<string, ElementwiseKernel>();
 
 /**
  * @internal `self -= alpha * x` in one generated loop, in place (the SGD update, fused as
- * PyTorch's fused optimizers do). The product is rounded to self's dtype before the subtraction,
- * exactly where `self.sub_(x.mul(alpha))` would store it, so results are the same bits; the
- * graph frontend's fused update computes the same expression.
+ * PyTorch's fused optimizers do). It is core's two-op program `x0 - x1 * alpha`, each op rounded
+ * to self's dtype exactly where `self.sub_(x.mul(alpha))` would store it, so results are the same
+ * bits; the graph frontend's fused update compiles the same two ops the same way.
  */
 export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: number): T {
   checkInPlace(self, "sub_");
@@ -288,17 +288,18 @@ export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: nu
   if (!shapesEqual(x.shape, self.shape) || x.dtype !== self.dtype || !isFloat(self.dtype)) {
     return inPlace(self, "sub", mul(x, alpha));
   }
-  const f32 = self.dtype === "float32";
-  const a = f32 ? Math.fround(alpha) : alpha;
-  const product = f32 ? `Math.fround(x1 * ${numberLiteral(a)})` : `x1 * ${numberLiteral(a)}`;
-  const key = `sub_scaled:${self.dtype}:${a}`;
+  // alpha as a constant of self's dtype, as `x.mul(alpha)` would read it.
+  const a = self.dtype === "float32" ? Math.fround(alpha) : alpha;
+  const key = `${self.dtype}:${numberLiteral(a)}`;
   let kernel = subScaledKernels.get(key);
   if (!kernel) {
-    // The same two-op program compiled to JS and to wasm (core picks per call, as for any op).
-    kernel = dispatchElementwise(key, 2, [
-      { prim: "mul", attrs: {}, operands: [{ from: "in", index: 1 }, { from: "const", value: a }], dtype: self.dtype },
-      { prim: "sub", attrs: {}, operands: [{ from: "in", index: 0 }, { from: "op", index: 0 }], dtype: self.dtype },
-    ], compileElementwise(key, 2, `x0 - ${product}`));
+    const dtype = self.dtype;
+    kernel = compileProgram({
+      ops: [
+        { prim: "mul", attrs: {}, operands: [{ from: "in", index: 1 }, { from: "const", value: a }], dtype },
+        { prim: "sub", attrs: {}, operands: [{ from: "in", index: 0 }, { from: "op", index: 0 }], dtype },
+      ],
+    }, 2);
     subScaledKernels.set(key, kernel);
   }
   const v = self._storage.value;

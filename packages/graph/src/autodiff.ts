@@ -1,5 +1,6 @@
 import { DualgradError, formatShape, isFloat, ops, type Prim } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
+import { isPrimNode, type PrimNode } from "./ir.js";
 import { SymbolicTensor, currentTrace, withTrace, type SymLike } from "./symbolic.js";
 import { Variable } from "./variable.js";
 
@@ -26,12 +27,12 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
   for (let id = output; id >= 0; id--) {
     const g = cot.get(id);
     const n = nodes[id];
-    if (g === undefined || n.op === "input" || n.op === "variable" || n.op === "constant") continue;
+    if (g === undefined) continue;
     if (n.op === "fused") throw new DualgradError("grad: differentiate before fusion (fused nodes have no VJP)");
-    const prim = n.op as Prim;
+    if (!isPrimNode(n)) continue; // inputs, variables and constants end the chain
     const wants = n.inputs.map((i) => onPath[i] && isFloat(nodes[i].dtype));
     if (!wants.some(Boolean)) continue;
-    const grads = ops[prim].vjp(b, n.inputs, id, g, n.attrs as never, wants);
+    const grads = vjp(b, n, g, wants);
     n.inputs.forEach((input, k) => {
       const gi = grads[k];
       if (gi === null || gi === undefined || !wants[k]) return;
@@ -41,6 +42,11 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
   }
   // A wrt value the output does not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'.
   return wrt.map((w) => cot.get(w) ?? b.emit("broadcast_to", [b.constant(0, nodes[w].dtype)], { shape: nodes[w].shape }));
+}
+
+/** Node `n`'s VJP rule, emitting into `b` (generic in the primitive, so its attributes are typed by it). */
+function vjp<P extends Prim>(b: GraphBuilder, n: PrimNode<P>, g: number, wants: readonly boolean[]): (number | null)[] {
+  return ops[n.op].vjp(b, n.inputs, n.id, g, n.attrs, wants);
 }
 
 function builderOf(xs: readonly (SymbolicTensor | Variable)[]): GraphBuilder {

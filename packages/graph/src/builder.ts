@@ -1,5 +1,5 @@
 import { DualgradError, ShapeError, inferMeta, type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape } from "@dualgrad/core";
-import { emptyGraph, type Graph, type GraphNode } from "./ir.js";
+import { emptyGraph, primNode, type Graph, type GraphNode } from "./ir.js";
 import type { Variable } from "./variable.js";
 
 /**
@@ -12,15 +12,16 @@ export class GraphBuilder implements Emitter<number> {
   readonly variables = new Map<string, Variable>();
   private readonly variableIds = new Map<string, number>();
 
-  private push(node: Omit<GraphNode, "id">): number {
+  /** Appends the node `make` builds for the next id, and returns that id. */
+  private push(make: (id: number) => GraphNode): number {
     const id = this.graph.nodes.length;
-    this.graph.nodes.push({ id, ...node });
+    this.graph.nodes.push(make(id));
     return id;
   }
 
   /** A placeholder (graph argument). */
   input(name: string, shape: Shape, dtype: DType): number {
-    const id = this.push({ op: "input", inputs: [], attrs: {}, shape: [...shape], dtype, name });
+    const id = this.push((id) => ({ id, op: "input", inputs: [], attrs: {}, shape: [...shape], dtype, name }));
     this.graph.inputs.push(id);
     return id;
   }
@@ -29,7 +30,7 @@ export class GraphBuilder implements Emitter<number> {
   variable(v: Variable): number {
     const known = this.variableIds.get(v.name);
     if (known !== undefined) return known;
-    const id = this.push({ op: "variable", inputs: [], attrs: {}, shape: [...v.shape], dtype: v.dtype, name: v.name });
+    const id = this.push((id) => ({ id, op: "variable", inputs: [], attrs: {}, shape: [...v.shape], dtype: v.dtype, name: v.name }));
     this.variableIds.set(v.name, id);
     this.variables.set(v.name, v);
     return id;
@@ -45,7 +46,7 @@ export class GraphBuilder implements Emitter<number> {
     // Store the values the dtype can hold (as a Float32Array would), so a constant inlined into a
     // fused kernel is the same number the unfused kernel reads from its buffer.
     const exact = Array.from(values, (v) => (dtype === "float32" ? Math.fround(v) : dtype === "int32" ? Math.trunc(v) | 0 : v));
-    return this.push({ op: "constant", inputs: [], attrs: {}, shape: [...shape], dtype, value: exact });
+    return this.push((id) => ({ id, op: "constant", inputs: [], attrs: {}, shape: [...shape], dtype, value: exact }));
   }
 
   /** Adds a primitive node after checking its inputs by abstract evaluation. */
@@ -57,7 +58,7 @@ export class GraphBuilder implements Emitter<number> {
       if (err instanceof ShapeError) throw new ShapeError(prim, `${err.message.slice(prim.length + 2)}${callSite()}`);
       throw err;
     }
-    return this.push({ op: prim, inputs: [...inputs], attrs: { ...(attrs as object) }, shape: [...meta.shape], dtype: meta.dtype });
+    return this.push((id) => primNode({ id, op: prim, inputs: [...inputs], attrs: { ...attrs }, shape: [...meta.shape], dtype: meta.dtype }));
   }
 
   meta(id: number): Meta {

@@ -1,10 +1,9 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, formatShape, ops, releaseValue, shapesEqual, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, releaseValue, shapesEqual, valueFrom,
   type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
-import { fusedKernel } from "./fused-kernel.js";
 import { HostTensor, type TensorData } from "./host-tensor.js";
-import type { FusedAttrs, Graph } from "./ir.js";
+import { isPrimNode, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -69,7 +68,8 @@ export class CompiledGraph {
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
       if (node.op === "fused") {
-        const k = fusedKernel(node.attrs as unknown as FusedAttrs, ins.length);
+        // Core picks per call between the program's wasm and JavaScript compilations.
+        const k = compileProgram(node.attrs, ins.length);
         const datas = ins.map((v) => v.data);
         const shapes = ins.map((v) => v.shape);
         this.kernels.push(() => {
@@ -77,11 +77,10 @@ export class CompiledGraph {
           for (let i = 0; i < ins.length; i++) datas[i] = ins[i].data;
           k(out.data, out.shape, datas, shapes);
         });
+      } else if (isPrimNode(node)) {
+        this.kernels.push(primKernel(node, ins, out, options.reference ?? false));
       } else {
-        const def = ops[node.op as Prim];
-        const run = options.reference ? def.reference : def.kernel;
-        const attrs = node.attrs as never;
-        this.kernels.push(() => run(ins, out, attrs));
+        throw new DualgradError(`compile: the plan runs node ${node.id} (${node.op}), which computes nothing`);
       }
     }
     this.writtenVariables = [...this.plan.intoVariable.values()].map((name) => variables.get(name)!.value.data);
@@ -152,6 +151,14 @@ export class CompiledGraph {
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
   }
+}
+
+/** The closure running prim node `n`'s kernel (or its reference loops) from `ins` into `out`; generic so `attrs` is typed by the primitive. */
+function primKernel<P extends Prim>(n: PrimNode<P>, ins: readonly View[], out: View, reference: boolean): () => void {
+  const def = ops[n.op];
+  const run = reference ? def.reference : def.kernel;
+  const attrs = n.attrs;
+  return () => run(ins, out, attrs);
 }
 
 /** Plans and compiles `graph`; `variables` supplies every variable the graph reads or assigns. */

@@ -17,7 +17,8 @@ export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor
 export { DeviceTensor, put } from "./device-tensor.js";
 export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
 export { scheduleUpdates } from "./passes/schedule.js";
-export { fusedSource } from "./fused-kernel.js";
+/** A fused node's generated JavaScript: core's programSource under the graph's name for it. */
+export { programSource as fusedSource } from "@dualgrad/core";
 export * from "./passes/pipeline.js";
 export { deadCodeElimination } from "./passes/dce.js";
 export { commonSubexpressionElimination } from "./passes/cse.js";

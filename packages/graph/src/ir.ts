@@ -1,4 +1,4 @@
-import { formatShape, type Attrs, type DType, type Prim, type Shape } from "@dualgrad/core";
+import { formatShape, type Attrs, type DType, type ElementwiseOp, type ElementwiseOperand, type ElementwiseProgram, type Prim, type Shape } from "@dualgrad/core";
 
 /**
  * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
@@ -6,42 +6,72 @@ import { formatShape, type Attrs, type DType, type Prim, type Shape } from "@dua
  * pure function Graph -> Graph, and `printGraph` renders them like a jaxpr.
  */
 
-/**
- * An operand of a fused op: one of the fused node's inputs (`in`), the result of an earlier op
- * of the same kernel (`op`), or a scalar constant inlined into the generated code (`const`).
- */
-export type FusedOperand = { from: "in" | "op"; index: number } | { from: "const"; value: number };
+/** An operand of a fused op: core's elementwise program operand. */
+export type FusedOperand = ElementwiseOperand;
 
-/** One fused elementwise operation inside a `fused` node. */
-export interface FusedOp {
-  prim: Prim;
-  attrs: Attrs[Prim];
-  operands: FusedOperand[];
-  dtype: DType;
-}
+/** One fused elementwise operation inside a `fused` node: core's elementwise program op. */
+export type FusedOp = ElementwiseOp;
 
-/** Attributes of a fused elementwise kernel: a little program over the node's inputs; the last op is the output. */
-export interface FusedAttrs {
-  ops: FusedOp[];
-}
+/** Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs; the last op is the output. */
+export type FusedAttrs = ElementwiseProgram;
 
-/** What a node is. */
-export type NodeOp = "input" | "variable" | "constant" | "fused" | Prim;
-
-/** One SSA value and the op that defines it. */
-export interface GraphNode {
+/** What every node has, whatever its op. */
+interface NodeFields {
   /** Index in `Graph.nodes`; also the value's id. */
   id: number;
-  op: NodeOp;
   /** Value ids this node reads. */
   inputs: number[];
-  /** Primitive attributes (for prims), `FusedAttrs` (for fused), `{}` otherwise. */
-  attrs: Record<string, unknown>;
   shape: number[];
   dtype: DType;
-  /** For inputs and variables: the name; for constants: the row-major data. */
+  /** For inputs and variables: the name. */
   name?: string;
+  /** For constants: the row-major data. */
   value?: number[];
+}
+
+/** A primitive applied to its inputs, with that primitive's attributes. */
+export interface PrimNode<P extends Prim = Prim> extends NodeFields {
+  op: P;
+  attrs: Attrs[P];
+}
+
+/** A fused elementwise kernel: its attributes are the program it runs over its inputs. */
+export interface FusedNode extends NodeFields {
+  op: "fused";
+  attrs: FusedAttrs;
+}
+
+/** A placeholder, a variable read or a constant: no inputs, no attributes. */
+export interface LeafNode extends NodeFields {
+  op: "input" | "variable" | "constant";
+  attrs: Readonly<Record<string, never>>;
+}
+
+/** A node of any primitive in `K`: the union of `PrimNode<P>`, so testing `op` types `attrs`. */
+export type PrimNodes<K extends Prim = Prim> = { [P in K]: PrimNode<P> }[K];
+
+/**
+ * One SSA value and the op that defines it: a union discriminated by `op`, so checking
+ * `n.op === "transpose"` types `n.attrs` as transpose's attributes.
+ */
+export type GraphNode = PrimNodes | FusedNode | LeafNode;
+
+/** What a node is. */
+export type NodeOp = GraphNode["op"];
+
+/** True for a primitive node (not input, variable, constant or fused). */
+export function isPrimNode(n: GraphNode): n is PrimNodes {
+  return n.op !== "input" && n.op !== "variable" && n.op !== "constant" && n.op !== "fused";
+}
+
+/**
+ * A primitive node made for a generic or unknown `P`, as a GraphNode. TypeScript does not see
+ * that `PrimNode<P>` is a member of the union for such a `P` (it does not tie `op` to `attrs`),
+ * but the node's attributes were typed by its own primitive when it was made.
+ */
+export function primNode<P extends Prim>(node: PrimNode<P>): GraphNode {
+  const any: PrimNode = node;
+  return any as GraphNode;
 }
 
 /** A variable update performed after the outputs are computed (TensorFlow's `assign`). */
@@ -96,14 +126,15 @@ function formatAttrValue(v: unknown): string {
   return String(v);
 }
 
-/** `[transA=false,transB=true]`, or "" when there are no attributes. */
-export function formatAttrs(op: NodeOp, attrs: Record<string, unknown>): string {
-  if (op === "fused") {
-    const ops = (attrs as unknown as FusedAttrs).ops;
-    return `[${ops.map((o) => o.prim).join("∘")}]`;
-  }
+/** A primitive's attributes as `[transA=false,transB=true]`, or "" when there are none. */
+export function formatAttrs(attrs: object): string {
   const entries = Object.entries(attrs);
   return entries.length === 0 ? "" : `[${entries.map(([k, v]) => `${k}=${formatAttrValue(v)}`).join(",")}]`;
+}
+
+/** A node's attributes as printed: a primitive's as {@link formatAttrs}, a fused kernel's op chain `[add∘relu]`. */
+export function formatNodeAttrs(n: GraphNode): string {
+  return n.op === "fused" ? `[${n.attrs.ops.map((o) => o.prim).join("∘")}]` : formatAttrs(n.attrs);
 }
 
 function formatConstant(n: GraphNode): string {
@@ -123,7 +154,7 @@ export function printGraph(g: Graph): string {
   let first = true;
   for (const n of g.nodes) {
     if (n.op === "input" || n.op === "variable") continue;
-    const rhs = n.op === "constant" ? formatConstant(n) : `${n.op}${formatAttrs(n.op, n.attrs)} ${n.inputs.map(valueName).join(" ")}`;
+    const rhs = n.op === "constant" ? formatConstant(n) : `${n.op}${formatNodeAttrs(n)} ${n.inputs.map(valueName).join(" ")}`;
     lines.push(`  ${first ? "let" : "   "} ${typedName(n)} = ${rhs}`);
     first = false;
   }

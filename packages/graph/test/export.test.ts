@@ -49,7 +49,7 @@ function fusedGraph(attrs: FusedAttrs = FUSED_ATTRS): Graph {
   const p = b.input("p", [2, 2], "float32");
   const q = b.input("q", [2, 2], "float32");
   const id = b.graph.nodes.length;
-  b.graph.nodes.push({ id, op: "fused", inputs: [p, q], attrs: attrs as unknown as Record<string, unknown>, shape: [2, 2], dtype: "float32" });
+  b.graph.nodes.push({ id, op: "fused", inputs: [p, q], attrs, shape: [2, 2], dtype: "float32" });
   b.graph.outputs.push(id);
   return b.graph;
 }

@@ -10,7 +10,9 @@
  */
 import { pathToFileURL } from "node:url";
 import { compileElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
-import { compileWasmElementwise, type WasmElementwiseKernel, type WasmElementwiseOp } from "../kernels/wasm/elementwise-wasm.js";
+import { programSource } from "../kernels/elementwise-program.js";
+import { compileWasmElementwise, type WasmElementwiseKernel } from "../kernels/wasm/elementwise-wasm.js";
+import type { ElementwiseOp } from "../ops/elementwise-types.js";
 import { heapAlloc, heapBuffer, heapFree } from "../kernels/wasm/heap.js";
 import { medianSecondsPerCall, type SamplingOptions } from "./median-time.js";
 
@@ -43,10 +45,8 @@ export const DEFAULT_SIZES: readonly number[] = [1, 4, 16, 64, 256, 1024, 4096, 
 interface Program {
   name: string;
   arity: number;
-  ops: WasmElementwiseOp[];
-  /** The JavaScript kernel's `{ prelude, expr }` over x0, x1, ... */
-  prelude: string;
-  expr: string;
+  /** As the kernels have them: no dtype for one op, float32 on each op of the fused chain. */
+  ops: ElementwiseOp[];
 }
 
 const inp = (index: number) => ({ from: "in", index }) as const;
@@ -54,20 +54,18 @@ const op = (index: number) => ({ from: "op", index }) as const;
 const k = (value: number) => ({ from: "const", value }) as const;
 
 const PROGRAMS: Program[] = [
-  { name: "add", arity: 2, ops: [{ prim: "add", attrs: {}, operands: [inp(0), inp(1)] }], prelude: "", expr: "x0 + x1" },
-  { name: "tanh", arity: 1, ops: [{ prim: "tanh", attrs: {}, operands: [inp(0)] }], prelude: "", expr: "Math.tanh(x0)" },
+  { name: "add", arity: 2, ops: [{ prim: "add", attrs: {}, operands: [inp(0), inp(1)] }] },
+  { name: "tanh", arity: 1, ops: [{ prim: "tanh", attrs: {}, operands: [inp(0)] }] },
   {
     // Inputs: w, v, g. The output is w'; a real step would also store v'.
     name: "sgd-momentum (4 ops)",
     arity: 3,
     ops: [
-      { prim: "mul", attrs: {}, operands: [inp(1), k(0.875)] },
-      { prim: "add", attrs: {}, operands: [op(0), inp(2)] },
-      { prim: "mul", attrs: {}, operands: [k(0.03125), op(1)] },
-      { prim: "sub", attrs: {}, operands: [inp(0), op(2)] },
+      { prim: "mul", attrs: {}, operands: [inp(1), k(0.875)], dtype: "float32" },
+      { prim: "add", attrs: {}, operands: [op(0), inp(2)], dtype: "float32" },
+      { prim: "mul", attrs: {}, operands: [k(0.03125), op(1)], dtype: "float32" },
+      { prim: "sub", attrs: {}, operands: [inp(0), op(2)], dtype: "float32" },
     ],
-    prelude: "const t0 = Math.fround(x1 * 0.875); const t1 = Math.fround(t0 + x2); const t2 = Math.fround(0.03125 * t1);",
-    expr: "Math.fround(x0 - t2)",
   },
 ];
 
@@ -95,7 +93,8 @@ export function measureElementwiseWasm(options: ElementwiseBenchOptions = {}): E
   const minSeconds = options.minSeconds ?? 0.1;
   const results: ElementwiseTiming[] = [];
   for (const p of PROGRAMS) {
-    const js: ElementwiseKernel = compileElementwise(`bench:${p.name}`, p.arity, p.expr, p.prelude);
+    const { prelude, expr } = programSource({ ops: p.ops });
+    const js: ElementwiseKernel = compileElementwise(`bench:${p.name}`, p.arity, expr, prelude);
     const wasm: WasmElementwiseKernel | null = compileWasmElementwise(`bench:${p.name}`, p.arity, p.ops);
     if (!wasm) throw new Error("elementwise-wasm bench: this engine cannot run wasm elementwise kernels");
     for (const size of options.sizes ?? DEFAULT_SIZES) {

@@ -2,7 +2,8 @@ import type { TypedArray } from "../dtype.js";
 import type { Shape } from "../shape.js";
 import { getBackend } from "./backend.js";
 import type { ElementwiseKernel } from "./elementwise.js";
-import { compileWasmElementwise, type WasmElementwiseOp } from "./wasm/elementwise-wasm.js";
+import type { ElementwiseOp } from "../ops/elementwise-types.js";
+import { compileWasmElementwise } from "./wasm/elementwise-wasm.js";
 import { heapAlloc, heapBuffer, heapByteOffset, heapFree } from "./wasm/heap.js";
 
 /**
@@ -32,7 +33,7 @@ export const WASM_ELEMENTWISE_MIN_SIZE = 16;
  * run the WebAssembly compilation of `program` when its layout allows. `key` caches the wasm
  * compilation, as for compileElementwise.
  */
-export function dispatchElementwise(key: string, arity: number, program: readonly WasmElementwiseOp[], js: ElementwiseKernel): ElementwiseKernel {
+export function dispatchElementwise(key: string, arity: number, program: readonly ElementwiseOp[], js: ElementwiseKernel): ElementwiseKernel {
   const wasm = compileWasmElementwise(key, arity, program);
   if (!wasm) return js;
   return (out, outShape, inputs, inShapes) => {

@@ -4,8 +4,8 @@ import { broadcastStrides, coalesceDims, contiguousStrides, sizeOf, type Shape }
 /**
  * Elementwise kernels generated from a JavaScript expression over locals `x0, x1, x2`
  * (one per input). Generating the loop with the expression inlined means no function call
- * per element, which is what makes plain-JS elementwise code fast; the graph compiler's
- * fused kernels are generated the same way from a chain of these expressions.
+ * per element, which is what makes plain-JS elementwise code fast. Elementwise programs (one
+ * primitive or a fused chain) become such an expression in ./elementwise-program.ts.
  */
 export type ElementwiseKernel = (out: TypedArray, outShape: Shape, inputs: readonly TypedArray[], inShapes: readonly Shape[]) => void;
 
@@ -19,8 +19,8 @@ export function inputVar(i: number): string {
 /**
  * Compiles (once per `key`) a kernel computing `out[i] = expr(x0[i], x1[i], ...)` with NumPy
  * broadcasting. `expr` must only use the locals `x0..x{arity-1}` and `Math`. `prelude` is
- * optional statements run per element before `expr` (the graph compiler's fused kernels put
- * their intermediate `const t0 = ...;` lines there).
+ * optional statements run per element before `expr` (a program's intermediate
+ * `const t0 = ...;` lines, from programSource).
  */
 export function compileElementwise(key: string, arity: number, expr: string, prelude = ""): ElementwiseKernel {
   const hit = cache.get(key);

@@ -1,20 +1,12 @@
-import type { DType } from "../dtype.js";
-import { isFloat } from "../dtype.js";
-import { ShapeError } from "../errors.js";
-import { broadcastShapes, formatShape } from "../shape.js";
-import { compileElementwise, referenceElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
-import { dispatchElementwise } from "../kernels/elementwise-dispatch.js";
-import type { Attrs, Emitter, Meta, OpDef, OpTable } from "./prim.js";
+import type { ElementwisePrim } from "./elementwise-types.js";
+import type { Attrs, Emitter } from "./prim.js";
 import { mul, scale, sumTo } from "./vjp-helpers.js";
 
-/** Elementwise primitives: one output element from the same-index element of each (broadcast) input. */
-export type ElementwisePrim =
-  | "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | "sigmoid" | "pow"
-  | "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "compare" | "where";
+export type { ElementwisePrim } from "./elementwise-types.js";
 
 /**
  * What makes an elementwise primitive: its scalar math twice, as a JS expression (inlined into
- * generated loops, and by the graph compiler into fused kernels) and as a function (for the
+ * generated loops, one op of an elementwise program at a time) and as a function (for the
  * reference kernel), plus which dtypes it accepts and its VJP.
  */
 export interface ElementwiseSpec<P extends ElementwisePrim> {
@@ -154,78 +146,7 @@ export const ELEMENTWISE: { readonly [P in ElementwisePrim]: ElementwiseSpec<P> 
   },
 };
 
-/** Output meta of an elementwise primitive: broadcast shape, common dtype (checked). */
-function inferElementwise<P extends ElementwisePrim>(prim: P, spec: ElementwiseSpec<P>, inputs: readonly Meta[]): Meta {
-  if (inputs.length !== spec.arity) {
-    throw new ShapeError(prim, `expected ${spec.arity} input(s), got ${inputs.length}`);
-  }
-  // `where`'s condition may have any dtype; the values it selects must agree.
-  const valued = prim === "where" ? inputs.slice(1) : inputs;
-  const dtype: DType = valued[0].dtype;
-  for (const m of valued) {
-    if (m.dtype !== dtype) {
-      throw new ShapeError(prim, `dtype mismatch: ${inputs.map((x) => `${x.dtype}${formatShape(x.shape)}`).join(" vs ")} (cast one input first)`);
-    }
-  }
-  if (spec.accepts === "float" && !isFloat(dtype)) {
-    throw new ShapeError(prim, `expected a floating-point input, got ${dtype}${formatShape(inputs[0].shape)}`);
-  }
-  return { shape: broadcastShapes(prim, ...inputs.map((m) => m.shape)), dtype };
+/** True if `name` is an elementwise primitive (a program op may come from a file: check, do not trust). */
+export function isElementwisePrim(name: string): name is ElementwisePrim {
+  return Object.hasOwn(ELEMENTWISE, name);
 }
-
-/** Kernel cache key: the primitive plus the attributes that change its expression (only pow and compare have any). */
-function kernelKey(prim: string, attrs: object): string {
-  const a = attrs as { exponent?: number; kind?: string };
-  if (a.exponent !== undefined) return `${prim}:${a.exponent}`;
-  if (a.kind !== undefined) return `${prim}:${a.kind}`;
-  return prim;
-}
-
-function defineElementwise<P extends ElementwisePrim>(prim: P): OpDef<P> {
-  const spec = ELEMENTWISE[prim] as ElementwiseSpec<P>;
-  const vars = Array.from({ length: spec.arity }, (_, i) => `x${i}`);
-  const operands = vars.map((_, index) => ({ from: "in" as const, index }));
-  // One kernel per attribute variant, JS and wasm compilations of the same one-op program.
-  const kernels = new Map<string, ElementwiseKernel>();
-  const kernelFor = (attrs: Attrs[P]): ElementwiseKernel => {
-    const key = kernelKey(prim, attrs);
-    let k = kernels.get(key);
-    if (!k) {
-      k = dispatchElementwise(key, spec.arity, [{ prim, attrs, operands }], compileElementwise(key, spec.arity, spec.expr(vars, attrs)));
-      kernels.set(key, k);
-    }
-    return k;
-  };
-  return {
-    kind: "elementwise",
-    arity: spec.arity,
-    infer: (inputs) => inferElementwise(prim, spec, inputs),
-    kernel: (inputs, out, attrs) => {
-      kernelFor(attrs)(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape));
-    },
-    reference: (inputs, out, attrs) =>
-      referenceElementwise(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape), spec.scalar(attrs)),
-    vjp: (e, inputs, out, grad, attrs, wants) => spec.vjp(e, inputs, out, grad, attrs, wants),
-  };
-}
-
-/** OpDefs of the elementwise primitives. */
-export const elementwiseOps: OpTable<ElementwisePrim> = {
-  neg: defineElementwise("neg"),
-  exp: defineElementwise("exp"),
-  log: defineElementwise("log"),
-  sqrt: defineElementwise("sqrt"),
-  abs: defineElementwise("abs"),
-  relu: defineElementwise("relu"),
-  tanh: defineElementwise("tanh"),
-  sigmoid: defineElementwise("sigmoid"),
-  pow: defineElementwise("pow"),
-  add: defineElementwise("add"),
-  sub: defineElementwise("sub"),
-  mul: defineElementwise("mul"),
-  div: defineElementwise("div"),
-  maximum: defineElementwise("maximum"),
-  minimum: defineElementwise("minimum"),
-  compare: defineElementwise("compare"),
-  where: defineElementwise("where"),
-};

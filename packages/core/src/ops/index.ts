@@ -1,4 +1,4 @@
-import { elementwiseOps } from "./elementwise.js";
+import { elementwiseOps } from "./elementwise-ops.js";
 import { indexOps } from "./index-ops.js";
 import { matmulOps } from "./matmul.js";
 import type { OpTable, Prim } from "./prim.js";

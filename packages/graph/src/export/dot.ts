@@ -1,5 +1,5 @@
 import { formatShape } from "@dualgrad/core";
-import { DTYPE_SHORT, formatAttrs, valueName, type FusedAttrs, type Graph, type GraphNode } from "../ir.js";
+import { DTYPE_SHORT, formatAttrs, formatNodeAttrs, valueName, type Graph, type GraphNode } from "../ir.js";
 
 /**
  * Graphviz DOT export of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data": every IR has a text
@@ -44,14 +44,13 @@ export function nodeLabelLines(n: GraphNode): string[] {
       head = `${name} = constant ${formatConstantValue(n)}`;
       break;
     default:
-      head = `${name} = ${n.op}${formatAttrs(n.op, n.attrs)}`;
+      head = `${name} = ${n.op}${formatNodeAttrs(n)}`;
   }
   const lines = [head, `${DTYPE_SHORT[n.dtype]}${formatShape(n.shape)}`];
   if (n.op === "fused") {
-    const ops = (n.attrs as unknown as FusedAttrs).ops;
-    ops.forEach((o, i) => {
+    n.attrs.ops.forEach((o, i) => {
       const args = o.operands.map((a) => (a.from === "const" ? formatNumber(a.value) : `${a.from}${a.index}`)).join(", ");
-      lines.push(`op${i} = ${o.prim}${formatAttrs(o.prim, o.attrs as Record<string, unknown>)}(${args})`);
+      lines.push(`op${i} = ${o.prim}${formatAttrs(o.attrs)}(${args})`);
     });
   }
   return lines;

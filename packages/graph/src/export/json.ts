@@ -1,17 +1,22 @@
 import {
+  ATTR_SCHEMA,
+  ATTR_TYPE_NAME,
   DualgradError,
   FormatError,
+  attrOk,
   formatShape,
   inferMeta,
   isDType,
+  isElementwisePrim,
   isPrim,
   ops,
+  type AttrType,
   type Attrs,
   type DType,
   type Meta,
   type Prim,
 } from "@dualgrad/core";
-import { DTYPE_SHORT, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type NodeOp, type Update } from "../ir.js";
+import { DTYPE_SHORT, primNode, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type LeafNode, type NodeOp, type Update } from "../ir.js";
 
 /**
  * JSON serialisation of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data"). A saved graph is an
@@ -66,10 +71,9 @@ function encodeAttrs(n: GraphNode): unknown {
     checkWritable(n.attrs, where, "");
     return n.attrs;
   }
-  const fused = n.attrs as unknown as FusedAttrs;
   return {
     ...n.attrs,
-    ops: fused.ops.map((o, j) => {
+    ops: n.attrs.ops.map((o, j) => {
       checkWritable(o.attrs, where, `ops[${j}].attrs`);
       return { ...o, operands: o.operands.map((x) => (x.from === "const" ? { from: "const", value: encodeNumber(x.value) } : x)) };
     }),
@@ -141,84 +145,10 @@ function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where
   for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}: unknown field ${JSON.stringify(k)}`);
 }
 
-/** What an attribute value may be; `ints` allows negatives (reshape's -1, negative axes). */
-type AttrType = "bool" | "number" | "int" | "ints" | "axes" | "dtype" | "compare";
-
-const REDUCE = { axes: "axes", keepdims: "bool" } as const;
-
-/**
- * Attribute types of every primitive. A mapped type over `Prim`, like core's rule tables, so a new
- * primitive (or a new attribute) that this reader does not know about is a compile error here.
- */
-const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P]]-?: AttrType } } = {
-  neg: {},
-  exp: {},
-  log: {},
-  sqrt: {},
-  abs: {},
-  relu: {},
-  tanh: {},
-  sigmoid: {},
-  pow: { exponent: "number" },
-  add: {},
-  sub: {},
-  mul: {},
-  div: {},
-  maximum: {},
-  minimum: {},
-  compare: { kind: "compare" },
-  where: {},
-  sum: REDUCE,
-  mean: REDUCE,
-  max: REDUCE,
-  logsumexp: REDUCE,
-  argmax: { axis: "int", keepdims: "bool" },
-  log_softmax: { axis: "int" },
-  reshape: { shape: "ints" },
-  transpose: { perm: "ints" },
-  broadcast_to: { shape: "ints" },
-  slice: { begin: "ints", end: "ints" },
-  pad: { before: "ints", after: "ints" },
-  matmul: { transA: "bool", transB: "bool" },
-  one_hot: { depth: "int", dtype: "dtype" },
-  cast: { dtype: "dtype" },
-};
-
-const COMPARE_KINDS: readonly string[] = ["gt", "ge", "lt", "le", "eq", "ne"];
-
-function attrOk(type: AttrType, v: unknown): boolean {
-  switch (type) {
-    case "bool":
-      return typeof v === "boolean";
-    case "number":
-      return typeof v === "number";
-    case "int":
-      return Number.isSafeInteger(v);
-    case "ints":
-      return Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
-    case "axes":
-      return v === null || (Array.isArray(v) && v.every((x) => Number.isSafeInteger(x)));
-    case "dtype":
-      return isDType(v);
-    case "compare":
-      return typeof v === "string" && COMPARE_KINDS.includes(v);
-  }
-}
-
-const ATTR_TYPE_NAME: Record<AttrType, string> = {
-  bool: "a boolean",
-  number: "a number",
-  int: "an integer",
-  ints: "an array of integers",
-  axes: "null or an array of integers",
-  dtype: "a dtype (float32, float64, int32)",
-  compare: `one of ${COMPARE_KINDS.join(", ")}`,
-};
-
 /** Checks a primitive's attribute record against its schema: no missing, extra or mistyped keys. */
-function checkAttrs(prim: Prim, attrs: unknown, where: string): void {
+function checkAttrs<P extends Prim>(prim: P, attrs: unknown, where: string): asserts attrs is Attrs[P] {
   if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
-  const schema = ATTR_SCHEMA[prim] as Record<string, AttrType>;
+  const schema: Readonly<Record<string, AttrType>> = ATTR_SCHEMA[prim];
   for (const k of Object.keys(attrs)) {
     if (!Object.prototype.hasOwnProperty.call(schema, k)) fail(`${where}: unknown attribute ${JSON.stringify(k)} for ${prim}`);
   }
@@ -244,7 +174,7 @@ function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, whe
     const prim = raw.prim;
     if (typeof prim !== "string" || !isPrim(prim)) fail(`${at}: unknown primitive ${show(prim)}`);
     // Fused kernels are generated elementwise loops; a matmul or reduction cannot live inside one.
-    if (ops[prim].kind !== "elementwise") fail(`${at}: ${prim} is not elementwise and cannot be fused`);
+    if (!isElementwisePrim(prim)) fail(`${at}: ${prim} is not elementwise and cannot be fused`);
     checkAttrs(prim, raw.attrs, `${at} (${prim})`);
     if (!isDType(raw.dtype)) fail(`${at} (${prim}): unknown dtype ${show(raw.dtype)}`);
     const operands = raw.operands;
@@ -266,7 +196,7 @@ function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, whe
       if (o.from === "op" && o.index >= j) fail(`${ot}: op${o.index} is not an earlier op of the kernel`);
       return { from: o.from, index: o.index };
     });
-    return { prim, attrs: raw.attrs as FusedOp["attrs"], operands: decoded, dtype: raw.dtype };
+    return { prim, attrs: raw.attrs, operands: decoded, dtype: raw.dtype };
   });
   const last = program[program.length - 1];
   if (last.dtype !== node.dtype) fail(`${where}: the kernel's last op gives ${last.dtype} but the node is ${node.dtype}`);
@@ -313,49 +243,54 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
   const dtype = raw.dtype;
   if (!isDType(dtype)) fail(`${where}: unknown dtype ${show(dtype)} (expected float32, float64 or int32)`);
 
-  const node: GraphNode = { id: index, op: nodeOp, inputs: inputs as number[], attrs: {}, shape: shape as number[], dtype };
+  const base = { id: index, inputs: inputs as number[], shape: shape as number[], dtype };
 
-  const leaf = op === "input" || op === "variable" || op === "constant";
+  const leaf = nodeOp === "input" || nodeOp === "variable" || nodeOp === "constant";
   if (leaf) {
     if (inputs.length !== 0) fail(`${where}: a ${op} node takes no inputs, got ${inputs.length}`);
     if (!isObject(raw.attrs) || Object.keys(raw.attrs).length !== 0) fail(`${where}: attrs must be {}, got ${show(raw.attrs)}`);
   }
+  let name: string | undefined;
   if (op === "input" || op === "variable") {
     if (typeof raw.name !== "string" || raw.name === "") fail(`${where}: needs a non-empty string name, got ${show(raw.name)}`);
-    node.name = raw.name;
+    name = raw.name;
   } else if (raw.name !== undefined) {
     fail(`${where}: only inputs and variables have a name`);
   }
+  let value: number[] | undefined;
   if (op === "constant") {
-    const value = raw.value;
-    if (!Array.isArray(value)) fail(`${where}: needs a value array, got ${show(value)}`);
+    const data = raw.value;
+    if (!Array.isArray(data)) fail(`${where}: needs a value array, got ${show(data)}`);
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (value.length !== size) fail(`${where}: value has ${value.length} element(s) but shape ${formatShape(shape as number[])} needs ${size}`);
-    node.value = value.map((v: unknown, i: number) => decodeNumber(v, where, `value[${i}]`));
+    if (data.length !== size) fail(`${where}: value has ${data.length} element(s) but shape ${formatShape(shape as number[])} needs ${size}`);
+    value = data.map((v: unknown, i: number) => decodeNumber(v, where, `value[${i}]`));
   } else if (raw.value !== undefined) {
     fail(`${where}: only constants have a value`);
   }
 
-  if (op === "fused") {
-    node.attrs = readFused(raw.attrs, node, where) as unknown as Record<string, unknown>;
-  } else if (!leaf) {
-    const prim = op as Prim;
-    checkAttrs(prim, raw.attrs, where);
-    node.attrs = raw.attrs as Record<string, unknown>;
-    if (inputs.length !== ops[prim].arity) fail(`${where}: expected ${ops[prim].arity} input(s), got ${inputs.length}`);
-    // Abstract evaluation is the authority on a primitive's result type; a declared type that
-    // disagrees would make the memory planner size buffers wrongly.
-    let meta: Meta;
-    try {
-      meta = inferMeta(prim, (inputs as number[]).map((i) => earlier[i]), raw.attrs as unknown as Attrs[typeof prim]);
-    } catch (err) {
-      return fail(`${where}: its inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (meta.dtype !== dtype || meta.shape.join() !== (shape as number[]).join() || meta.shape.length !== shape.length) {
-      fail(`${where}: declared ${typeText(node)} but its inputs give ${typeText(meta)}`);
-    }
+  if (nodeOp === "input" || nodeOp === "variable" || nodeOp === "constant") {
+    const node: LeafNode = { ...base, op: nodeOp, attrs: {} };
+    if (name !== undefined) node.name = name;
+    if (value !== undefined) node.value = value;
+    return node;
   }
-  return node;
+  if (nodeOp === "fused") return { ...base, op: nodeOp, attrs: readFused(raw.attrs, base, where) };
+  const prim = nodeOp;
+  const attrs = raw.attrs;
+  checkAttrs(prim, attrs, where);
+  if (inputs.length !== ops[prim].arity) fail(`${where}: expected ${ops[prim].arity} input(s), got ${inputs.length}`);
+  // Abstract evaluation is the authority on a primitive's result type; a declared type that
+  // disagrees would make the memory planner size buffers wrongly.
+  let meta: Meta;
+  try {
+    meta = inferMeta(prim, base.inputs.map((i) => earlier[i]), attrs);
+  } catch (err) {
+    return fail(`${where}: its inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (meta.dtype !== dtype || meta.shape.join() !== base.shape.join() || meta.shape.length !== base.shape.length) {
+    fail(`${where}: declared ${typeText(base)} but its inputs give ${typeText(meta)}`);
+  }
+  return primNode({ ...base, op: prim, attrs });
 }
 
 function readIdList(v: unknown, field: string, count: number): number[] {

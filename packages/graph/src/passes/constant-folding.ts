@@ -1,7 +1,7 @@
 import {
-  execute, isPrim, normalizeAxis, releaseValue, sizeOf, valueFrom, type Attrs, type Prim, type Value,
+  execute, normalizeAxis, releaseValue, sizeOf, valueFrom, type Value,
 } from "@dualgrad/core";
-import type { Graph, GraphNode } from "../ir.js";
+import { isPrimNode, type Graph, type GraphNode, type PrimNodes } from "../ir.js";
 import { commitRewrite } from "./dce.js";
 
 /**
@@ -30,11 +30,11 @@ function asConstant(n: GraphNode, value: number[]): GraphNode {
  * kernel throws (e.g. one_hot of an out-of-range label): that error belongs to run time, where the
  * unfolded node will raise it, not to compilation.
  */
-function evaluate(n: GraphNode & { op: Prim }, operands: readonly GraphNode[]): number[] | null {
+function evaluate(n: PrimNodes, operands: readonly GraphNode[]): number[] | null {
   const values: Value[] = [];
   try {
     for (const c of operands) values.push(valueFrom(c.dtype, c.shape, c.value ?? []));
-    const out = execute(n.op, values, n.attrs as unknown as Attrs[Prim]);
+    const out = execute(n.op, values, n.attrs);
     values.push(out);
     // Array.from of the typed array: exactly the stored float32/float64/int32 values.
     return Array.from(out.data);
@@ -55,7 +55,7 @@ function shapeOnlyValue(n: GraphNode, at: (id: number) => GraphNode): number[] |
   if (sizeOf(n.shape) === 0) return [];
   if (n.op === "argmax") {
     const x = at(n.inputs[0]).shape;
-    const { axis } = n.attrs as unknown as Attrs["argmax"];
+    const { axis } = n.attrs;
     if (x.length === 0 || x[normalizeAxis("argmax", axis, x.length)] === 1) return new Array<number>(sizeOf(n.shape)).fill(0);
   }
   return null;
@@ -74,11 +74,11 @@ export function constantFolding(g: Graph, options: ConstantFoldingOptions = {}):
   for (const n of g.nodes) {
     // Visiting in topological order means a chain of constant ops folds in one sweep.
     let folded: number[] | null = null;
-    if (isPrim(n.op) && sizeOf(n.shape) <= maxElements) {
+    if (isPrimNode(n) && sizeOf(n.shape) <= maxElements) {
       const operands = n.inputs.map(at);
       folded = shapeOnlyValue(n, at);
       if (folded === null && operands.length > 0 && operands.every((c) => c.op === "constant")) {
-        folded = evaluate(n as GraphNode & { op: Prim }, operands);
+        folded = evaluate(n, operands);
       }
     }
     nodes.push(folded === null ? n : asConstant(n, folded));

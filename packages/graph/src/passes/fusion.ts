@@ -1,5 +1,5 @@
-import { ops, isPrim, shapesEqual } from "@dualgrad/core";
-import { compact, consumers, type FusedAttrs, type FusedOp, type Graph, type GraphNode } from "../ir.js";
+import { isElementwisePrim, shapesEqual, type ElementwisePrim } from "@dualgrad/core";
+import { compact, consumers, isPrimNode, type FusedOp, type Graph, type GraphNode, type PrimNodes } from "../ir.js";
 
 /**
  * Elementwise fusion: a chain of elementwise ops (bias-add + relu, the relu mask times the
@@ -10,7 +10,7 @@ import { compact, consumers, type FusedAttrs, type FusedOp, type Graph, type Gra
  */
 export function elementwiseFusion(g: Graph): Graph {
   const users = consumers(g);
-  const isElementwise = (n: GraphNode) => isPrim(n.op) && ops[n.op].kind === "elementwise";
+  const isElementwise = (n: GraphNode): n is PrimNodes<ElementwisePrim> => isPrimNode(n) && isElementwisePrim(n.op);
   // group[id] = id of the node whose kernel computes `id` (itself when not absorbed).
   const absorbedInto = new Map<number, number>();
   for (let id = g.nodes.length - 1; id >= 0; id--) {
@@ -35,10 +35,11 @@ export function elementwiseFusion(g: Graph): Graph {
     const opIndex = new Map<number, number>();
     const fusedOps: FusedOp[] = members.map((mid, k) => {
       const m = g.nodes[mid];
+      if (!isElementwise(m)) throw new Error(`fusion: node ${mid} (${m.op}) is not elementwise`);
       opIndex.set(mid, k);
       return {
-        prim: m.op as FusedOp["prim"],
-        attrs: m.attrs as FusedOp["attrs"],
+        prim: m.op,
+        attrs: m.attrs,
         dtype: m.dtype,
         operands: m.inputs.map((i) => {
           if (opIndex.has(i)) return { from: "op" as const, index: opIndex.get(i)! };
@@ -51,8 +52,7 @@ export function elementwiseFusion(g: Graph): Graph {
         }),
       };
     });
-    const attrs: FusedAttrs = { ops: fusedOps };
-    fusedOf.set(n.id, { ...n, op: "fused", inputs, attrs: attrs as unknown as Record<string, unknown> });
+    fusedOf.set(n.id, { id: n.id, op: "fused", inputs, attrs: { ops: fusedOps }, shape: n.shape, dtype: n.dtype });
   }
   const replaced: Graph = { ...g, nodes: g.nodes.map((n) => fusedOf.get(n.id) ?? n) };
   const keep = replaced.nodes.filter((n) => !absorbedInto.has(n.id)).map((n) => n.id);

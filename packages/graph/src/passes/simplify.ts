@@ -1,4 +1,4 @@
-import { normalizeAxes, shapesEqual, type Attrs } from "@dualgrad/core";
+import { normalizeAxes, shapesEqual } from "@dualgrad/core";
 import { printGraph, type Graph, type GraphNode } from "../ir.js";
 import { commitRewrite } from "./dce.js";
 
@@ -59,16 +59,16 @@ const RULES: Rule[] = [
   // neg(neg x) -> x
   (n, at) => (n.op === "neg" && at(n.inputs[0]).op === "neg" ? at(n.inputs[0]).inputs[0] : null),
   // pow(x, 1) -> x: Math.pow(x, 1) is x for every x, NaN and -0 included.
-  (n) => (n.op === "pow" && (n.attrs as unknown as Attrs["pow"]).exponent === 1 ? n.inputs[0] : null),
+  (n) => (n.op === "pow" && n.attrs.exponent === 1 ? n.inputs[0] : null),
   // transpose with the identity perm moves nothing.
-  (n) => (n.op === "transpose" && isIdentityPerm((n.attrs as unknown as Attrs["transpose"]).perm) ? n.inputs[0] : null),
+  (n) => (n.op === "transpose" && isIdentityPerm(n.attrs.perm) ? n.inputs[0] : null),
   // transpose(transpose(x, p), q) -> transpose(x, r) with r[i] = p[q[i]]: output axis i is inner
   // axis q[i], which is x's axis p[q[i]]. (If r is the identity, the rule above then removes it.)
   (n, at) => {
     const inner = at(n.inputs[0]);
     if (n.op !== "transpose" || inner.op !== "transpose") return null;
-    const p = (inner.attrs as unknown as Attrs["transpose"]).perm;
-    const q = (n.attrs as unknown as Attrs["transpose"]).perm;
+    const p = inner.attrs.perm;
+    const q = n.attrs.perm;
     return { ...n, inputs: [inner.inputs[0]], attrs: { perm: q.map((a) => p[a]) } };
   },
   // reshape(reshape x) -> reshape x: row-major data is unchanged by either, only the last shape counts.
@@ -87,7 +87,7 @@ const RULES: Rule[] = [
   (n, at) => {
     if (n.op !== "sum" && n.op !== "mean") return null;
     const x = at(n.inputs[0]);
-    const axes = normalizeAxes(n.op, (n.attrs as unknown as Attrs["sum"]).axes, x.shape.length);
+    const axes = normalizeAxes(n.op, n.attrs.axes, x.shape.length);
     if (!axes.every((a) => x.shape[a] === 1)) return null;
     return { ...n, op: "reshape", attrs: { shape: [...n.shape] } };
   },

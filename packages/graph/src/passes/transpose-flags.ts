@@ -1,4 +1,3 @@
-import type { Attrs } from "@dualgrad/core";
 import type { Graph, GraphNode } from "../ir.js";
 import { commitRewrite } from "./dce.js";
 
@@ -12,7 +11,7 @@ import { commitRewrite } from "./dce.js";
 /** True for a transpose node whose perm is `[0, 1, ..., r-3, r-1, r-2]`: only the matrix axes swap. */
 function swapsLastTwo(n: GraphNode): boolean {
   if (n.op !== "transpose") return false;
-  const perm = (n.attrs as unknown as Attrs["transpose"]).perm;
+  const perm = n.attrs.perm;
   const r = perm.length;
   return r >= 2 && perm[r - 1] === r - 2 && perm[r - 2] === r - 1 && perm.slice(0, r - 2).every((p, i) => p === i);
 }
@@ -30,7 +29,7 @@ export function matmulTransposeFlags(g: Graph): Graph {
       continue;
     }
     const [a, b] = n.inputs.map((i) => nodes[i]);
-    const { transA, transB } = n.attrs as unknown as Attrs["matmul"];
+    const { transA, transB } = n.attrs;
     const foldA = swapsLastTwo(a);
     const foldB = swapsLastTwo(b);
     if (!foldA && !foldB) {

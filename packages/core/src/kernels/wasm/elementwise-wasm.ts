@@ -1,8 +1,8 @@
 /**
  * Fused float32 elementwise kernels compiled to WebAssembly SIMD at run time: a program of
- * elementwise ops (the graph's fused kernels, or one primitive) becomes one loop that reads its
- * inputs and writes its output in place in the shared wasm heap (./heap.ts), four lanes at a
- * time, with no intermediate buffers and no copies.
+ * elementwise ops (../../ops/elementwise-types.ts: one primitive, a graph fused kernel, eager's
+ * SGD update) becomes one loop that reads its inputs and writes its output in place in the
+ * shared wasm heap (./heap.ts), four lanes at a time, with no intermediate buffers and no copies.
  *
  * ## Layouts
  *
@@ -31,26 +31,19 @@
  * The last `inner % 4` elements of a row run the same vector code on one lane (loaded with
  * `v128.load32_zero`, stored from lane 0), so an element's value never depends on its position.
  */
-import type { ElementwisePrim } from "../../ops/elementwise.js";
+import { ELEMENTWISE, isElementwisePrim } from "../../ops/elementwise.js";
+import type { ElementwiseOp, ElementwiseOperand } from "../../ops/elementwise-types.js";
+import type { Attrs, CompareKind } from "../../ops/prim.js";
 import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./emitter.js";
 import { simdSupported } from "./gemm-wasm.js";
 import { MAX_PAGES, heapByteOffset, wasmMemory } from "./heap.js";
 import { emitSimdMath } from "./simd-math.js";
 
-/** Where an op's operand comes from: kernel input `index`, the result of op `index` (an earlier one), or a constant. */
-export type WasmOperand = { from: "in" | "op"; index: number } | { from: "const"; value: number };
+/** @deprecated The program types are core's elementwise ones; this name is kept for existing callers. */
+export type WasmOperand = ElementwiseOperand;
 
-/**
- * One op of a program: an elementwise primitive, its attributes (`{exponent}` for pow, `{kind}`
- * for compare) and its operands in the primitive's order. The last op of a program is its output.
- * `dtype`, when given (the graph's fused ops carry one), must be `"float32"`.
- */
-export interface WasmElementwiseOp {
-  prim: ElementwisePrim;
-  attrs: object;
-  operands: readonly WasmOperand[];
-  dtype?: string;
-}
+/** @deprecated The program types are core's elementwise ones; this name is kept for existing callers. */
+export type WasmElementwiseOp = ElementwiseOp;
 
 /**
  * Runs `out = program(inputs)` with NumPy broadcasting. Returns false, having done nothing, when
@@ -66,20 +59,15 @@ export type WasmElementwiseKernel = (
   inShapes: readonly (readonly number[])[],
 ) => boolean;
 
-const ARITY: Record<ElementwisePrim, number> = {
-  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, relu: 1, tanh: 1, sigmoid: 1, pow: 1,
-  add: 2, sub: 2, mul: 2, div: 2, maximum: 2, minimum: 2, compare: 2, where: 3,
-};
-
 /** The f32x4 comparison of each compare kind (the JavaScript `>`, `>=`, `<`, `<=`, `===`, `!==`). */
-const COMPARE = { gt: "f32x4.gt", ge: "f32x4.ge", lt: "f32x4.lt", le: "f32x4.le", eq: "f32x4.eq", ne: "f32x4.ne" } as const;
+const COMPARE = { gt: "f32x4.gt", ge: "f32x4.ge", lt: "f32x4.lt", le: "f32x4.le", eq: "f32x4.eq", ne: "f32x4.ne" } as const satisfies Record<CompareKind, string>;
 
 /** Exponents pow runs with in wasm: those whose JavaScript Math.pow is exact arithmetic (1, x, x*x). */
 const POW_EXPONENTS = new Set([0, 1, 2]);
 
-function opSupported(op: WasmElementwiseOp, k: number): boolean {
-  const arity = Object.hasOwn(ARITY, op.prim) ? ARITY[op.prim] : undefined;
-  if (arity === undefined || op.operands.length !== arity) return false;
+function opSupported(op: ElementwiseOp, k: number): boolean {
+  // Programs are checked here, not trusted: they may come from a file or a hand-made test.
+  if (!isElementwisePrim(op.prim) || op.operands.length !== ELEMENTWISE[op.prim].arity) return false;
   if (op.dtype !== undefined && op.dtype !== "float32") return false;
   const attrs = op.attrs as { exponent?: unknown; kind?: unknown };
   if (op.prim === "pow" && !POW_EXPONENTS.has(attrs.exponent as number)) return false;
@@ -94,7 +82,7 @@ function opSupported(op: WasmElementwiseOp, k: number): boolean {
  * float32 (when the op says), pow only with exponent 0, 1 or 2, operands that refer to inputs or
  * earlier ops. Says nothing about the engine (see {@link compileWasmElementwise}).
  */
-export function wasmElementwiseSupported(ops: readonly WasmElementwiseOp[]): boolean {
+export function wasmElementwiseSupported(ops: readonly ElementwiseOp[]): boolean {
   return ops.length > 0 && ops.every(opSupported);
 }
 
@@ -109,7 +97,7 @@ const V128 = ValType.v128;
  * Emits the program over the v128 locals `inputs`, leaving the last op's result on the stack.
  * Intermediate results go to fresh locals.
  */
-function emitProgram(f: FunctionBuilder, ops: readonly WasmElementwiseOp[], inputs: readonly Local[]): void {
+function emitProgram(f: FunctionBuilder, ops: readonly ElementwiseOp[], inputs: readonly Local[]): void {
   const results: Local[] = [];
   ops.forEach((op, k) => {
     const arg = op.operands.map((o) => () => {
@@ -125,7 +113,7 @@ function emitProgram(f: FunctionBuilder, ops: readonly WasmElementwiseOp[], inpu
 }
 
 /** Emits one op; `arg[i]()` pushes operand i (cheap to repeat: a local or a constant). */
-function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]): void {
+function emitOp(f: FunctionBuilder, op: ElementwiseOp, arg: (() => void)[]): void {
   const [a, b] = arg;
   const zero = () => f.v128Zero();
   switch (op.prim) {
@@ -170,7 +158,7 @@ function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]):
     case "compare": // (a OP b ? 1 : 0): the all-ones mask and 1.0's bits
       a();
       b();
-      f.simd(COMPARE[(op.attrs as { kind: keyof typeof COMPARE }).kind]).f32x4Const(1).simd("v128.and");
+      f.simd(COMPARE[(op.attrs as Attrs["compare"]).kind]).f32x4Const(1).simd("v128.and");
       return;
     case "where": {
       // (cond !== 0 ? x : y); f32x4.ne agrees with !== on NaN (true) and -0 (false).
@@ -183,7 +171,7 @@ function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]):
       return;
     }
     case "pow": {
-      const e = (op.attrs as { exponent: number }).exponent;
+      const e = (op.attrs as Attrs["pow"]).exponent;
       if (e === 0) f.f32x4Const(1); // Math.pow(x, 0) is 1 even for NaN
       else if (e === 1) a();
       else {
@@ -192,6 +180,11 @@ function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]):
         f.simd("f32x4.mul");
       }
       return;
+    }
+    default: {
+      // A primitive added to ElementwisePrim without a case here is a compile error.
+      const unhandled: never = op.prim;
+      throw new Error(`wasm elementwise: no code for ${String(unhandled)}`);
     }
   }
 }
@@ -202,7 +195,7 @@ function emitOp(f: FunctionBuilder, op: WasmElementwiseOp, arg: (() => void)[]):
  * `ptr_i + j` (or splatted from `ptr_i` when bit i of `splat` is set) and `ptr_i` advances by
  * `stride_i` bytes per row; `out` advances by `innerBytes`.
  */
-function buildModule(arity: number, ops: readonly WasmElementwiseOp[], splat: number): Uint8Array {
+function buildModule(arity: number, ops: readonly ElementwiseOp[], splat: number): Uint8Array {
   const mb = new ModuleBuilder();
   mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
   const params = [I32, I32, I32, ...Array.from({ length: 2 * arity }, () => I32)];
@@ -343,7 +336,7 @@ const MAX_ARITY = 24;
  * Modules are compiled synchronously, which Node allows for any size (browsers allow it only
  * for small modules off the main thread).
  */
-export function compileWasmElementwise(key: string, arity: number, ops: readonly WasmElementwiseOp[]): WasmElementwiseKernel | null {
+export function compileWasmElementwise(key: string, arity: number, ops: readonly ElementwiseOp[]): WasmElementwiseKernel | null {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const ok =
@@ -358,7 +351,7 @@ export function compileWasmElementwise(key: string, arity: number, ops: readonly
   return kernel;
 }
 
-function makeKernel(arity: number, ops: readonly WasmElementwiseOp[]): WasmElementwiseKernel {
+function makeKernel(arity: number, ops: readonly ElementwiseOp[]): WasmElementwiseKernel {
   const api = wasmApi()!;
   const memory = wasmMemory()!;
   const variants = new Map<number, RunFn>();
