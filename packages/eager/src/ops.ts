@@ -1,10 +1,11 @@
 import {
-  DualgradError, allocator, broadcastsTo, compileElementwise, dispatchElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
-  type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Prim, type Shape,
+  DualgradError, allocator, broadcastsTo, compileElementwise, composites as C, dispatchElementwise, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue,
+  shapesEqual, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./autograd.js";
 import { isAnomalyDetectionEnabled, isGradEnabled } from "./grad-mode.js";
+import { tidy } from "./memory.js";
 import { Tensor, type TensorLike } from "./tensor.js";
 
 /**
@@ -56,6 +57,21 @@ export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs:
 /** A rank-0 tensor. */
 export function scalarTensor(value: number, dtype: DType = "float32"): Tensor {
   return new Tensor(valueFrom(dtype, [], [value]));
+}
+
+/** Core's rules and composites on tensors: each emitted primitive runs now and is recorded for autograd. */
+export const tensorEmitter: Emitter<Tensor> = {
+  emit: <P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]) => apply(prim, inputs, attrs),
+  meta: (t: Tensor): Meta => t,
+  constant: (value: number, dtype: DType) => scalarTensor(value, dtype),
+};
+
+/**
+ * Runs a core composite on tensors. Its intermediate handles are disposed when it returns
+ * (autograd keeps what backward needs), so only the result stays live, as for a primitive.
+ */
+export function composite<R>(f: (e: Emitter<Tensor>) => R): R {
+  return tidy(() => f(tensorEmitter));
 }
 
 /**
@@ -149,16 +165,8 @@ export function argmax(x: Tensor, opts: { axis?: number; keepdims?: boolean } = 
   }
   return apply("argmax", [x], { axis: opts.axis, keepdims: opts.keepdims ?? false });
 }
-/** log(softmax(x)) along `axis`. */ export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply("log_softmax", [x], { axis });
-/** softmax along `axis` = exp(log_softmax). */
-export function softmax(x: Tensor, axis = -1): Tensor {
-  const ls = logSoftmax(x, axis);
-  try {
-    return exp(ls);
-  } finally {
-    ls.dispose();
-  }
-}
+/** log(softmax(x)) along `axis`. */ export const logSoftmax = (x: Tensor, axis = -1): Tensor => C.logSoftmax(tensorEmitter, x, axis);
+/** softmax along `axis` = exp(log_softmax). */ export const softmax = (x: Tensor, axis = -1): Tensor => composite((e) => C.softmax(e, x, axis));
 
 /** Accepts `reshape(2, 3)` and `reshape([2, 3])`. */
 export function shapeArgs(args: number[] | [Shape]): Shape {
@@ -202,23 +210,8 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 export const oneHot = (labels: Tensor, depth: number, dtype: DType = "float32"): Tensor => apply("one_hot", [labels], { depth, dtype });
 
 /** Matrix product with PyTorch's rules: batched and broadcasting; 1-D operands are promoted and the added dimension removed. */
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
-  const attrs = { transA: opts.transA ?? false, transB: opts.transB ?? false };
-  if (a.ndim >= 2 && b.ndim >= 2) return apply("matmul", [a, b], attrs);
-  if (a.ndim === 0 || b.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
-  const temps: Tensor[] = [];
-  const a2 = a.ndim === 1 ? (temps.push(reshape(a, [1, a.shape[0]])), temps[temps.length - 1]) : a;
-  const b2 = b.ndim === 1 ? (temps.push(reshape(b, [b.shape[0], 1])), temps[temps.length - 1]) : b;
-  const c = apply("matmul", [a2, b2], attrs);
-  temps.push(c);
-  const shape = c.shape.slice();
-  if (b.ndim === 1) shape.splice(shape.length - 1, 1);
-  if (a.ndim === 1) shape.splice(shape.length - (b.ndim === 1 ? 1 : 2), 1);
-  try {
-    return reshape(c, shape);
-  } finally {
-    temps.forEach((x) => x.dispose());
-  }
+export function matmul(a: Tensor, b: Tensor, opts: C.MatmulFlags = {}): Tensor {
+  return composite((e) => C.matmul(e, a, b, opts));
 }
 
 function checkInPlace(self: Tensor, op: string): void {

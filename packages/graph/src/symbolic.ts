@@ -1,5 +1,5 @@
 import {
-  DualgradError, formatShape, normalizeAxis, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
+  DualgradError, composites as C, formatShape, normalizeAxis, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
 import { DTYPE_SHORT } from "./ir.js";
@@ -105,8 +105,8 @@ export class SymbolicTensor {
     if (o.axis === undefined) return op("argmax", [this.reshape([-1])], { axis: 0, keepdims: false });
     return op("argmax", [this], { axis: o.axis, keepdims: o.keepdims ?? false });
   }
-  /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return op("log_softmax", [this], { axis }); }
-  /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return this.logSoftmax(axis).exp(); }
+  /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.logSoftmax(b, x, axis)); }
+  /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.softmax(b, x, axis)); }
   /** New shape (one -1 allowed). */ reshape(shape: Shape): SymbolicTensor { return op("reshape", [this], { shape: [...shape] }); }
   /** Alias of reshape. */ view(shape: Shape): SymbolicTensor { return this.reshape(shape); }
   /** Reorders dimensions. */
@@ -180,11 +180,20 @@ function dtypeOf(b: GraphBuilder, x: SymLike): DType | null {
   return typeof x === "number" ? null : x instanceof Variable ? x.dtype : b.meta(x.id).dtype;
 }
 
-/** Adds primitive `prim` to the current trace. */
-export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: Attrs[P]): SymbolicTensor {
+/**
+ * Records a core composite (or a single primitive) in the current trace: operands become value
+ * ids (numbers take the first tensor operand's dtype), the composite emits its nodes into the
+ * builder, and its result comes back as a symbolic tensor.
+ */
+export function composite(inputs: readonly SymLike[], f: (b: GraphBuilder, ids: number[]) => number): SymbolicTensor {
   const b = traceOf(inputs);
   const dtype = inputs.map((x) => dtypeOf(b, x)).find((d): d is DType => d !== null) ?? "float32";
-  return new SymbolicTensor(b, b.emit(prim, inputs.map((x) => idOf(b, x, dtype)), attrs));
+  return new SymbolicTensor(b, f(b, inputs.map((x) => idOf(b, x, dtype))));
+}
+
+/** Adds primitive `prim` to the current trace. */
+export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: Attrs[P]): SymbolicTensor {
+  return composite(inputs, (b, ids) => b.emit(prim, ids, attrs));
 }
 
 function unary(prim: "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | "sigmoid", x: SymLike): SymbolicTensor {
@@ -217,20 +226,8 @@ export function where(cond: SymLike, a: SymLike, b: SymLike): SymbolicTensor {
 }
 
 /** Matrix product with PyTorch's rules for 1-D operands. */
-export function matmul(a: SymLike, b: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor {
-  const attrs = { transA: flags.transA ?? false, transB: flags.transB ?? false };
-  const t = traceOf([a, b]);
-  const A = a instanceof SymbolicTensor ? a : new SymbolicTensor(t, idOf(t, a, "float32"));
-  const B = b instanceof SymbolicTensor ? b : new SymbolicTensor(t, idOf(t, b, A.dtype));
-  if (A.ndim >= 2 && B.ndim >= 2) return op("matmul", [A, B], attrs);
-  if (A.ndim === 0 || B.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(A.shape)} and ${formatShape(B.shape)}`);
-  const a2 = A.ndim === 1 ? A.reshape([1, A.shape[0]]) : A;
-  const b2 = B.ndim === 1 ? B.reshape([B.shape[0], 1]) : B;
-  const c = op("matmul", [a2, b2], attrs);
-  const shape = c.shape.slice();
-  if (B.ndim === 1) shape.splice(shape.length - 1, 1);
-  if (A.ndim === 1) shape.splice(shape.length - (B.ndim === 1 ? 1 : 2), 1);
-  return c.reshape(shape);
+export function matmul(a: SymLike, b: SymLike, flags: C.MatmulFlags = {}): SymbolicTensor {
+  return composite([a, b], (t, [x, y]) => C.matmul(t, x, y, flags));
 }
 
 /** Reads a variable as a symbolic tensor in the current trace. */

@@ -1,3 +1,5 @@
+import { composites as C } from "@dualgrad/core";
+import { tensorEmitter } from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Optimizer, type ParamState } from "./optimizer.js";
 
@@ -9,14 +11,12 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-type AdamHyper = { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean };
-
 /**
  * Adam, following PyTorch's `torch.optim.Adam` step (bias corrections folded as PyTorch does):
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
  * With `decoupled` (AdamW) weight decay shrinks p by lr*wd instead of adding wd*p to g.
  */
-export class Adam extends Optimizer<AdamHyper> {
+export class Adam extends Optimizer<C.AdamConfig & Record<string, number | boolean>> {
   constructor(params: Iterable<Tensor>, options: AdamOptions = {}, decoupled = false) {
     const [beta1, beta2] = options.betas ?? [0.9, 0.999];
     super(params, {
@@ -30,20 +30,8 @@ export class Adam extends Optimizer<AdamHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState): void {
-    const { lr, beta1, beta2, eps, weightDecay, decoupled } = this.hyper;
-    let g = grad;
-    if (weightDecay !== 0) {
-      if (decoupled) p.mul_(1 - lr * weightDecay);
-      else g = g.add(p.mul(weightDecay));
-    }
-    const m = state.buffers.get("expAvg") ?? this.setBuffer(state, "expAvg", g.mul(0));
-    const v = state.buffers.get("expAvgSq") ?? this.setBuffer(state, "expAvgSq", g.mul(0));
-    m.mul_(beta1).add_(g.mul(1 - beta1));
-    v.mul_(beta2).add_(g.mul(g).mul(1 - beta2));
-    const bc1 = 1 - beta1 ** state.step;
-    const bc2 = 1 - beta2 ** state.step;
-    const denom = v.sqrt().div(Math.sqrt(bc2)).add(eps);
-    p.sub_(m.div(denom).mul(lr / bc1));
+    const moments = { expAvg: state.buffers.get("expAvg") ?? null, expAvgSq: state.buffers.get("expAvgSq") ?? null };
+    this.applyRule(p, grad, state, C.adam(tensorEmitter, this.hyper, p, grad, moments, { known: state.step }));
   }
 }
 

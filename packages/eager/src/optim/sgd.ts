@@ -1,5 +1,5 @@
-import { DualgradError } from "@dualgrad/core";
-import { subScaledInPlace } from "../ops.js";
+import { DualgradError, composites as C } from "@dualgrad/core";
+import { tensorEmitter } from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Optimizer, type ParamState } from "./optimizer.js";
 
@@ -32,13 +32,7 @@ export class SGD extends Optimizer<{ lr: number; momentum: number; dampening: nu
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState): void {
-    const { lr, momentum, dampening, nesterov, weightDecay } = this.hyper;
-    let g = weightDecay !== 0 ? grad.add(p.mul(weightDecay)) : grad;
-    if (momentum !== 0) {
-      const prev = state.buffers.get("momentumBuffer");
-      const buf = prev ? prev.mul_(momentum).add_(g.mul(1 - dampening)) : this.setBuffer(state, "momentumBuffer", g.clone());
-      g = nesterov ? g.add(buf.mul(momentum)) : buf;
-    }
-    subScaledInPlace(p, g, lr);
+    const buffers = { momentumBuffer: state.buffers.get("momentumBuffer") ?? null };
+    this.applyRule(p, grad, state, C.sgd(tensorEmitter, this.hyper, p, grad, buffers, { known: state.step }));
   }
 }
