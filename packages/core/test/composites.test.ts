@@ -166,6 +166,32 @@ describe("matmul and linear", () => {
   });
 });
 
+describe("axis helpers and argmax", () => {
+  it("turn PyTorch-style axis arguments into primitive attributes, negative axes counting from the end", () => {
+    expect(C.reduceAttrs({})).toEqual({ axes: null, keepdims: false });
+    expect(C.reduceAttrs({ axis: -1, keepdims: true })).toEqual({ axes: [-1], keepdims: true });
+    expect(C.reduceAttrs({ axis: [0, 2] })).toEqual({ axes: [0, 2], keepdims: false });
+    expect(C.swapAttrs(-2, -1, 3)).toEqual({ perm: [0, 2, 1] });
+    expect(C.permuteAttrs([-1, 0, 1], 3)).toEqual({ perm: [2, 0, 1] });
+    expect(C.unsqueezeShape([2, 3], -1)).toEqual([2, 3, 1]);
+    expect(C.unsqueezeShape([2, 3], 0)).toEqual([1, 2, 3]);
+    expect(C.squeezeShape([1, 2, 1], undefined)).toEqual([2]);
+    expect(C.squeezeShape([1, 2, 1], -1)).toEqual([1, 2]);
+    const unchanged: Shape = [1, 2];
+    expect(C.squeezeShape(unchanged, 1)).toBe(unchanged);
+    expect(() => C.swapAttrs(0, 3, 2)).toThrow(/transpose/);
+  });
+
+  it("argmax without an axis is over the flattened tensor", () => {
+    const x = v([1, 9, 3, 4, 5, 6], [2, 3]);
+    const flat = C.argmax(e, x);
+    expect(flat.shape).toEqual([]);
+    expect(flat.data[0]).toBe(1);
+    expect(arr(C.argmax(e, x, { axis: 0 }))).toEqual([1, 0, 1]);
+    expect(C.argmax(e, x, { axis: 1, keepdims: true }).shape).toEqual([2, 1]);
+  });
+});
+
 /** Runs `steps` updates of a rule on float64 values, applying them with applyUpdate; returns the parameters after each step. */
 function runRule<S>(
   rule: (em: Emitter<number>, p: number, g: number, s: S, step: C.Step<number>) => C.RuleResult<number, S>,
@@ -190,6 +216,14 @@ function runRule<S>(
 const GRADS = [[0.5, -1], [0.25, 2], [-1, 0.125]];
 
 describe("optimizer update rules", () => {
+  it("configs take PyTorch's defaults and reject Nesterov without momentum", () => {
+    expect(C.sgdConfig({ lr: 0.1 })).toEqual({ lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 });
+    expect(() => C.sgdConfig({ lr: 0.1, nesterov: true })).toThrow(/^SGD: Nesterov momentum requires a momentum and zero dampening$/);
+    expect(() => C.sgdConfig({ lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true })).toThrow(/Nesterov/);
+    expect(C.adamConfig({}, false)).toEqual({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false });
+    expect(C.adamConfig({ betas: [0.5, 0.6] }, true)).toMatchObject({ beta1: 0.5, beta2: 0.6, weightDecay: 0.01, decoupled: true });
+  });
+
   it("plain SGD returns the gradient itself as the direction and emits nothing", () => {
     const ids = new IdEmitter(e);
     const g = ids.add(v([1, 2], [2]));

@@ -72,25 +72,16 @@ export abstract class GraphOptimizer {
   }
 }
 
-/** Hyper-parameters of {@link SGD}. */
-export interface SGDConfig {
-  lr: number;
-  momentum?: number;
-  dampening?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-}
+/** Hyper-parameters of {@link SGD}: `lr`, `momentum`, `dampening`, `nesterov`, `weightDecay`. */
+export type SGDConfig = C.SgdOptions;
 
 /** SGD with momentum, Nesterov and weight decay, PyTorch's update in-graph. */
 export class SGD extends GraphOptimizer {
-  readonly config: Required<SGDConfig>;
+  readonly config: C.SgdConfig;
   constructor(config: SGDConfig) {
     super();
-    this.config = { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...config };
+    this.config = C.sgdConfig(config);
     if (!(this.config.lr >= 0)) throw new DualgradError(`SGD: invalid lr ${config.lr}`);
-    if (this.config.nesterov && (this.config.momentum <= 0 || this.config.dampening !== 0)) {
-      throw new DualgradError("SGD: Nesterov momentum requires a momentum and zero dampening");
-    }
   }
 
   protected get slotNames(): Record<string, string> {
@@ -103,13 +94,8 @@ export class SGD extends GraphOptimizer {
 
 }
 
-/** Hyper-parameters of {@link Adam}. */
-export interface AdamConfig {
-  lr?: number;
-  betas?: [number, number];
-  eps?: number;
-  weightDecay?: number;
-}
+/** Hyper-parameters of {@link Adam}: `lr`, `betas`, `eps`, `weightDecay`. */
+export type AdamConfig = C.AdamOptions;
 
 /** Adam (and AdamW with `decoupled`), bias corrections computed in-graph from the step count. */
 export class Adam extends GraphOptimizer {
@@ -120,10 +106,7 @@ export class Adam extends GraphOptimizer {
   readonly weightDecay: number;
   constructor(config: AdamConfig = {}, readonly decoupled = false) {
     super();
-    this.lr = config.lr ?? 1e-3;
-    [this.beta1, this.beta2] = config.betas ?? [0.9, 0.999];
-    this.eps = config.eps ?? 1e-8;
-    this.weightDecay = config.weightDecay ?? (decoupled ? 1e-2 : 0);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = C.adamConfig(config, decoupled));
   }
 
   protected readonly slotNames = { expAvg: "exp_avg", expAvgSq: "exp_avg_sq" };

@@ -1,5 +1,5 @@
 import {
-  DualgradError, composites as C, formatShape, normalizeAxis, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
+  DualgradError, composites as C, formatShape, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
 import { DTYPE_SHORT } from "./ir.js";
@@ -96,31 +96,18 @@ export class SymbolicTensor {
   /** logistic sigmoid */ sigmoid(): SymbolicTensor { return unary("sigmoid", this); }
   /** x ** exponent */ pow(exponent: number): SymbolicTensor { return op("pow", [this], { exponent }); }
   /** x * x */ square(): SymbolicTensor { return this.pow(2); }
-  /** Sum over axes (all by default). */ sum(o: ReduceOptions = {}): SymbolicTensor { return op("sum", [this], reduceAttrs(o)); }
-  /** Mean over axes. */ mean(o: ReduceOptions = {}): SymbolicTensor { return op("mean", [this], reduceAttrs(o)); }
-  /** Max over axes. */ max(o: ReduceOptions = {}): SymbolicTensor { return op("max", [this], reduceAttrs(o)); }
-  /** Stable log-sum-exp over axes. */ logsumexp(o: ReduceOptions = {}): SymbolicTensor { return op("logsumexp", [this], reduceAttrs(o)); }
-  /** Index of the maximum along `axis` (int32). */
-  argmax(o: { axis?: number; keepdims?: boolean } = {}): SymbolicTensor {
-    if (o.axis === undefined) return op("argmax", [this.reshape([-1])], { axis: 0, keepdims: false });
-    return op("argmax", [this], { axis: o.axis, keepdims: o.keepdims ?? false });
-  }
+  /** Sum over axes (all by default). */ sum(o: ReduceOptions = {}): SymbolicTensor { return op("sum", [this], C.reduceAttrs(o)); }
+  /** Mean over axes. */ mean(o: ReduceOptions = {}): SymbolicTensor { return op("mean", [this], C.reduceAttrs(o)); }
+  /** Max over axes. */ max(o: ReduceOptions = {}): SymbolicTensor { return op("max", [this], C.reduceAttrs(o)); }
+  /** Stable log-sum-exp over axes. */ logsumexp(o: ReduceOptions = {}): SymbolicTensor { return op("logsumexp", [this], C.reduceAttrs(o)); }
+  /** Index of the maximum along `axis` (int32; over the flattened tensor without an axis). */
+  argmax(o: { axis?: number; keepdims?: boolean } = {}): SymbolicTensor { return composite([this], (b, [x]) => C.argmax(b, x, o)); }
   /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.logSoftmax(b, x, axis)); }
   /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.softmax(b, x, axis)); }
   /** New shape (one -1 allowed). */ reshape(shape: Shape): SymbolicTensor { return op("reshape", [this], { shape: [...shape] }); }
   /** Alias of reshape. */ view(shape: Shape): SymbolicTensor { return this.reshape(shape); }
-  /** Reorders dimensions. */
-  permute(...perm: number[]): SymbolicTensor {
-    return op("transpose", [this], { perm: perm.map((p) => normalizeAxis("permute", p, this.ndim)) });
-  }
-  /** Swaps two dimensions (default: the last two). */
-  transpose(dim0 = -2, dim1 = -1): SymbolicTensor {
-    const perm = Array.from({ length: this.ndim }, (_, i) => i);
-    const a = normalizeAxis("transpose", dim0, this.ndim);
-    const b = normalizeAxis("transpose", dim1, this.ndim);
-    [perm[a], perm[b]] = [perm[b], perm[a]];
-    return op("transpose", [this], { perm });
-  }
+  /** Reorders dimensions. */ permute(...perm: number[]): SymbolicTensor { return op("transpose", [this], C.permuteAttrs(perm, this.ndim)); }
+  /** Swaps two dimensions (default: the last two). */ transpose(dim0 = -2, dim1 = -1): SymbolicTensor { return op("transpose", [this], C.swapAttrs(dim0, dim1, this.ndim)); }
   /** Matrix transpose (rank <= 2). */
   get T(): SymbolicTensor {
     if (this.ndim > 2) throw new DualgradError(`T: expects a tensor of rank <= 2, got ${formatShape(this.shape)}; use permute()`);
@@ -129,16 +116,11 @@ export class SymbolicTensor {
   /** Broadcasts to `shape`. */ broadcastTo(shape: Shape): SymbolicTensor { return op("broadcast_to", [this], { shape: [...shape] }); }
   /** x[begin:end] per axis. */ slice(begin: readonly number[], end: readonly number[]): SymbolicTensor { return op("slice", [this], { begin: [...begin], end: [...end] }); }
   /** Zero padding around each dimension. */ pad(before: readonly number[], after: readonly number[]): SymbolicTensor { return op("pad", [this], { before: [...before], after: [...after] }); }
-  /** Adds a size-1 dimension. */
-  unsqueeze(dim: number): SymbolicTensor {
-    const d = normalizeAxis("unsqueeze", dim, this.ndim + 1);
-    return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
-  }
-  /** Removes size-1 dimensions. */
+  /** Adds a size-1 dimension. */ unsqueeze(dim: number): SymbolicTensor { return this.reshape(C.unsqueezeShape(this.shape, dim)); }
+  /** Removes size-1 dimensions (all, or `dim`); itself when there is none to remove at `dim`. */
   squeeze(dim?: number): SymbolicTensor {
-    if (dim === undefined) return this.reshape(this.shape.filter((d) => d !== 1));
-    const d = normalizeAxis("squeeze", dim, this.ndim);
-    return this.shape[d] === 1 ? this.reshape(this.shape.filter((_, i) => i !== d)) : this;
+    const shape = C.squeezeShape(this.shape, dim);
+    return dim !== undefined && shape === this.shape ? this : this.reshape(shape);
   }
   /** Flattens to 1-D. */ flatten(): SymbolicTensor { return this.reshape([-1]); }
   /** Matrix product (PyTorch's rules for 1-D operands). */ matmul(o: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor { return matmul(this, o, flags); }
@@ -147,14 +129,7 @@ export class SymbolicTensor {
 }
 
 /** Reduction options, as in the eager frontend. */
-export interface ReduceOptions {
-  axis?: number | readonly number[];
-  keepdims?: boolean;
-}
-
-function reduceAttrs(o: ReduceOptions): Attrs["sum"] {
-  return { axes: o.axis === undefined ? null : typeof o.axis === "number" ? [o.axis] : [...o.axis], keepdims: o.keepdims ?? false };
-}
+export type ReduceOptions = C.ReduceOptions;
 
 function traceOf(xs: readonly SymLike[]): GraphBuilder {
   const fromArgs = xs.find((x): x is SymbolicTensor => x instanceof SymbolicTensor)?.builder;

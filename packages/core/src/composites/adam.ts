@@ -3,13 +3,27 @@ import { add, cast, div, mul, scale, shift } from "./arith.js";
 import { stepValue, type RuleResult, type Step } from "./update.js";
 
 /** Hyper-parameters of {@link adam}; `decoupled` makes it AdamW. */
-export interface AdamConfig {
+export type AdamConfig = {
   readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
   readonly decoupled: boolean;
+};
+
+/** {@link AdamConfig} as users write it (PyTorch's names, camelCased), every field optional. */
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** The full configuration with PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0 (Adam) or 0.01 (AdamW). */
+export function adamConfig(o: AdamOptions, decoupled: boolean): AdamConfig {
+  const [beta1, beta2] = o.betas ?? [0.9, 0.999];
+  return { lr: o.lr ?? 1e-3, beta1, beta2, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? (decoupled ? 1e-2 : 0), decoupled };
 }
 
 /** Adam's per-parameter state: the two moments (null before the first step means zero). */

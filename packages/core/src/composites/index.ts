@@ -5,6 +5,8 @@
  * own public names and thin adapters, so both compute with the same operations in the same order.
  */
 export * from "./arith.js";
+export * from "./axes.js";
+export * from "./argmax.js";
 export * from "./softmax.js";
 export * from "./mse.js";
 export * from "./cross-entropy.js";

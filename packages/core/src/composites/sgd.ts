@@ -1,14 +1,31 @@
+import { DualgradError } from "../errors.js";
 import type { Emitter } from "../ops/prim.js";
 import { add, cast, scale } from "./arith.js";
 import type { RuleResult, Step } from "./update.js";
 
 /** Hyper-parameters of {@link sgd} (PyTorch's, camelCased). */
-export interface SgdConfig {
+export type SgdConfig = {
   readonly lr: number;
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
+};
+
+/** {@link SgdConfig} as users write it: only the learning rate is required. */
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+/** The full configuration with PyTorch's defaults (none of momentum, dampening, weight decay); Nesterov needs a momentum and zero dampening, as in PyTorch. */
+export function sgdConfig(o: SgdOptions): SgdConfig {
+  const c = { lr: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0 };
+  if (c.nesterov && (c.momentum <= 0 || c.dampening !== 0)) throw new DualgradError("SGD: Nesterov momentum requires a momentum and zero dampening");
+  return c;
 }
 
 /**

@@ -3,30 +3,17 @@ import { tensorEmitter } from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Optimizer, type ParamState } from "./optimizer.js";
 
-/** Hyper-parameters of {@link Adam} and {@link AdamW}. */
-export interface AdamOptions {
-  lr?: number;
-  betas?: [number, number];
-  eps?: number;
-  weightDecay?: number;
-}
+/** Hyper-parameters of {@link Adam} and {@link AdamW}: `lr`, `betas`, `eps`, `weightDecay`. */
+export type AdamOptions = C.AdamOptions;
 
 /**
  * Adam, following PyTorch's `torch.optim.Adam` step (bias corrections folded as PyTorch does):
  * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
  * With `decoupled` (AdamW) weight decay shrinks p by lr*wd instead of adding wd*p to g.
  */
-export class Adam extends Optimizer<C.AdamConfig & Record<string, number | boolean>> {
+export class Adam extends Optimizer<C.AdamConfig> {
   constructor(params: Iterable<Tensor>, options: AdamOptions = {}, decoupled = false) {
-    const [beta1, beta2] = options.betas ?? [0.9, 0.999];
-    super(params, {
-      lr: options.lr ?? 1e-3,
-      beta1,
-      beta2,
-      eps: options.eps ?? 1e-8,
-      weightDecay: options.weightDecay ?? (decoupled ? 1e-2 : 0),
-      decoupled,
-    });
+    super(params, C.adamConfig(options, decoupled));
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState): void {
