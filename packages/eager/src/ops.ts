@@ -5,7 +5,6 @@ import {
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./autograd.js";
 import { isAnomalyDetectionEnabled, isGradEnabled } from "./grad-mode.js";
-import { tidy } from "./memory.js";
 import { Tensor, type TensorLike } from "./tensor.js";
 
 /**
@@ -66,12 +65,38 @@ export const tensorEmitter: Emitter<Tensor> = {
   constant: (value: number, dtype: DType) => scalarTensor(value, dtype),
 };
 
+/** An emitter that remembers the tensors it creates, so a composite's intermediates can be disposed. */
+class RecordingEmitter implements Emitter<Tensor> {
+  readonly created: Tensor[] = [];
+  emit<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
+    const t = apply(prim, inputs, attrs);
+    this.created.push(t);
+    return t;
+  }
+  meta(t: Tensor): Meta {
+    return t;
+  }
+  constant(value: number, dtype: DType): Tensor {
+    const t = scalarTensor(value, dtype);
+    this.created.push(t);
+    return t;
+  }
+}
+
 /**
  * Runs a core composite on tensors. Its intermediate handles are disposed when it returns
  * (autograd keeps what backward needs), so only the result stays live, as for a primitive.
+ * A plain list rather than a `tidy` scope: this runs for every layer and loss call.
  */
-export function composite<R>(f: (e: Emitter<Tensor>) => R): R {
-  return tidy(() => f(tensorEmitter));
+export function composite(f: (e: Emitter<Tensor>) => Tensor): Tensor {
+  const e = new RecordingEmitter();
+  let result: Tensor | null = null;
+  try {
+    result = f(e);
+    return result;
+  } finally {
+    for (const t of e.created) if (t !== result) t.dispose();
+  }
 }
 
 /**
