@@ -4,9 +4,9 @@ import * as E from "@dualgrad/eager";
 import * as G from "@dualgrad/graph";
 
 /**
- * Every optimizer configuration and the BCE loss, on both frontends from the same parameters:
- * the update rules and losses are core's composites on both sides, so parameters after each step
- * (and BCE's loss and gradients) must be the same bits, with fusion on and off.
+ * Every optimizer configuration and the losses with float targets, on both frontends from the
+ * same values: the update rules and losses are core's composites on both sides, so parameters
+ * after each step (and the losses and their gradients) must be the same bits, fusion on or off.
  */
 
 const IN = 4;
@@ -77,24 +77,32 @@ describe("eager and graph optimizers agree bit for bit", () => {
   }
 });
 
-describe("binary cross-entropy with logits agrees bit for bit", () => {
-  for (const fuse of [true, false]) {
-    it(`loss and gradients, fusion ${fuse ? "on" : "off"}`, () => {
-      const xs = data(3, B * OUT, -4, 4);
-      const zs = data(4, B * OUT, 0, 1);
-      const logits = E.tensor(xs, { shape: [B, OUT] }).requiresGrad_(true);
-      const target = E.tensor(zs, { shape: [B, OUT] });
-      const loss = E.nn.binaryCrossEntropyWithLogits(logits, target);
-      loss.backward();
-      const grad = G.fn((x: G.SymbolicTensor, z: G.SymbolicTensor) => {
-        const l = G.binaryCrossEntropyWithLogits(x, z);
-        return [l, ...G.gradients(l, [x])];
-      }, { disable: fuse ? [] : ["fuse"] });
-      const [gLoss, gGrad] = grad(G.tensor(xs, [B, OUT]), G.tensor(zs, [B, OUT])) as G.HostTensor[];
-      expect(gLoss.item()).toBe(loss.item());
-      expect(Array.from(gGrad.data)).toEqual(Array.from(logits.grad!.data));
-      grad.dispose();
-      [logits, target, loss].forEach((t) => t.dispose());
-    });
+type LossCase = [string, (l: E.Tensor, t: E.Tensor) => E.Tensor, (l: G.SymbolicTensor, t: G.SymbolicTensor) => G.SymbolicTensor];
+const LOSSES: LossCase[] = [
+  ["binary cross-entropy with logits", E.nn.binaryCrossEntropyWithLogits, G.binaryCrossEntropyWithLogits],
+  ["cross-entropy against class probabilities", E.nn.crossEntropy, G.crossEntropy],
+];
+
+describe("losses with float targets agree bit for bit", () => {
+  for (const [name, eagerLoss, graphLoss] of LOSSES) {
+    for (const fuse of [true, false]) {
+      it(`${name}: loss and gradients, fusion ${fuse ? "on" : "off"}`, () => {
+        const xs = data(3, B * OUT, -4, 4);
+        const zs = data(4, B * OUT, 0, 1);
+        const logits = E.tensor(xs, { shape: [B, OUT] }).requiresGrad_(true);
+        const target = E.tensor(zs, { shape: [B, OUT] });
+        const loss = eagerLoss(logits, target);
+        loss.backward();
+        const grad = G.fn((x: G.SymbolicTensor, z: G.SymbolicTensor) => {
+          const l = graphLoss(x, z);
+          return [l, ...G.gradients(l, [x])];
+        }, { disable: fuse ? [] : ["fuse"] });
+        const [gLoss, gGrad] = grad(G.tensor(xs, [B, OUT]), G.tensor(zs, [B, OUT])) as G.HostTensor[];
+        expect(gLoss.item()).toBe(loss.item());
+        expect(Array.from(gGrad.data)).toEqual(Array.from(logits.grad!.data));
+        grad.dispose();
+        [logits, target, loss].forEach((t) => t.dispose());
+      });
+    }
   }
 });

@@ -85,6 +85,9 @@ describe("losses", () => {
     expect(sparse).toBeCloseTo(-(lsm([2, 1, 0.1], 0) + lsm([0.5, 2.5, -1], 1)) / 2, 14);
     const dense = C.softmaxCrossEntropy(e, logits, v([1, 0, 0, 0, 1, 0], [2, 3])).data[0];
     expect(dense).toBe(sparse);
+    // crossEntropy takes either kind of target, as F.cross_entropy does.
+    expect(C.crossEntropy(e, logits, labels).data[0]).toBe(sparse);
+    expect(C.crossEntropy(e, logits, v([1, 0, 0, 0, 1, 0], [2, 3])).data[0]).toBe(sparse);
     // Soft targets weigh the log-probabilities.
     const soft = C.softmaxCrossEntropy(e, logits, v([0.5, 0.5, 0, 0, 0, 1], [2, 3])).data[0];
     expect(soft).toBeCloseTo(-(0.5 * lsm([2, 1, 0.1], 0) + 0.5 * lsm([2, 1, 0.1], 1) + lsm([0.5, 2.5, -1], 2)) / 2, 14);

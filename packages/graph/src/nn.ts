@@ -20,9 +20,9 @@ export function mseLoss(input: SymbolicTensor, target: SymLike): SymbolicTensor 
   });
 }
 
-/** Softmax cross-entropy over int32 labels `[B]` for logits `[B, C]`, mean reduction. */
+/** Softmax cross-entropy for logits `[B, C]` against int32 labels `[B]` or class probabilities `[B, C]`, mean reduction. */
 export function crossEntropy(logits: SymbolicTensor, labels: SymbolicTensor): SymbolicTensor {
-  return composite([logits, labels], (b, [l, y]) => C.sparseSoftmaxCrossEntropy(b, l, y));
+  return composite([logits, labels], (b, [l, y]) => C.crossEntropy(b, l, y));
 }
 
 /** Binary cross-entropy on logits (TF's `sigmoid_cross_entropy_with_logits`), mean reduction; targets in [0, 1], input's shape. */

@@ -1,4 +1,5 @@
 import { DualgradError } from "../errors.js";
+import { isFloat } from "../dtype.js";
 import type { Emitter } from "../ops/prim.js";
 import { formatShape, shapesEqual } from "../shape.js";
 import { meanAll, mul } from "./arith.js";
@@ -39,4 +40,14 @@ export function sparseSoftmaxCrossEntropy<T>(e: Emitter<T>, logits: T, labels: T
   const logp = logSoftmax(e, logits, -1);
   const onehot = e.emit("one_hot", [labels], { depth: l.shape[1], dtype: l.dtype });
   return fromLogProbs(e, logp, onehot);
+}
+
+/**
+ * PyTorch's `F.cross_entropy` (mean reduction) with either kind of target: class probabilities
+ * (a float tensor shaped like the logits) or int32 class indices `[B]`.
+ */
+export function crossEntropy<T>(e: Emitter<T>, logits: T, target: T): T {
+  const t = e.meta(target);
+  const probabilities = isFloat(t.dtype) && t.shape.length === 2 && shapesEqual(t.shape, e.meta(logits).shape);
+  return probabilities ? softmaxCrossEntropy(e, logits, target) : sparseSoftmaxCrossEntropy(e, logits, target);
 }

@@ -7,10 +7,10 @@ import { Module } from "./module.js";
 export const mseLoss = (input: Tensor, target: Tensor): Tensor => composite((e) => C.mseLoss(e, input, target));
 
 /**
- * Softmax cross-entropy over integer class labels with mean reduction, like `F.cross_entropy`:
- * logits `[B, C]`, labels int32 `[B]` in [0, C).
+ * Softmax cross-entropy with mean reduction, like `F.cross_entropy`: logits `[B, C]` and labels
+ * int32 `[B]` in [0, C), or class probabilities `[B, C]`.
  */
-export const crossEntropy = (logits: Tensor, labels: Tensor): Tensor => composite((e) => C.sparseSoftmaxCrossEntropy(e, logits, labels));
+export const crossEntropy = (logits: Tensor, labels: Tensor): Tensor => composite((e) => C.crossEntropy(e, logits, labels));
 
 /** Binary cross-entropy on logits with mean reduction, like `F.binary_cross_entropy_with_logits`. */
 export const binaryCrossEntropyWithLogits = (input: Tensor, target: Tensor): Tensor => composite((e) => C.bceWithLogits(e, input, target));
