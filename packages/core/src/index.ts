@@ -31,3 +31,4 @@ export * from "./io/safetensors.js";
 export * from "./io/atomic-write.js";
 export * from "./kernels/backend.js";
 export { heapByteOffset, heapStats } from "./kernels/wasm/heap.js";
+export * as composites from "./composites/index.js";

@@ -1,6 +1,6 @@
 import {
-  DualgradError, allocator, broadcastsTo, compileProgram, execute, formatShape, isFloat, normalizeAxis, numberLiteral, ops, promoteTypes, releaseValue, shapesEqual, valueFrom,
-  type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Prim, type Shape,
+  DualgradError, allocator, broadcastsTo, compileProgram, composites as C, execute, formatShape, isFloat, numberLiteral, ops, promoteTypes, releaseValue,
+  shapesEqual, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./node.js";
@@ -56,6 +56,47 @@ export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs:
 /** A rank-0 tensor. */
 export function scalarTensor(value: number, dtype: DType = "float32"): Tensor {
   return new Tensor(valueFrom(dtype, [], [value]));
+}
+
+/** Core's rules and composites on tensors: each emitted primitive runs now and is recorded for autograd. */
+export const tensorEmitter: Emitter<Tensor> = {
+  emit: <P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]) => apply(prim, inputs, attrs),
+  meta: (t: Tensor): Meta => t,
+  constant: (value: number, dtype: DType) => scalarTensor(value, dtype),
+};
+
+/** An emitter that remembers the tensors it creates, so a composite's intermediates can be disposed. */
+class RecordingEmitter implements Emitter<Tensor> {
+  readonly created: Tensor[] = [];
+  emit<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
+    const t = apply(prim, inputs, attrs);
+    this.created.push(t);
+    return t;
+  }
+  meta(t: Tensor): Meta {
+    return t;
+  }
+  constant(value: number, dtype: DType): Tensor {
+    const t = scalarTensor(value, dtype);
+    this.created.push(t);
+    return t;
+  }
+}
+
+/**
+ * Runs a core composite on tensors. Its intermediate handles are disposed when it returns
+ * (autograd keeps what backward needs), so only the result stays live, as for a primitive.
+ * A plain list rather than a `tidy` scope: this runs for every layer and loss call.
+ */
+export function composite(f: (e: Emitter<Tensor>) => Tensor): Tensor {
+  const e = new RecordingEmitter();
+  let result: Tensor | null = null;
+  try {
+    result = f(e);
+    return result;
+  } finally {
+    for (const t of e.created) if (t !== result) t.dispose();
+  }
 }
 
 /**
@@ -124,59 +165,23 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** x ** exponent */ export const pow = (x: Tensor, exponent: number): Tensor => apply("pow", [x], { exponent });
 
 /** Reduction options: `axis` a number or list (all axes when absent), `keepdims` as NumPy. */
-export interface ReduceOptions {
-  axis?: number | readonly number[];
-  keepdims?: boolean;
-}
-
-function reduceAttrs(opts: ReduceOptions): Attrs["sum"] {
-  const axes = opts.axis === undefined ? null : typeof opts.axis === "number" ? [opts.axis] : [...opts.axis];
-  return { axes, keepdims: opts.keepdims ?? false };
-}
-/** Sum over axes. */ export const sum = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("sum", [x], reduceAttrs(opts));
-/** Mean over axes. */ export const mean = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("mean", [x], reduceAttrs(opts));
-/** Max over axes. */ export const max = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("max", [x], reduceAttrs(opts));
-/** log(sum(exp(x))) over axes, stable. */ export const logsumexp = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("logsumexp", [x], reduceAttrs(opts));
+export type ReduceOptions = C.ReduceOptions;
+/** Sum over axes. */ export const sum = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("sum", [x], C.reduceAttrs(opts));
+/** Mean over axes. */ export const mean = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("mean", [x], C.reduceAttrs(opts));
+/** Max over axes. */ export const max = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("max", [x], C.reduceAttrs(opts));
+/** log(sum(exp(x))) over axes, stable. */ export const logsumexp = (x: Tensor, opts: ReduceOptions = {}): Tensor => apply("logsumexp", [x], C.reduceAttrs(opts));
 /** Index of the maximum along an axis (flattened when no axis is given). */
-export function argmax(x: Tensor, opts: { axis?: number; keepdims?: boolean } = {}): Tensor {
-  if (opts.axis === undefined) {
-    const flat = reshape(x, [-1]);
-    try {
-      return apply("argmax", [flat], { axis: 0, keepdims: false });
-    } finally {
-      flat.dispose();
-    }
-  }
-  return apply("argmax", [x], { axis: opts.axis, keepdims: opts.keepdims ?? false });
-}
-/** log(softmax(x)) along `axis`. */ export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply("log_softmax", [x], { axis });
-/** softmax along `axis` = exp(log_softmax). */
-export function softmax(x: Tensor, axis = -1): Tensor {
-  const ls = logSoftmax(x, axis);
-  try {
-    return exp(ls);
-  } finally {
-    ls.dispose();
-  }
-}
+export const argmax = (x: Tensor, opts: { axis?: number; keepdims?: boolean } = {}): Tensor => composite((e) => C.argmax(e, x, opts));
+/** log(softmax(x)) along `axis`. */ export const logSoftmax = (x: Tensor, axis = -1): Tensor => C.logSoftmax(tensorEmitter, x, axis);
+/** softmax along `axis` = exp(log_softmax). */ export const softmax = (x: Tensor, axis = -1): Tensor => composite((e) => C.softmax(e, x, axis));
 
 /** Accepts `reshape(2, 3)` and `reshape([2, 3])`. */
 export function shapeArgs(args: number[] | [Shape]): Shape {
   return args.length === 1 && Array.isArray(args[0]) ? (args[0] as Shape) : (args as number[]);
 }
 /** New shape, same elements (one -1 allowed). */ export const reshape = (x: Tensor, shape: Shape): Tensor => apply("reshape", [x], { shape });
-/** Reorders dimensions. */
-export function permute(x: Tensor, perm: readonly number[]): Tensor {
-  return apply("transpose", [x], { perm: perm.map((p) => normalizeAxis("permute", p, x.ndim)) });
-}
-/** Swaps two dimensions. */
-export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
-  const perm = Array.from({ length: x.ndim }, (_, i) => i);
-  const a = normalizeAxis("transpose", dim0, x.ndim);
-  const b = normalizeAxis("transpose", dim1, x.ndim);
-  [perm[a], perm[b]] = [perm[b], perm[a]];
-  return apply("transpose", [x], { perm });
-}
+/** Reorders dimensions. */ export const permute = (x: Tensor, perm: readonly number[]): Tensor => apply("transpose", [x], C.permuteAttrs(perm, x.ndim));
+/** Swaps two dimensions. */ export const transpose = (x: Tensor, dim0 = -2, dim1 = -1): Tensor => apply("transpose", [x], C.swapAttrs(dim0, dim1, x.ndim));
 /** Matrix transpose (PyTorch's `.T` for rank <= 2). */
 export function t(x: Tensor): Tensor {
   if (x.ndim > 2) throw new DualgradError(`T: expects a tensor of rank <= 2, got ${formatShape(x.shape)}; use permute()`);
@@ -186,39 +191,15 @@ export function t(x: Tensor): Tensor {
 /** x[begin:end] per axis. */ export const slice = (x: Tensor, begin: readonly number[], end: readonly number[]): Tensor => apply("slice", [x], { begin, end });
 /** Zero padding: `before[d]` and `after[d]` zeros around each dimension. */
 export const pad = (x: Tensor, before: readonly number[], after: readonly number[]): Tensor => apply("pad", [x], { before, after });
-/** Inserts a size-1 dimension at `dim`. */
-export function unsqueeze(x: Tensor, dim: number): Tensor {
-  const d = normalizeAxis("unsqueeze", dim, x.ndim + 1);
-  return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
-}
-/** Removes size-1 dimensions (all of them, or only `dim`). */
-export function squeeze(x: Tensor, dim?: number): Tensor {
-  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
-  const d = normalizeAxis("squeeze", dim, x.ndim);
-  return reshape(x, x.shape[d] === 1 ? x.shape.filter((_, i) => i !== d) : x.shape);
-}
+/** Inserts a size-1 dimension at `dim`. */ export const unsqueeze = (x: Tensor, dim: number): Tensor => reshape(x, C.unsqueezeShape(x.shape, dim));
+/** Removes size-1 dimensions (all of them, or only `dim`). */ export const squeeze = (x: Tensor, dim?: number): Tensor => reshape(x, C.squeezeShape(x.shape, dim));
 /** Converts to `dtype`. */ export const cast = (x: Tensor, dtype: DType): Tensor => apply("cast", [x], { dtype });
 /** Integer labels to a one-hot matrix. */
 export const oneHot = (labels: Tensor, depth: number, dtype: DType = "float32"): Tensor => apply("one_hot", [labels], { depth, dtype });
 
 /** Matrix product with PyTorch's rules: batched and broadcasting; 1-D operands are promoted and the added dimension removed. */
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
-  const attrs = { transA: opts.transA ?? false, transB: opts.transB ?? false };
-  if (a.ndim >= 2 && b.ndim >= 2) return apply("matmul", [a, b], attrs);
-  if (a.ndim === 0 || b.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
-  const temps: Tensor[] = [];
-  const a2 = a.ndim === 1 ? (temps.push(reshape(a, [1, a.shape[0]])), temps[temps.length - 1]) : a;
-  const b2 = b.ndim === 1 ? (temps.push(reshape(b, [b.shape[0], 1])), temps[temps.length - 1]) : b;
-  const c = apply("matmul", [a2, b2], attrs);
-  temps.push(c);
-  const shape = c.shape.slice();
-  if (b.ndim === 1) shape.splice(shape.length - 1, 1);
-  if (a.ndim === 1) shape.splice(shape.length - (b.ndim === 1 ? 1 : 2), 1);
-  try {
-    return reshape(c, shape);
-  } finally {
-    temps.forEach((x) => x.dispose());
-  }
+export function matmul(a: Tensor, b: Tensor, opts: C.MatmulFlags = {}): Tensor {
+  return composite((e) => C.matmul(e, a, b, opts));
 }
 
 function checkInPlace(self: Tensor, op: string): void {

@@ -78,10 +78,10 @@ export class GraphBuilder implements Emitter<number> {
   }
 }
 
-/** ` (traced at file:line:col)` for the first stack frame outside this package, so errors point at the user's code. */
+/** ` (traced at file:line:col)` for the first stack frame outside this package and core's composites, so errors point at the user's code. */
 export function callSite(): string {
   const stack = new Error().stack?.split("\n").slice(1) ?? [];
-  const frame = stack.find((l) => !/packages[\\/]graph[\\/](src|dist)[\\/]|node:internal|node_modules/.test(l));
+  const frame = stack.find((l) => !/packages[\\/](graph[\\/](src|dist)|core[\\/](src|dist)[\\/]composites)[\\/]|node:internal|node_modules/.test(l));
   const where = frame?.trim().replace(/^at\s+/, "");
   return where ? ` (traced at ${where})` : "";
 }

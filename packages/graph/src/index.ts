@@ -26,6 +26,6 @@ export { constantFolding, type ConstantFoldingOptions } from "./passes/constant-
 export { algebraicSimplification } from "./passes/simplify.js";
 export { matmulTransposeFlags } from "./passes/transpose-flags.js";
 export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
-export { Linear, linear, mseLoss, crossEntropy, type LinearOptions } from "./nn.js";
+export { Linear, linear, mseLoss, crossEntropy, binaryCrossEntropyWithLogits, type LinearOptions } from "./nn.js";
 export * from "./export/index.js";
 export * from "./layers/index.js";

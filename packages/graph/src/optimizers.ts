@@ -1,14 +1,18 @@
-import { DualgradError } from "@dualgrad/core";
+import { DualgradError, composites as C } from "@dualgrad/core";
 import { gradients } from "./autodiff.js";
-import { SymbolicTensor, assign, div, read, where } from "./symbolic.js";
+import type { GraphBuilder } from "./builder.js";
+import { SymbolicTensor, assign, read } from "./symbolic.js";
 import { Variable } from "./variable.js";
+
+/** A state of one of core's update rules: named values (null where the rule keeps none). */
+type RuleState = Record<string, number | null>;
 
 /**
  * Optimisers as in-graph updates: `minimize(loss, params)` (called while tracing) adds the
  * gradient graph and the update math, and records `assign`s to the parameters and to slot
  * variables (momentum buffers, moments, step count). One call of the compiled step therefore
- * does forward, loss, backward and update. The update formulas are PyTorch's, op for op, so the
- * graph and eager frontends agree.
+ * does forward, loss, backward and update. The update rules are core's (PyTorch's math), which
+ * the eager frontend runs too, so the two frontends agree.
  */
 export abstract class GraphOptimizer {
   /** Slot variables by parameter name, created at the first trace. */
@@ -28,11 +32,22 @@ export abstract class GraphOptimizer {
     this.stepVar ??= new Variable([], "float64", { name: `${this.constructor.name.toLowerCase()}/step` });
     const t = read(this.stepVar).add(1);
     assign(this.stepVar, t);
-    for (const [g, p] of pairs) assign(p, this.update(p, g, t));
+    const b = t.builder;
+    for (const [g, p] of pairs) {
+      const param = b.variable(p);
+      const state = Object.fromEntries(Object.entries(this.slotNames).map(([key, name]) => [key, b.variable(this.slot(p, name))]));
+      const result = this.rule(b, param, g.id, state, { value: t.id });
+      const next = C.applyUpdate(b, param, result.update);
+      for (const [key, value] of Object.entries(result.state)) if (value !== null) assign(this.slot(p, this.slotNames[key]), new SymbolicTensor(b, value));
+      assign(p, new SymbolicTensor(b, next));
+    }
   }
 
-  /** The new value of `p` given its gradient and the (already incremented) step count. */
-  protected abstract update(p: Variable, g: SymbolicTensor, step: SymbolicTensor): SymbolicTensor;
+  /** The slot variable's name for each state value of the rule (PyTorch's state names). */
+  protected abstract readonly slotNames: Record<string, string>;
+
+  /** Core's update rule for one parameter, given its gradient, its state read from the slots and the (already incremented) step count. */
+  protected abstract rule(b: GraphBuilder, param: number, grad: number, state: RuleState, step: C.Step<number>): C.RuleResult<number, RuleState>;
 
   /** A zero-initialised slot variable shaped like `p`. */
   protected slot(p: Variable, name: string): Variable {
@@ -57,49 +72,30 @@ export abstract class GraphOptimizer {
   }
 }
 
-/** Hyper-parameters of {@link SGD}. */
-export interface SGDConfig {
-  lr: number;
-  momentum?: number;
-  dampening?: number;
-  nesterov?: boolean;
-  weightDecay?: number;
-}
+/** Hyper-parameters of {@link SGD}: `lr`, `momentum`, `dampening`, `nesterov`, `weightDecay`. */
+export type SGDConfig = C.SgdOptions;
 
 /** SGD with momentum, Nesterov and weight decay, PyTorch's update in-graph. */
 export class SGD extends GraphOptimizer {
-  readonly config: Required<SGDConfig>;
+  readonly config: C.SgdConfig;
   constructor(config: SGDConfig) {
     super();
-    this.config = { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...config };
+    this.config = C.sgdConfig(config);
     if (!(this.config.lr >= 0)) throw new DualgradError(`SGD: invalid lr ${config.lr}`);
-    if (this.config.nesterov && (this.config.momentum <= 0 || this.config.dampening !== 0)) {
-      throw new DualgradError("SGD: Nesterov momentum requires a momentum and zero dampening");
-    }
   }
 
-  protected update(p: Variable, grad: SymbolicTensor, step: SymbolicTensor): SymbolicTensor {
-    const { lr, momentum, dampening, nesterov, weightDecay } = this.config;
-    let g = weightDecay !== 0 ? grad.add(read(p).mul(weightDecay)) : grad;
-    if (momentum !== 0) {
-      const bufVar = this.slot(p, "momentum");
-      // PyTorch starts the buffer at g itself on the first step.
-      const first = step.eq(1).to(p.dtype);
-      const buf = where(first, g, read(bufVar).mul(momentum).add(g.mul(1 - dampening)));
-      assign(bufVar, buf);
-      g = nesterov ? g.add(buf.mul(momentum)) : buf;
-    }
-    return read(p).sub(g.mul(lr));
+  protected get slotNames(): Record<string, string> {
+    return this.config.momentum !== 0 ? { momentumBuffer: "momentum" } : {};
   }
+
+  protected rule(b: GraphBuilder, param: number, grad: number, state: RuleState, step: C.Step<number>): C.RuleResult<number, RuleState> {
+    return C.sgd(b, this.config, param, grad, { momentumBuffer: state.momentumBuffer ?? null }, step);
+  }
+
 }
 
-/** Hyper-parameters of {@link Adam}. */
-export interface AdamConfig {
-  lr?: number;
-  betas?: [number, number];
-  eps?: number;
-  weightDecay?: number;
-}
+/** Hyper-parameters of {@link Adam}: `lr`, `betas`, `eps`, `weightDecay`. */
+export type AdamConfig = C.AdamOptions;
 
 /** Adam (and AdamW with `decoupled`), bias corrections computed in-graph from the step count. */
 export class Adam extends GraphOptimizer {
@@ -110,32 +106,15 @@ export class Adam extends GraphOptimizer {
   readonly weightDecay: number;
   constructor(config: AdamConfig = {}, readonly decoupled = false) {
     super();
-    this.lr = config.lr ?? 1e-3;
-    [this.beta1, this.beta2] = config.betas ?? [0.9, 0.999];
-    this.eps = config.eps ?? 1e-8;
-    this.weightDecay = config.weightDecay ?? (decoupled ? 1e-2 : 0);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = C.adamConfig(config, decoupled));
   }
 
-  protected update(p: Variable, grad: SymbolicTensor, step: SymbolicTensor): SymbolicTensor {
-    const { lr, beta1, beta2, eps, weightDecay, decoupled } = this;
-    let param = read(p);
-    let g = grad;
-    if (weightDecay !== 0) {
-      if (decoupled) param = param.mul(1 - lr * weightDecay);
-      else g = g.add(param.mul(weightDecay));
-    }
-    const mVar = this.slot(p, "exp_avg");
-    const vVar = this.slot(p, "exp_avg_sq");
-    const m = read(mVar).mul(beta1).add(g.mul(1 - beta1));
-    const v = read(vVar).mul(beta2).add(g.mul(g).mul(1 - beta2));
-    assign(mVar, m);
-    assign(vVar, v);
-    // 1 - beta^t = 1 - exp(t ln beta), in float64 like PyTorch's Python scalars.
-    const bc1 = step.mul(Math.log(beta1)).exp().neg().add(1);
-    const bc2 = step.mul(Math.log(beta2)).exp().neg().add(1);
-    const denom = v.sqrt().div(bc2.sqrt().to(p.dtype)).add(eps);
-    return param.sub(m.div(denom).mul(div(lr, bc1).to(p.dtype)));
+  protected readonly slotNames = { expAvg: "exp_avg", expAvgSq: "exp_avg_sq" };
+
+  protected rule(b: GraphBuilder, param: number, grad: number, state: RuleState, step: C.Step<number>): C.RuleResult<number, RuleState> {
+    return C.adam(b, this, param, grad, { expAvg: state.expAvg ?? null, expAvgSq: state.expAvgSq ?? null }, step);
   }
+
 }
 
 /** AdamW: Adam with decoupled weight decay (default 0.01). */

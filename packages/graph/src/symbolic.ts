@@ -1,5 +1,5 @@
 import {
-  DualgradError, formatShape, normalizeAxis, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
+  DualgradError, composites as C, formatShape, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
 import { DTYPE_SHORT } from "./ir.js";
@@ -96,31 +96,18 @@ export class SymbolicTensor {
   /** logistic sigmoid */ sigmoid(): SymbolicTensor { return unary("sigmoid", this); }
   /** x ** exponent */ pow(exponent: number): SymbolicTensor { return op("pow", [this], { exponent }); }
   /** x * x */ square(): SymbolicTensor { return this.pow(2); }
-  /** Sum over axes (all by default). */ sum(o: ReduceOptions = {}): SymbolicTensor { return op("sum", [this], reduceAttrs(o)); }
-  /** Mean over axes. */ mean(o: ReduceOptions = {}): SymbolicTensor { return op("mean", [this], reduceAttrs(o)); }
-  /** Max over axes. */ max(o: ReduceOptions = {}): SymbolicTensor { return op("max", [this], reduceAttrs(o)); }
-  /** Stable log-sum-exp over axes. */ logsumexp(o: ReduceOptions = {}): SymbolicTensor { return op("logsumexp", [this], reduceAttrs(o)); }
-  /** Index of the maximum along `axis` (int32). */
-  argmax(o: { axis?: number; keepdims?: boolean } = {}): SymbolicTensor {
-    if (o.axis === undefined) return op("argmax", [this.reshape([-1])], { axis: 0, keepdims: false });
-    return op("argmax", [this], { axis: o.axis, keepdims: o.keepdims ?? false });
-  }
-  /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return op("log_softmax", [this], { axis }); }
-  /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return this.logSoftmax(axis).exp(); }
+  /** Sum over axes (all by default). */ sum(o: ReduceOptions = {}): SymbolicTensor { return op("sum", [this], C.reduceAttrs(o)); }
+  /** Mean over axes. */ mean(o: ReduceOptions = {}): SymbolicTensor { return op("mean", [this], C.reduceAttrs(o)); }
+  /** Max over axes. */ max(o: ReduceOptions = {}): SymbolicTensor { return op("max", [this], C.reduceAttrs(o)); }
+  /** Stable log-sum-exp over axes. */ logsumexp(o: ReduceOptions = {}): SymbolicTensor { return op("logsumexp", [this], C.reduceAttrs(o)); }
+  /** Index of the maximum along `axis` (int32; over the flattened tensor without an axis). */
+  argmax(o: { axis?: number; keepdims?: boolean } = {}): SymbolicTensor { return composite([this], (b, [x]) => C.argmax(b, x, o)); }
+  /** log(softmax(x)) along `axis`. */ logSoftmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.logSoftmax(b, x, axis)); }
+  /** softmax along `axis`. */ softmax(axis = -1): SymbolicTensor { return composite([this], (b, [x]) => C.softmax(b, x, axis)); }
   /** New shape (one -1 allowed). */ reshape(shape: Shape): SymbolicTensor { return op("reshape", [this], { shape: [...shape] }); }
   /** Alias of reshape. */ view(shape: Shape): SymbolicTensor { return this.reshape(shape); }
-  /** Reorders dimensions. */
-  permute(...perm: number[]): SymbolicTensor {
-    return op("transpose", [this], { perm: perm.map((p) => normalizeAxis("permute", p, this.ndim)) });
-  }
-  /** Swaps two dimensions (default: the last two). */
-  transpose(dim0 = -2, dim1 = -1): SymbolicTensor {
-    const perm = Array.from({ length: this.ndim }, (_, i) => i);
-    const a = normalizeAxis("transpose", dim0, this.ndim);
-    const b = normalizeAxis("transpose", dim1, this.ndim);
-    [perm[a], perm[b]] = [perm[b], perm[a]];
-    return op("transpose", [this], { perm });
-  }
+  /** Reorders dimensions. */ permute(...perm: number[]): SymbolicTensor { return op("transpose", [this], C.permuteAttrs(perm, this.ndim)); }
+  /** Swaps two dimensions (default: the last two). */ transpose(dim0 = -2, dim1 = -1): SymbolicTensor { return op("transpose", [this], C.swapAttrs(dim0, dim1, this.ndim)); }
   /** Matrix transpose (rank <= 2). */
   get T(): SymbolicTensor {
     if (this.ndim > 2) throw new DualgradError(`T: expects a tensor of rank <= 2, got ${formatShape(this.shape)}; use permute()`);
@@ -129,16 +116,11 @@ export class SymbolicTensor {
   /** Broadcasts to `shape`. */ broadcastTo(shape: Shape): SymbolicTensor { return op("broadcast_to", [this], { shape: [...shape] }); }
   /** x[begin:end] per axis. */ slice(begin: readonly number[], end: readonly number[]): SymbolicTensor { return op("slice", [this], { begin: [...begin], end: [...end] }); }
   /** Zero padding around each dimension. */ pad(before: readonly number[], after: readonly number[]): SymbolicTensor { return op("pad", [this], { before: [...before], after: [...after] }); }
-  /** Adds a size-1 dimension. */
-  unsqueeze(dim: number): SymbolicTensor {
-    const d = normalizeAxis("unsqueeze", dim, this.ndim + 1);
-    return this.reshape([...this.shape.slice(0, d), 1, ...this.shape.slice(d)]);
-  }
-  /** Removes size-1 dimensions. */
+  /** Adds a size-1 dimension. */ unsqueeze(dim: number): SymbolicTensor { return this.reshape(C.unsqueezeShape(this.shape, dim)); }
+  /** Removes size-1 dimensions (all, or `dim`); itself when there is none to remove at `dim`. */
   squeeze(dim?: number): SymbolicTensor {
-    if (dim === undefined) return this.reshape(this.shape.filter((d) => d !== 1));
-    const d = normalizeAxis("squeeze", dim, this.ndim);
-    return this.shape[d] === 1 ? this.reshape(this.shape.filter((_, i) => i !== d)) : this;
+    const shape = C.squeezeShape(this.shape, dim);
+    return dim !== undefined && shape === this.shape ? this : this.reshape(shape);
   }
   /** Flattens to 1-D. */ flatten(): SymbolicTensor { return this.reshape([-1]); }
   /** Matrix product (PyTorch's rules for 1-D operands). */ matmul(o: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor { return matmul(this, o, flags); }
@@ -147,14 +129,7 @@ export class SymbolicTensor {
 }
 
 /** Reduction options, as in the eager frontend. */
-export interface ReduceOptions {
-  axis?: number | readonly number[];
-  keepdims?: boolean;
-}
-
-function reduceAttrs(o: ReduceOptions): Attrs["sum"] {
-  return { axes: o.axis === undefined ? null : typeof o.axis === "number" ? [o.axis] : [...o.axis], keepdims: o.keepdims ?? false };
-}
+export type ReduceOptions = C.ReduceOptions;
 
 function traceOf(xs: readonly SymLike[]): GraphBuilder {
   const fromArgs = xs.find((x): x is SymbolicTensor => x instanceof SymbolicTensor)?.builder;
@@ -180,11 +155,20 @@ function dtypeOf(b: GraphBuilder, x: SymLike): DType | null {
   return typeof x === "number" ? null : x instanceof Variable ? x.dtype : b.meta(x.id).dtype;
 }
 
-/** Adds primitive `prim` to the current trace. */
-export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: Attrs[P]): SymbolicTensor {
+/**
+ * Records a core composite (or a single primitive) in the current trace: operands become value
+ * ids (numbers take the first tensor operand's dtype), the composite emits its nodes into the
+ * builder, and its result comes back as a symbolic tensor.
+ */
+export function composite(inputs: readonly SymLike[], f: (b: GraphBuilder, ids: number[]) => number): SymbolicTensor {
   const b = traceOf(inputs);
   const dtype = inputs.map((x) => dtypeOf(b, x)).find((d): d is DType => d !== null) ?? "float32";
-  return new SymbolicTensor(b, b.emit(prim, inputs.map((x) => idOf(b, x, dtype)), attrs));
+  return new SymbolicTensor(b, f(b, inputs.map((x) => idOf(b, x, dtype))));
+}
+
+/** Adds primitive `prim` to the current trace. */
+export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: Attrs[P]): SymbolicTensor {
+  return composite(inputs, (b, ids) => b.emit(prim, ids, attrs));
 }
 
 function unary(prim: "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | "sigmoid", x: SymLike): SymbolicTensor {
@@ -217,20 +201,8 @@ export function where(cond: SymLike, a: SymLike, b: SymLike): SymbolicTensor {
 }
 
 /** Matrix product with PyTorch's rules for 1-D operands. */
-export function matmul(a: SymLike, b: SymLike, flags: { transA?: boolean; transB?: boolean } = {}): SymbolicTensor {
-  const attrs = { transA: flags.transA ?? false, transB: flags.transB ?? false };
-  const t = traceOf([a, b]);
-  const A = a instanceof SymbolicTensor ? a : new SymbolicTensor(t, idOf(t, a, "float32"));
-  const B = b instanceof SymbolicTensor ? b : new SymbolicTensor(t, idOf(t, b, A.dtype));
-  if (A.ndim >= 2 && B.ndim >= 2) return op("matmul", [A, B], attrs);
-  if (A.ndim === 0 || B.ndim === 0) throw new DualgradError(`matmul: both arguments need at least 1 dimension, got ${formatShape(A.shape)} and ${formatShape(B.shape)}`);
-  const a2 = A.ndim === 1 ? A.reshape([1, A.shape[0]]) : A;
-  const b2 = B.ndim === 1 ? B.reshape([B.shape[0], 1]) : B;
-  const c = op("matmul", [a2, b2], attrs);
-  const shape = c.shape.slice();
-  if (B.ndim === 1) shape.splice(shape.length - 1, 1);
-  if (A.ndim === 1) shape.splice(shape.length - (B.ndim === 1 ? 1 : 2), 1);
-  return c.reshape(shape);
+export function matmul(a: SymLike, b: SymLike, flags: C.MatmulFlags = {}): SymbolicTensor {
+  return composite([a, b], (t, [x, y]) => C.matmul(t, x, y, flags));
 }
 
 /** Reads a variable as a symbolic tensor in the current trace. */

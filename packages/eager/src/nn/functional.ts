@@ -1,4 +1,4 @@
 /** Functional forms of the layers and losses, like `torch.nn.functional`. */
 export { linear } from "./layers.js";
-export { mseLoss, crossEntropy } from "./loss.js";
+export { mseLoss, crossEntropy, binaryCrossEntropyWithLogits } from "./loss.js";
 export { relu, tanh, sigmoid, logSoftmax, softmax } from "../ops.js";

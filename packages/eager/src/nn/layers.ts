@@ -1,16 +1,11 @@
-import { defaultGenerator, fillLinearInit, type DType, type Generator } from "@dualgrad/core";
+import { composites as C } from "@dualgrad/core";
 import { zeros } from "../factories.js";
 import * as F from "../ops.js";
 import type { Tensor } from "../tensor.js";
 import { Module, parameter } from "./module.js";
 
-/** Options of {@link Linear}. */
-export interface LinearOptions {
-  bias?: boolean;
-  dtype?: DType;
-  /** Source of the initial weights (default: the global generator, see `manualSeed`). */
-  generator?: Generator;
-}
+/** Options of {@link Linear}: `bias`, `dtype`, `generator` (default: the global one, see `manualSeed`). */
+export type LinearOptions = C.LinearInitOptions;
 
 /**
  * y = x W^T + b, with W `[out, in]` as in PyTorch and PyTorch's default init
@@ -21,16 +16,7 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
-    const dtype = options.dtype ?? "float32";
-    this.weight = parameter(zeros([outFeatures, inFeatures], { dtype }));
-    this.bias = options.bias === false ? null : parameter(zeros([outFeatures], { dtype }));
-    fillLinearInit(
-      options.generator ?? defaultGenerator,
-      this.weight.data as Float32Array | Float64Array,
-      this.bias ? (this.bias.data as Float32Array | Float64Array) : null,
-      inFeatures,
-      outFeatures,
-    );
+    ({ weight: this.weight, bias: this.bias } = C.initLinear(inFeatures, outFeatures, options, (_, shape, dtype) => parameter(zeros(shape, { dtype }))));
   }
 
   forward(x: Tensor): Tensor {
@@ -40,13 +26,7 @@ export class Linear extends Module {
 
 /** Functional linear layer: x W^T + b. The transpose is a matmul flag, never a copy. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  const y = F.matmul(x, weight, { transB: true });
-  if (!bias) return y;
-  try {
-    return F.add(y, bias);
-  } finally {
-    y.dispose();
-  }
+  return F.composite((e) => C.linear(e, x, weight, bias));
 }
 
 /** max(x, 0) as a module. */

@@ -1,6 +1,7 @@
-import { DualgradError, formatShape, shapesEqual } from "@dualgrad/core";
+import { DualgradError, formatShape, shapesEqual, type composites as C } from "@dualgrad/core";
 import { noGrad } from "../grad-mode.js";
 import { tidy } from "../memory.js";
+import { inPlace, mul, subScaledInPlace } from "../ops.js";
 import { keep } from "../scope.js";
 import type { Tensor } from "../tensor.js";
 
@@ -60,6 +61,23 @@ export abstract class Optimizer<H extends Record<string, number | boolean>> {
 
   /** The update of one parameter (runs in a tidy scope, grad off). */
   protected abstract update(p: Tensor, grad: Tensor, state: ParamState): void;
+
+  /**
+   * Applies the result of one of core's update rules: keeps the new state buffers (named as
+   * the rule names them) and updates `p` in place, p = p * decay - direction * scale, which is
+   * core's `applyUpdate` done in p's own memory. A fixed scale (SGD's learning rate) goes
+   * through the fused subScaledInPlace loop.
+   */
+  protected applyRule(p: Tensor, grad: Tensor, state: ParamState, result: C.RuleResult<Tensor, Record<string, Tensor | null>>): void {
+    for (const [name, t] of Object.entries(result.state)) {
+      // A buffer may be the gradient itself (SGD's first momentum step); it needs its own memory.
+      if (t) this.setBuffer(state, name, t === grad ? t.clone() : t);
+    }
+    const { decay, direction, scale } = result.update;
+    if (decay !== 1) inPlace(p, "mul", decay);
+    if ("fixed" in scale) subScaledInPlace(p, direction, scale.fixed);
+    else inPlace(p, "sub", mul(direction, scale.value));
+  }
 
   /** Stores a state buffer, keeping it alive across steps. */
   protected setBuffer(state: ParamState, name: string, t: Tensor): Tensor {

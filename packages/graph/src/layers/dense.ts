@@ -1,7 +1,7 @@
-import { DualgradError, arrayConstructor, formatShape, shapesEqual, type DType, type Generator } from "@dualgrad/core";
+import { DualgradError, arrayConstructor, composites as C, formatShape, shapesEqual, type DType, type Generator } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "../host-tensor.js";
 import { Linear } from "../nn.js";
-import type { SymbolicTensor } from "../symbolic.js";
+import { composite, type SymbolicTensor } from "../symbolic.js";
 import type { Variable } from "../variable.js";
 
 /**
@@ -11,11 +11,11 @@ import type { Variable } from "../variable.js";
  * `getWeights`/`setWeights` speak the Keras layout (`kernel [in, out]`), transposing on the host.
  */
 
-/** Activations a {@link Dense} layer accepts, by their Keras names. */
-export type Activation = "relu" | "tanh" | "sigmoid" | "linear";
+/** Activations a {@link Dense} layer accepts, by their Keras names (core's activation composites). */
+export type Activation = C.Activation;
 
 /** The valid {@link Activation} names, for validation and error messages. */
-export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid", "linear"];
+export const ACTIVATIONS: readonly Activation[] = C.ACTIVATIONS;
 
 /** Configuration of {@link layers.dense}, as in `tf.layers.dense`. */
 export interface DenseConfig {
@@ -130,16 +130,7 @@ export class Dense {
   /** Applies the layer inside a trace: `x W^T + b` (a matmul flag, no transpose op), then the activation. */
   apply(x: SymbolicTensor): SymbolicTensor {
     const y = this.requireBuilt().forward(x);
-    switch (this.activation) {
-      case "relu":
-        return y.relu();
-      case "tanh":
-        return y.tanh();
-      case "sigmoid":
-        return y.sigmoid();
-      case "linear":
-        return y;
-    }
+    return composite([y], (b, [yi]) => C.activation(b, this.activation, yi));
   }
 
   /** The trainable variables (weight, then bias). */
