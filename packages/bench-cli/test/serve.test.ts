@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execFileSync } from "node:child_process";
 import { Generator } from "@dualgrad/core";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { WORKLOADS, makeTrainer } from "../src/index.js";
 import { modelSource } from "../src/serve/model-source.js";
 import { makePredictor } from "../src/serve/predictor.js";
@@ -190,6 +189,10 @@ describe("dualgrad serve: the HTTP API", () => {
 describe("dualgrad serve: the process", () => {
   const root = fileURLToPath(new URL("../../..", import.meta.url));
   const cli = join(root, "packages/bench-cli/dist/cli.js");
+  // These tests run the built CLI, as a user would.
+  beforeAll(() => {
+    execFileSync("pnpm", ["--silent", "-r", "run", "build"], { cwd: root, stdio: "ignore" });
+  }, 120_000);
 
   /** Starts `dualgrad serve` on a free port; resolves with the child and its base URL once it listens. */
   async function serve(args: string[]) {
@@ -208,14 +211,17 @@ describe("dualgrad serve: the process", () => {
   }
 
   it("SIGTERM answers the requests already received and exits 0, also under load", async () => {
-    execFileSync("pnpm", ["--silent", "-r", "run", "build"], { cwd: root, stdio: "ignore" });
-    // Requests that wait 300 ms in the batch queue when SIGTERM arrives are still answered.
-    let srv = await serve(["--max-wait-ms", "300"]);
+    // Requests waiting in the batch queue (for up to 5 s) when SIGTERM arrives are still answered.
+    let srv = await serve(["--max-wait-ms", "5000"]);
     const body = JSON.stringify({ instances: [instance(3)] });
     const queued = Array.from({ length: 8 }, () => send(`${srv.url}/v1/models/m:predict`, { body }));
-    await new Promise((r) => setTimeout(r, 100));
+    // SIGTERM once the server has all eight (a connection still in the backlog is not "received").
+    while (!/dualgrad_queue_depth 8\n/.test((await send(`${srv.url}/metrics`)).body)) await new Promise((r) => setTimeout(r, 20));
+    const signalled = Date.now();
     srv.child.kill("SIGTERM");
     expect((await Promise.all(queued)).map((r) => r.status)).toEqual(Array(8).fill(200));
+    // Run at once on shutdown, not after the 5 s wait.
+    expect(Date.now() - signalled).toBeLessThan(4000);
     expect(await srv.exited).toBe(0);
     expect(srv.stderr()).toMatch(/SIGTERM: answering the requests received, then stopping\nstopped\n/);
 
@@ -245,4 +251,20 @@ describe("dualgrad serve: the process", () => {
     expect(answered).toBeGreaterThanOrEqual(500);
     expect([...statuses].every((c) => c === 200 || c === 503)).toBe(true);
   }, 120_000);
+
+  it("bench-serve drives the server with autocannon and prints throughput and latency per configuration", () => {
+    const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5"], {
+      encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout.split("\n").filter((l) => /^│ graph/.test(l));
+    expect(rows).toHaveLength(4); // batching on and off, at concurrency 1 and 4
+    for (const row of rows) {
+      const cells = row.split("│").map((c) => c.trim()).filter(Boolean);
+      expect(cells.slice(0, 3)).toEqual(["graph", expect.stringMatching(/^(on|off)$/), expect.stringMatching(/^(1|4)$/)]);
+      expect(Number(cells[3])).toBeGreaterThan(0); // req/s
+      expect(cells.slice(6)).toEqual(["60", "0"]); // every request answered, no failures
+    }
+  }, 120_000);
 });
+

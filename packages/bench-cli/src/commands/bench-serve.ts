@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { Generator } from "@dualgrad/core";
 import { UsageError } from "../errors.js";
 import { newTable, note } from "../output.js";
-import { listOf, positiveInt, positiveNumber } from "../parse.js";
+import { listOf, nonNegativeInt, positiveInt, positiveNumber } from "../parse.js";
 import { FRONTENDS, type Frontend } from "../runners/index.js";
 import { addModelSourceOptions, modelSource, type ModelSourceFlags } from "../serve/model-source.js";
 import { spawnServer } from "../serve/spawn-server.js";
@@ -30,7 +30,12 @@ export interface ServeRun {
   failures: number;
 }
 
-/** Runs autocannon (a dev dependency, loaded when this command runs) against `url`, bounded by request count and time. */
+/**
+ * Runs autocannon (a dev dependency, loaded when this command runs) against `url`, bounded by
+ * request count and time. Returns its result and the seconds from the start to the last
+ * response: autocannon ends a run with `amount` only at its next 1 s tick, so its own duration
+ * would round every run up to whole seconds.
+ */
 async function load(url: string, body: string, connections: number, amount: number, maxSeconds: number) {
   let autocannon: typeof import("autocannon");
   try {
@@ -38,15 +43,19 @@ async function load(url: string, body: string, connections: number, amount: numb
   } catch {
     throw new UsageError("bench-serve needs the load generator autocannon (a dev dependency of @dualgrad/bench-cli): run pnpm install");
   }
-  return new Promise<import("autocannon").Result>((resolve, reject) => {
+  const start = performance.now();
+  let last = start;
+  const result = await new Promise<import("autocannon").Result>((resolve, reject) => {
     const instance = autocannon(
       { url, method: "POST", headers: { "content-type": "application/json" }, body, connections, amount, timeout: 10 },
-      (err, result) => (err ? reject(err) : resolve(result)),
+      (err, r) => (err ? reject(err) : resolve(r)),
     );
+    instance.on("response", () => (last = performance.now()));
     // amount bounds the requests; this bounds the time on a slow machine.
     const timer = setTimeout(() => instance.stop(), maxSeconds * 1000);
     instance.on("done", () => clearTimeout(timer));
   });
+  return { result, seconds: (last - start) / 1000 };
 }
 
 /** `dualgrad bench-serve`: throughput and latency of `dualgrad serve`, eager vs graph, batching on vs off. */
@@ -60,7 +69,7 @@ export function registerBenchServe(program: Command): void {
     .option("--requests <n>", "requests per run", positiveInt, 3000)
     .option("--max-seconds <s>", "time limit per run", positiveNumber, 10)
     .option("--max-batch <n>", "serve --max-batch", positiveInt, 64)
-    .option("--max-wait-ms <n>", "serve --max-wait-ms", positiveInt, 2)
+    .option("--max-wait-ms <n>", "serve --max-wait-ms", nonNegativeInt, 2)
     .action(async (flags: BenchServeFlags) => {
       const levels = flags.concurrency.split(",").map((s) => Number(s.trim()));
       if (levels.some((c) => !Number.isInteger(c) || c <= 0)) throw new UsageError(`--concurrency: expected positive integers like 1,16,64, got '${flags.concurrency}'`);
@@ -78,11 +87,11 @@ export function registerBenchServe(program: Command): void {
           try {
             await load(url, body, 4, 200, flags.maxSeconds); // warm-up: JIT, sockets
             for (const concurrency of levels) {
-              const r = await load(url, body, concurrency, flags.requests, flags.maxSeconds);
+              const { result: r, seconds } = await load(url, body, concurrency, flags.requests, flags.maxSeconds);
               const done = r["2xx"];
               const run: ServeRun = {
-                frontend, batching, concurrency, requests: done, seconds: r.duration,
-                requestsPerSec: done / r.duration, p50Ms: r.latency.p50, p99Ms: r.latency.p99, failures: r.non2xx + r.errors,
+                frontend, batching, concurrency, requests: done, seconds,
+                requestsPerSec: done / seconds, p50Ms: r.latency.p50, p99Ms: r.latency.p99, failures: r.non2xx + r.errors,
               };
               runs.push(run);
               note(`${frontend} ${batching ? "batching" : "no batching"} c=${concurrency}: ${run.requestsPerSec.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);

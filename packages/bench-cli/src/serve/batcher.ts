@@ -15,7 +15,12 @@ export class QueueFullError extends Error {
 export interface BatcherOptions {
   /** Most rows in one call. */
   maxBatch: number;
-  /** Longest a request waits for others to join its batch; 0 runs each request alone. */
+  /** Group requests at all; when false every request runs alone, at once. */
+  batching: boolean;
+  /**
+   * Longest a request waits for others to join its batch. With 0 a batch is whatever arrived in
+   * the same turn of the event loop (requests that queued up while the last batch computed).
+   */
   maxWaitMs: number;
   /** Most requests waiting at once. */
   maxQueue: number;
@@ -58,14 +63,16 @@ export class DynamicBatcher {
     return new Promise((resolve, reject) => {
       this.queue.push({ x, rows, resolve, reject });
       const queuedRows = this.queue.reduce((n, p) => n + p.rows, 0);
-      if (this.options.maxWaitMs === 0 || queuedRows >= this.options.maxBatch) this.flushSoon();
+      if (!this.options.batching || this.options.maxWaitMs === 0 || queuedRows >= this.options.maxBatch) this.flushSoon();
       else this.timer ??= setTimeout(() => this.flushSoon(), this.options.maxWaitMs);
     });
   }
 
-  /** Resolves once nothing is waiting or running (for a graceful shutdown). */
-  idle(): Promise<void> {
-    return this.pending === 0 ? Promise.resolve() : new Promise((r) => this.drained.push(r));
+  /** Runs what is waiting now, without waiting for company, and resolves once nothing is left (a graceful shutdown). */
+  drain(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    this.flushSoon();
+    return new Promise((r) => this.drained.push(r));
   }
 
   private flushSoon(): void {
@@ -83,7 +90,7 @@ export class DynamicBatcher {
   private flush(): void {
     const batch: Pending[] = [];
     let rows = 0;
-    const limit = this.options.maxWaitMs === 0 ? 1 : Infinity;
+    const limit = this.options.batching ? Infinity : 1;
     while (this.queue.length > 0 && batch.length < limit && rows + this.queue[0].rows <= this.options.maxBatch) {
       const p = this.queue.shift()!;
       batch.push(p);

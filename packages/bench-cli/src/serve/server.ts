@@ -23,8 +23,6 @@ export interface ServeOptions extends BatcherOptions {
   port: number;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes: number;
-  /** Run each request alone (no dynamic batching). */
-  batching: boolean;
 }
 
 /** A running server. */
@@ -66,7 +64,7 @@ export async function startServer(predictor: Predictor, options: ServeOptions): 
     (x, rows) => predictor.predict(x, rows),
     predictor.inputSize,
     predictor.outputSize,
-    { maxBatch: options.maxBatch, maxWaitMs: options.batching ? options.maxWaitMs : 0, maxQueue: options.maxQueue },
+    options,
     (rows) => metrics.batchSize.observe(rows),
   );
   const modelPath = `/v1/models/${options.name}`;
@@ -149,7 +147,7 @@ export async function startServer(predictor: Predictor, options: ServeOptions): 
       // connections are closed now, busy ones once their response is sent.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await batcher!.idle();
+      await batcher!.drain();
       await closed;
     },
   };
