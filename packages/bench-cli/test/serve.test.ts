@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Generator } from "@dualgrad/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { WORKLOADS, makeTrainer } from "../src/index.js";
+import { WORKLOADS, makeTrainer, type Frontend } from "../src/index.js";
 import { modelSource } from "../src/serve/model-source.js";
 import { makePredictor } from "../src/serve/predictor.js";
 import { startServer, type RunningServer, type ServeOptions } from "../src/serve/server.js";
@@ -35,9 +35,9 @@ function send(url: string, opts: { method?: string; body?: string; type?: string
   });
 }
 
-/** Starts a graph-frontend server of mlp-small on a free loopback port, runs `body`, then closes it and frees the model. */
-async function withServer(options: Partial<ServeOptions>, body: (s: RunningServer, predictUrl: string) => Promise<void>): Promise<void> {
-  const predictor = makePredictor(modelSource({ model: SPEC.id, seed: 0 }), "graph", options.maxBatch ?? 64);
+/** Starts a server of mlp-small (graph frontend by default) on a free loopback port, runs `body`, then closes it and frees the model. */
+async function withServer(options: Partial<ServeOptions>, body: (s: RunningServer, predictUrl: string) => Promise<void>, frontend: Frontend = "graph"): Promise<void> {
+  const predictor = makePredictor(modelSource({ model: SPEC.id, seed: 0 }), frontend, options.maxBatch ?? 64);
   const s = await startServer(predictor, {
     name: "m", host: "127.0.0.1", port: 0, maxBatch: 64, maxWaitMs: 2, maxQueue: 1024, maxBodyBytes: 1 << 20, batching: true, ...options,
   });
@@ -113,6 +113,16 @@ describe("dualgrad serve: the HTTP API", () => {
       expect(m.body).toMatch(/# TYPE dualgrad_batch_size histogram\n/);
       expect(m.body).toMatch(/dualgrad_batch_size_count 1\n/);
     });
+    ref.dispose();
+  });
+
+  it("the eager frontend serves the same predictions, batched", async () => {
+    const ref = reference();
+    await withServer({ maxWaitMs: 50 }, async (_s, url) => {
+      const xs = Array.from({ length: 12 }, (_, i) => instance(100 + i));
+      const replies = await Promise.all(xs.map((x) => send(url, { body: JSON.stringify({ instances: [x] }) })));
+      replies.forEach((r, i) => expectClose((JSON.parse(r.body) as { predictions: number[][] }).predictions[0], ref(xs[i])));
+    }, "eager");
     ref.dispose();
   });
 

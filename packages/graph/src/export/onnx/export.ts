@@ -107,7 +107,8 @@ export function toOnnx(
   inputSpecs: readonly InputSpec[],
   options: OnnxExportOptions = {},
 ): Uint8Array {
-  const args = inputSpecs.map((s) => ({ shape: [...s.shape], dtype: s.dtype ?? "float32", data: new Float32Array(0) }));
+  // Tracing reads only shapes and dtypes; the data stays empty.
+  const args = inputSpecs.map((s) => ({ shape: [...s.shape], dtype: s.dtype ?? "float32", data: s.dtype === "float64" ? new Float64Array(0) : s.dtype === "int32" ? new Int32Array(0) : new Float32Array(0) }));
   const { graph, variables } = traceGraph(f as never, args);
   const data = (name: string) => (variables.get(name) as Variable).data;
   return graphToOnnx(optimize(graph), data, options);
