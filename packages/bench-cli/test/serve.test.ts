@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { Agent, request } from "node:http";
+import { Agent, createServer, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Generator } from "@dualgrad/core";
@@ -261,6 +261,18 @@ describe("dualgrad serve: the process", () => {
     expect(answered).toBeGreaterThanOrEqual(500);
     expect([...statuses].every((c) => c === 200 || c === 503)).toBe(true);
   }, 120_000);
+
+  it("a port in use is a usage error (exit 2, one line)", async () => {
+    const busy = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => busy.once("listening", r));
+    const port = String((busy.address() as { port: number }).port);
+    try {
+      const r = spawnSync(process.execPath, [cli, "serve", "--model", SPEC.id, "--port", port], { encoding: "utf8", timeout: 60_000 });
+      expect([r.status, r.stderr]).toEqual([2, `dualgrad: cannot listen on 127.0.0.1:${port} (EADDRINUSE): the port is in use\n`]);
+    } finally {
+      busy.close();
+    }
+  });
 
   it("bench-serve drives the server with autocannon and prints throughput and latency per configuration", () => {
     const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5"], {

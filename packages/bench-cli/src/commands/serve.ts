@@ -40,7 +40,13 @@ export function registerServe(program: Command): void {
       const name = flags.name ?? source.spec.id;
       if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`--name: use letters, digits, '.', '_' and '-' only, got '${name}'`);
       const predictor = makePredictor(source, flags.frontend, flags.maxBatch);
-      const running = await startServer(predictor, { ...flags, name });
+      const running = await startServer(predictor, { ...flags, name }).catch((e: NodeJS.ErrnoException) => {
+        predictor.dispose();
+        if (e.code === "EADDRINUSE" || e.code === "EACCES" || e.code === "EADDRNOTAVAIL" || e.code === "ENOTFOUND") {
+          throw new UsageError(`cannot listen on ${flags.host}:${flags.port} (${e.code}): ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`);
+        }
+        throw e;
+      });
       note(
         `serving ${source.spec.id} [${source.spec.layers.join(", ")}] on the ${flags.frontend} frontend at ${running.url}/v1/models/${name}:predict ` +
           `(${source.origin}; ${flags.batching ? `batches of up to ${flags.maxBatch} within ${flags.maxWaitMs} ms` : "no batching"}` +
