@@ -38,7 +38,6 @@ export class DynamicBatcher {
   private readonly queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
-  private inFlight = 0;
   private drained: (() => void)[] = [];
 
   /** @param run computes `[rows, out]` outputs for `[rows, in]` inputs (rows ≤ maxBatch). */
@@ -51,9 +50,9 @@ export class DynamicBatcher {
     private readonly onBatch: (rows: number) => void = () => {},
   ) {}
 
-  /** Requests waiting or running. */
+  /** Requests waiting (a batch runs synchronously, so none is ever half-done between turns). */
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length;
   }
 
   /** Queues `rows` instances (`x` row-major); resolves with their outputs. Throws QueueFullError when full, RangeError for rows outside 1..maxBatch. */
@@ -103,7 +102,6 @@ export class DynamicBatcher {
   }
 
   private runBatch(batch: Pending[], rows: number): void {
-    this.inFlight += batch.length;
     try {
       const x = batch.length === 1 ? batch[0].x : new Float32Array(rows * this.inputSize);
       if (batch.length > 1) {
@@ -122,8 +120,6 @@ export class DynamicBatcher {
       }
     } catch (e) {
       for (const p of batch) p.reject(e);
-    } finally {
-      this.inFlight -= batch.length;
     }
   }
 
