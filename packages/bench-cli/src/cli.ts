@@ -4,11 +4,14 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { DualgradError, setBackend, setThreads, type Backend } from "@dualgrad/core";
 import { registerBench } from "./commands/bench.js";
+import { registerBenchServe } from "./commands/bench-serve.js";
 import { registerPeerWorker } from "./commands/peer-worker.js";
 import { registerCheckRef } from "./commands/check-ref.js";
 import { registerCompare } from "./commands/compare.js";
+import { registerExport } from "./commands/export.js";
 import { registerGraph } from "./commands/graph.js";
 import { registerReport } from "./commands/report.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
 import { UsageError } from "./errors.js";
 import { VERSION } from "./machine.js";
@@ -33,6 +36,9 @@ export function buildProgram(): Command {
   registerCheckRef(program);
   registerGraph(program);
   registerReport(program);
+  registerExport(program);
+  registerServe(program);
+  registerBenchServe(program);
   for (const c of program.commands) {
     c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
     // Kernel backend and threads, for this process and (through the environment) its bench workers.
@@ -53,7 +59,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-const COMMANDS = "train, bench, compare, check-ref, graph, report";
+const COMMANDS = "train, bench, compare, check-ref, graph, report, export, serve, bench-serve";
 
 /** Runs the CLI on `argv` (user arguments only) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

@@ -16,3 +16,7 @@ export { toHtml } from "./report/html.js";
 export { writeReports } from "./report/write.js";
 export { readReport } from "./report/read.js";
 export { main, buildProgram } from "./cli.js";
+export { exportModelOnnx } from "./commands/export.js";
+export { startServer, type RunningServer, type ServeOptions } from "./serve/server.js";
+export { makePredictor, graphBuckets, type Predictor } from "./serve/predictor.js";
+export { modelSource, readWeights, type ModelSource } from "./serve/model-source.js";

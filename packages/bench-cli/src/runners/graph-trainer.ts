@@ -1,9 +1,10 @@
 import { Generator } from "@dualgrad/core";
 import {
-  Adam, DeviceTensor, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
+  Adam, DeviceTensor, HostTensor, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import type { Batch } from "../datasets/synthetic.js";
-import { hiddenActivation, type ModelSpec } from "../models.js";
+import type { ModelSpec } from "../models.js";
+import { graphModel } from "./graph-model.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
 /** A graph trainer also exposes its compiled step (plans, stages, arena size). */
@@ -21,22 +22,7 @@ export interface GraphTrainer extends Trainer {
  */
 export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTrainer {
   const dtype = options.dtype ?? "float32";
-  const gen = new Generator(options.seed);
-  const layers: Linear[] = [];
-  for (let i = 0; i < spec.layers.length - 1; i++) {
-    layers.push(new Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen, name: `${spec.id}.${2 * i}` }));
-  }
-  const params = layers.flatMap((l) => l.parameters());
-  const names = layers.flatMap((_, i) => [`${2 * i}.weight`, `${2 * i}.bias`]);
-  const forward = (x: SymbolicTensor) => {
-    let h = x;
-    layers.forEach((l, i) => {
-      h = l.forward(h);
-      const act = hiddenActivation(spec, i);
-      if (act) h = act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid();
-    });
-    return h;
-  };
+  const { params, names, forward } = graphModel(spec, dtype, new Generator(options.seed));
   const lossOf = (x: SymbolicTensor, y: SymbolicTensor) => (spec.loss === "ce" ? crossEntropy(forward(x), y) : mseLoss(forward(x), y));
   const opt: GraphOptimizer =
     spec.optimizer === "adam" ? new Adam({ lr: spec.lr }) : new SGD({ lr: spec.lr, momentum: spec.optimizer === "momentum" ? (spec.momentum ?? 0.9) : 0 });

@@ -6,3 +6,4 @@
 export { toDot } from "./dot.js";
 export { toMermaid } from "./mermaid.js";
 export { toJSON, fromJSON, GRAPH_JSON_FORMAT, GRAPH_JSON_VERSION } from "./json.js";
+export * from "./onnx/index.js";
