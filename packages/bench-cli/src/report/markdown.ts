@@ -1,4 +1,5 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
+import { minMax } from "./series.js";
 import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
 
 /**
@@ -172,7 +173,7 @@ export function trainingTable(report: BenchReport): ReportTable | null {
       String(Array.isArray(t.losses) ? t.losses.length : 0),
       formatLoss(losses.length ? losses[0] : NaN),
       formatLoss(losses.length ? losses[losses.length - 1] : NaN),
-      formatLoss(losses.length ? Math.min(...losses) : NaN),
+      formatLoss(losses.length ? minMax(losses).min : NaN),
     ];
     if (accuracy) row.push(t.accuracy === undefined ? MISSING : `${(t.accuracy * 100).toFixed(1)}%`);
     return row;
