@@ -5,9 +5,10 @@ import { detectAnomaly } from "@dualgrad/eager";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { accuracy, batches } from "../datasets/dataset.js";
-import { resolveDataset } from "../datasets/index.js";
+import { resolveDataset, syntheticRows } from "../datasets/index.js";
 import type { Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
+import { checkMemory } from "../memory-budget.js";
 import { WORKLOAD_IDS, parameterShapes, type ModelSpec } from "../models.js";
 import { ProgressBar, color, note, newTable } from "../output.js";
 import { positiveInt, positiveNumber, seedValue } from "../parse.js";
@@ -187,6 +188,7 @@ export function registerTrain(program: Command): void {
     .action(async (flags: TrainFlags) => {
       const spec = specFromFlags(flags, flags.dataset === "mnist" ? "mlp" : "mlp-small");
       const savePath = flags.save ? checkOutputPath(flags.save) : null;
+      checkMemory(spec, flags.dataset === "synthetic" ? syntheticRows(spec, flags.samples) : (flags.samples ?? 0));
       const data = resolveDataset(spec, flags.dataset, { target: flags.target, seed: flags.seed, samples: flags.samples });
       const frontends: Frontend[] = flags.frontend === "both" ? ["eager", "graph"] : [flags.frontend];
       const summaries: TrainSummary[] = [];
