@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,8 +37,8 @@ const CASES: [string, string[], RegExp][] = [
   ["train: csv file missing", ["train", "--dataset", `csv:${join(dir, "nope.csv")}`, "--target", "y", "--layers", "2,1"], /nope\.csv/],
   ["train: csv is a directory", ["train", "--dataset", `csv:${csvDir}`, "--target", "y", "--layers", "2,1"], /a-directory.*directory/],
   ["train: csv without --target", ["train", "--dataset", `csv:${junk}`, "--layers", "2,1"], /--target/],
-  ["train: save into a missing directory", ["train", "--save", join(dir, "missing", "w.safetensors")], /--save: directory .* does not exist/],
-  ["train: save onto a directory", ["train", "--save", out], /--save: .* is a directory/],
+  ["train: save into a missing directory", ["train", "--save", join(dir, "missing", "w.safetensors")], /cannot write --save .*directory .* does not exist/],
+  ["train: save onto a directory", ["train", "--save", out], /cannot write --save .*it is a directory/],
   ["train: --model and --layers", ["train", "--model", "mlp", "--layers", "2,1"], /use either --model or --layers/],
   ["train: mnist with the wrong model", ["train", "--dataset", "mnist", "--model", "linreg"], /mnist/],
   ["train: bad activation", ["train", "--activation", "gelu"], /Allowed choices are relu, tanh, sigmoid/],
@@ -134,6 +134,60 @@ describe("check-ref: a file with nothing to compare is malformed", () => {
     const path = join(dir, "no-results.safetensors");
     writeFileSync(path, serializeSafetensors(file.tensors, file.metadata));
     expect(usageError(["check-ref", path, "--json"])).toMatch(/no-results\.safetensors holds no result tensor to compare .*output, loss/);
+  });
+});
+
+/** Runs the CLI like {@link usageError} but returns exit code and stderr, with extra spawn options. */
+function runCli(args: string[], options: { uid?: number; gid?: number } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000, ...options });
+  return { code: r.status, stderr: r.stderr };
+}
+
+describe("output paths: every command refuses existing files without --force and special files always", () => {
+  const outputs = join(dir, "outputs");
+  const fifo = join(outputs, "pipe");
+  const csv = join(outputs, "data.csv");
+  const CSV_TEXT = "a,b,y\n1,2,3\n4,5,6\n7,8,9\n";
+  beforeAll(() => {
+    mkdirSync(outputs);
+    execFileSync("mkfifo", [fifo]);
+    writeFileSync(csv, CSV_TEXT);
+  });
+
+  it("train --save onto the training CSV itself exits 2 and leaves the CSV alone", () => {
+    const line = usageError(["train", "--dataset", `csv:${csv}`, "--target", "y", "--layers", "2,1", "--epochs", "1", "--save", csv]);
+    expect(line).toMatch(/--save '.*data\.csv' already exists; pass --force to overwrite it/);
+    expect(readFileSync(csv, "utf8")).toBe(CSV_TEXT);
+  });
+  for (const [name, args] of [
+    ["train --save", ["train", "--model", "linreg", "--epochs", "1", "--save", fifo, "--force"]],
+    ["bench --json", ["bench", "--models", "linreg", "--json", fifo, "--force"]],
+    ["report --md", ["report", "--in", existing, "--md", fifo, "--force"]],
+  ] as [string, string[]][]) {
+    it(`${name} onto a FIFO is refused even with --force`, () => {
+      expect(usageError(args)).toMatch(/pipe': it is a FIFO, not a regular file; refusing to replace it, even with --force/);
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    });
+  }
+  it("train --save into an unwritable directory fails before training", () => {
+    if (process.platform === "win32") return;
+    const ro = join(outputs, "read-only");
+    mkdirSync(ro, { mode: 0o555 });
+    // Root ignores permission bits: run the CLI as nobody then, from directories it may enter.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    for (const d of [dir, outputs]) chmodSync(d, 0o755);
+    const r = runCli(["train", "--model", "mlp", "--dataset", "synthetic", "--epochs", "50", "--save", join(ro, "w.safetensors")], asNobody);
+    expect(r.stderr).toMatch(/cannot write --save '.*w\.safetensors': directory '.*read-only' is not writable/);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+  it("train --save over an existing weights file needs --force", () => {
+    const weights = join(outputs, "w.safetensors");
+    writeFileSync(weights, "old");
+    expect(usageError(["train", "--model", "linreg", "--epochs", "1", "--save", weights])).toMatch(/already exists; pass --force/);
+    expect(readFileSync(weights, "utf8")).toBe("old");
+    expect(runCli(["train", "--model", "linreg", "--epochs", "1", "--save", weights, "--force"]).code).toBe(0);
+    expect(readFileSync(weights).subarray(8, 9).toString()).toBe("{");
   });
 });
 
