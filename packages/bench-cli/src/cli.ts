@@ -13,9 +13,9 @@ import { registerGraph } from "./commands/graph.js";
 import { registerReport } from "./commands/report.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
-import { UsageError } from "./errors.js";
+import { UsageError, oneLine } from "./errors.js";
 import { VERSION } from "./machine.js";
-import { positiveInt } from "./parse.js";
+import { threadCount } from "./parse.js";
 
 /**
  * `dualgrad`: the workbench's front door. Exit codes: 0 success, 1 a check failed (check-ref
@@ -43,7 +43,7 @@ export function buildProgram(): Command {
     c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
     // Kernel backend and threads, for this process and (through the environment) its bench workers.
     c.addOption(new Option("--backend <name>", "kernel backend (default: wasm where available; env DUALGRAD_BACKEND)").choices(["js", "wasm"]));
-    c.option("--threads <n>", "threads for big float32 matmuls (env DUALGRAD_THREADS)", positiveInt);
+    c.option("--threads <n>", "threads for big float32 matmuls, at most the machine's cores (env DUALGRAD_THREADS)", threadCount);
     c.hook("preAction", (cmd) => {
       const o = cmd.opts<{ backend?: Backend; threads?: number }>();
       if (o.backend) {
@@ -77,11 +77,12 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       let msg = err.message.replace(/^error: /, "");
       if (err.code === "commander.unknownCommand") msg += ` (valid commands: ${COMMANDS})`;
-      process.stderr.write(`dualgrad: ${msg}\n`);
+      process.stderr.write(`dualgrad: ${oneLine(msg)}\n`);
       return 2;
     }
     const known = err instanceof UsageError || err instanceof DualgradError;
-    process.stderr.write(`dualgrad: ${err instanceof Error ? err.message : String(err)}\n`);
+    // One bounded line whatever the message holds (see oneLine); the stack stays for --debug.
+    process.stderr.write(`dualgrad: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else if (!known) process.stderr.write("(run with --debug for the stack trace)\n");
     return known ? 2 : 1;

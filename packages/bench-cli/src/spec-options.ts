@@ -1,4 +1,5 @@
 import { UsageError } from "./errors.js";
+import { parseDecimal } from "./parse.js";
 import { WORKLOADS, WORKLOAD_IDS, type Activation, type LossKind, type ModelSpec, type OptimizerKind } from "./models.js";
 
 /** The model flags shared by train, compare and graph. */
@@ -14,12 +15,11 @@ export interface ModelFlags {
 
 /** Parses `784,128,10` into layer widths (at least two positive integers). */
 export function parseLayers(text: string): number[] {
-  const parts = text.split(",").map((s) => s.trim());
-  const widths = parts.map(Number);
-  if (widths.length < 2 || widths.some((w, i) => !Number.isInteger(w) || w <= 0 || parts[i] === "")) {
+  const widths = text.split(",").map((s) => parseDecimal(s, true));
+  if (widths.length < 2 || widths.some((w) => w === null || w <= 0)) {
     throw new UsageError(`--layers: expected at least two comma-separated positive integers like 784,128,10, got '${text}'`);
   }
-  return widths;
+  return widths as number[];
 }
 
 /**

@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseSafetensors, serializeSafetensors } from "@dualgrad/core";
 
 /**
  * Every command driven with bad input: wrong flags, wrong types, out-of-range numbers, missing
@@ -36,8 +37,8 @@ const CASES: [string, string[], RegExp][] = [
   ["train: csv file missing", ["train", "--dataset", `csv:${join(dir, "nope.csv")}`, "--target", "y", "--layers", "2,1"], /nope\.csv/],
   ["train: csv is a directory", ["train", "--dataset", `csv:${csvDir}`, "--target", "y", "--layers", "2,1"], /a-directory.*directory/],
   ["train: csv without --target", ["train", "--dataset", `csv:${junk}`, "--layers", "2,1"], /--target/],
-  ["train: save into a missing directory", ["train", "--save", join(dir, "missing", "w.safetensors")], /--save: directory .* does not exist/],
-  ["train: save onto a directory", ["train", "--save", out], /--save: .* is a directory/],
+  ["train: save into a missing directory", ["train", "--save", join(dir, "missing", "w.safetensors")], /cannot write --save .*directory .* does not exist/],
+  ["train: save onto a directory", ["train", "--save", out], /cannot write --save .*it is a directory/],
   ["train: --model and --layers", ["train", "--model", "mlp", "--layers", "2,1"], /use either --model or --layers/],
   ["train: mnist with the wrong model", ["train", "--dataset", "mnist", "--model", "linreg"], /mnist/],
   ["train: bad activation", ["train", "--activation", "gelu"], /Allowed choices are relu, tanh, sigmoid/],
@@ -65,6 +66,19 @@ const CASES: [string, string[], RegExp][] = [
   ["report: input is not a bench report", ["report", "--in", existing, "--html", join(out, "r.html")], /existing\.json/],
   ["report: no output", ["report", "--in", existing], /give --html FILE and\/or --md FILE/],
   ["report: input is a directory", ["report", "--in", out, "--md", join(out, "r.md")], /directory/],
+  // Numbers: decimal only, one parser for every flag; sizes checked before anything is allocated.
+  ["train: hex lr", ["train", "--lr", "0x10"], /--lr.*expected a positive number, got '0x10'/],
+  ["train: hex layer width", ["train", "--layers", "0x8,1"], /--layers: expected .*positive integers.*got '0x8,1'/],
+  ["train: layer width 1e300", ["train", "--layers", "1e300,1"], /--layers: expected .*positive integers.*got '1e300,1'/],
+  ["train: a layer too big for one tensor", ["train", "--layers", "100000,100000,1"], /100000x100000 weight of layer 0.*element limit.*--layers/],
+  ["train: over the memory budget", ["train", "--layers", "40000,40000,40000,1"], /needs about .*GiB \(parameters .*over the budget of .* of this machine's memory/],
+  ["train: huge batch size", ["train", "--batch-size", "1000000000"], /batch size 1000000000.*use smaller/],
+  ["train: huge samples", ["train", "--samples", "1000000000"], /1000000000 rows.*use smaller/],
+  ["compare: huge batch size", ["compare", "--batch-size", "1000000000"], /batch size 1000000000.*use smaller/],
+  ["graph: huge batch size", ["graph", "--batch-size", "1000000000"], /batch size 1000000000.*use smaller/],
+  ["train: seed beyond 2^52 names the user's seed", ["train", "--seed", "9007199254740991"], /--seed.*between .*got '9007199254740991'$/m],
+  ["train: threads above the cores", ["train", "--threads", "1000"], /--threads.*at most \d+ \(this machine's available parallelism\), got '1000'/],
+  ["bench: threads above the cores", ["bench", "--threads", "1000"], /--threads.*at most \d+/],
 ];
 
 describe("bad input: a clear error, exit 2, no stack, nothing written", () => {
@@ -73,9 +87,107 @@ describe("bad input: a clear error, exit 2, no stack, nothing written", () => {
       const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
       expect(r.stderr).toMatch(message);
       expect(r.status).toBe(2);
+      expect(r.stderr.endsWith("\n") && r.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).toBe("");
       expect(readdirSync(out)).toEqual([]);
     });
   }
 });
+
+/** Runs the CLI and checks the common contract: exit 2, one line on stderr, no stack, nothing on stdout. */
+function usageError(args: string[]): string {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe("");
+  expect(r.stderr.endsWith("\n") && r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  return r.stderr;
+}
+
+describe("error lines are single and bounded, however big the input", () => {
+  it("a 100,000-digit value is echoed cut to 80 characters", () => {
+    const line = usageError(["train", "--lr", `${"9".repeat(100_000)}x`]);
+    expect(line).toMatch(/--lr.*got '9{40,}…9*x'/);
+    expect(line.length).toBeLessThan(400);
+  });
+  it("a wide CSV with the wrong --layers names its size in a short line", () => {
+    const wide = join(dir, "wide.csv");
+    const names = Array.from({ length: 5000 }, (_, i) => `a_rather_long_feature_column_name_${i}`);
+    writeFileSync(wide, `${names.join(",")},y\n${names.map(() => "1").join(",")},2\n${names.map(() => "3").join(",")},4\n`);
+    const line = usageError(["train", "--dataset", `csv:${wide}`, "--target", "y", "--layers", "2,1"]);
+    expect(line).toMatch(/has 5000 feature columns .*…/);
+    expect(line).toMatch(/--layers 5000,1/);
+    expect(line.length).toBeLessThanOrEqual(700);
+  });
+  it("a quoted header with a newline is escaped onto the one line", () => {
+    const csv = join(dir, "newline-header.csv");
+    writeFileSync(csv, `"first\nsecond",y\n1,2\n3,4\n`);
+    expect(usageError(["train", "--dataset", `csv:${csv}`, "--target", "y", "--layers", "5,1"])).toMatch(/first\\nsecond/);
+  });
+});
+
+describe("check-ref: a file with nothing to compare is malformed", () => {
+  it("params, input, target and metadata only: exit 2, not 'all within tolerance'", () => {
+    const fixture = join(root, "packages/eager/test/fixtures/torch-mlp-small-f64.safetensors");
+    const file = parseSafetensors(readFileSync(fixture));
+    for (const name of [...file.tensors.keys()]) if (!name.startsWith("params.") && name !== "input" && name !== "target") file.tensors.delete(name);
+    const path = join(dir, "no-results.safetensors");
+    writeFileSync(path, serializeSafetensors(file.tensors, file.metadata));
+    expect(usageError(["check-ref", path, "--json"])).toMatch(/no-results\.safetensors holds no result tensor to compare .*output, loss/);
+  });
+});
+
+/** Runs the CLI like {@link usageError} but returns exit code and stderr, with extra spawn options. */
+function runCli(args: string[], options: { uid?: number; gid?: number } = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000, ...options });
+  return { code: r.status, stderr: r.stderr };
+}
+
+describe("output paths: every command refuses existing files without --force and special files always", () => {
+  const outputs = join(dir, "outputs");
+  const fifo = join(outputs, "pipe");
+  const csv = join(outputs, "data.csv");
+  const CSV_TEXT = "a,b,y\n1,2,3\n4,5,6\n7,8,9\n";
+  beforeAll(() => {
+    mkdirSync(outputs);
+    execFileSync("mkfifo", [fifo]);
+    writeFileSync(csv, CSV_TEXT);
+  });
+
+  it("train --save onto the training CSV itself exits 2 and leaves the CSV alone", () => {
+    const line = usageError(["train", "--dataset", `csv:${csv}`, "--target", "y", "--layers", "2,1", "--epochs", "1", "--save", csv]);
+    expect(line).toMatch(/--save '.*data\.csv' already exists; pass --force to overwrite it/);
+    expect(readFileSync(csv, "utf8")).toBe(CSV_TEXT);
+  });
+  for (const [name, args] of [
+    ["train --save", ["train", "--model", "linreg", "--epochs", "1", "--save", fifo, "--force"]],
+    ["bench --json", ["bench", "--models", "linreg", "--json", fifo, "--force"]],
+    ["report --md", ["report", "--in", existing, "--md", fifo, "--force"]],
+  ] as [string, string[]][]) {
+    it(`${name} onto a FIFO is refused even with --force`, () => {
+      expect(usageError(args)).toMatch(/pipe': it is a FIFO, not a regular file; refusing to replace it, even with --force/);
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    });
+  }
+  it("train --save into an unwritable directory fails before training", () => {
+    if (process.platform === "win32") return;
+    const ro = join(outputs, "read-only");
+    mkdirSync(ro, { mode: 0o555 });
+    // Root ignores permission bits: run the CLI as nobody then, from directories it may enter.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    for (const d of [dir, outputs]) chmodSync(d, 0o755);
+    const r = runCli(["train", "--model", "mlp", "--dataset", "synthetic", "--epochs", "50", "--save", join(ro, "w.safetensors")], asNobody);
+    expect(r.stderr).toMatch(/cannot write --save '.*w\.safetensors': directory '.*read-only' is not writable/);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+  it("train --save over an existing weights file needs --force", () => {
+    const weights = join(outputs, "w.safetensors");
+    writeFileSync(weights, "old");
+    expect(usageError(["train", "--model", "linreg", "--epochs", "1", "--save", weights])).toMatch(/already exists; pass --force/);
+    expect(readFileSync(weights, "utf8")).toBe("old");
+    expect(runCli(["train", "--model", "linreg", "--epochs", "1", "--save", weights, "--force"]).code).toBe(0);
+    expect(readFileSync(weights).subarray(8, 9).toString()).toBe("{");
+  });
+});
+

@@ -215,7 +215,7 @@ describe("commands", () => {
   it("Ctrl-C during train --save leaves the old file or a complete new one, never a torn one", async () => {
     const weights = join(dir, "interrupted.safetensors");
     writeFileSync(weights, serializeSafetensors(new Map([["old", { dtype: "F32", shape: [1], data: new Float32Array([1]) }]])));
-    const child = spawn(process.execPath, [cli, "train", "--model", "mlp", "--dataset", "synthetic", "--samples", "4096", "--epochs", "100", "--frontend", "eager", "--save", weights], {
+    const child = spawn(process.execPath, [cli, "train", "--model", "mlp", "--dataset", "synthetic", "--samples", "4096", "--epochs", "100", "--frontend", "eager", "--save", weights, "--force"], {
       env: { ...process.env, NO_COLOR: "1" },
     });
     let stderr = "";

@@ -23,6 +23,9 @@ export interface RefRow {
 
 const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid"];
 
+/** The result tensors a reference file may hold, as the no-result error lists them. */
+const RESULT_TENSORS = "output, loss, grad.<i>.weight/bias, after1.*, after5.*, losses, loss_after5";
+
 function bad(path: string, why: string): never {
   throw new UsageError(`check-ref: ${path} does not describe a model: ${why}`);
 }
@@ -120,6 +123,10 @@ export function checkReference(file: SafetensorsFile, path: string, frontend: Fr
     compare("loss_after5", [trainer.loss(batch)]);
   } finally {
     trainer.dispose();
+  }
+  // A file with a model but no result tensor would otherwise "pass" with nothing checked.
+  if (rows.length === 0) {
+    throw new UsageError(`check-ref: ${path} holds no result tensor to compare (expected at least one of ${RESULT_TENSORS})`);
   }
   return rows;
 }

@@ -7,6 +7,7 @@ import { color, newTable } from "../output.js";
 import { positiveInt, seedValue } from "../parse.js";
 import { formatSci } from "../report/format.js";
 import { makeTrainer } from "../runners/index.js";
+import { checkMemory } from "../memory-budget.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 
 /** One parameter's gradients from the three sources. */
@@ -101,6 +102,7 @@ export function registerCompare(program: Command): void {
     .option("--json", "print JSON on stdout")
     .action((flags: ModelFlags & { dtype: "float32" | "float64"; samples: number; seed: number; json?: boolean }) => {
       const spec = specFromFlags(flags);
+      checkMemory(spec, 0);
       const rows = compareGradients(spec, flags.dtype, flags.seed, flags.samples);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ model: spec.id, dtype: flags.dtype, rows }, null, 2)}\n`);

@@ -8,6 +8,7 @@ import { graphTrainer } from "../runners/graph-trainer.js";
 import { note } from "../output.js";
 import { positiveInt } from "../parse.js";
 import { formatBytes } from "../report/format.js";
+import { checkMemory } from "../memory-budget.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 
 /** The pipeline stages `dualgrad graph` can show. */
@@ -61,6 +62,7 @@ export function registerGraph(program: Command): void {
   for (const s of SWITCHES) cmd.option(`--no-${s.flag}`, `turn off ${s.what}`);
   cmd.action((flags: ModelFlags & Record<string, unknown> & { stage: Stage; format: string }) => {
     const spec = specFromFlags(flags, "linreg");
+    checkMemory(spec, 0);
     const disable = SWITCHES.filter((s) => flags[s.flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] === false).map((s) => s.pass);
     if (flags.stage === "plan" && (flags.format === "dot" || flags.format === "mermaid")) {
       throw new UsageError("--stage plan prints as text or json (it is a list of steps, not a graph)");

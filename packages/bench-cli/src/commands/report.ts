@@ -15,8 +15,11 @@ export function registerReport(program: Command): void {
     .option("--force", "overwrite existing output files")
     .action((flags: { in: string; html?: string; md?: string; force?: boolean }) => {
       if (!flags.html && !flags.md) throw new UsageError("report: give --html FILE and/or --md FILE");
+      const targets = { html: flags.html, md: flags.md };
+      // Outputs first, as every command does: a bad path fails before a large input is read.
+      writeReports(null, targets, { overwrite: flags.force, dryRun: true });
       const report = readReport(flags.in);
-      writeReports(report, { html: flags.html, md: flags.md }, { overwrite: flags.force });
+      writeReports(report, targets, { overwrite: flags.force });
       for (const f of [flags.html, flags.md]) if (f) note(`wrote ${f}`);
     });
 }

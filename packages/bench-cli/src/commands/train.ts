@@ -1,14 +1,14 @@
-import { existsSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { allocator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
 import { detectAnomaly } from "@dualgrad/eager";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { accuracy, batches } from "../datasets/dataset.js";
-import { resolveDataset } from "../datasets/index.js";
+import { resolveDataset, syntheticRows } from "../datasets/index.js";
 import type { Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
+import { checkMemory } from "../memory-budget.js";
 import { WORKLOAD_IDS, parameterShapes, type ModelSpec } from "../models.js";
+import { checkOutputs } from "../output-paths.js";
 import { ProgressBar, color, note, newTable } from "../output.js";
 import { positiveInt, positiveNumber, seedValue } from "../parse.js";
 import { formatBytes } from "../report/format.js";
@@ -23,6 +23,7 @@ interface TrainFlags extends ModelFlags {
   seed: number;
   samples?: number;
   save?: string;
+  force?: boolean;
   json?: boolean;
   detectAnomaly?: boolean;
 }
@@ -43,14 +44,6 @@ export interface TrainSummary {
   stepsPerSec: number;
   peakTensorBytes: number;
   losses: number[];
-}
-
-/** Checks that `path` can be written before training starts (so a typo does not cost a run). */
-function checkOutputPath(path: string): string {
-  const abs = resolve(path);
-  if (existsSync(abs) && statSync(abs).isDirectory()) throw new UsageError(`--save: ${path} is a directory`);
-  if (!existsSync(dirname(abs))) throw new UsageError(`--save: directory ${dirname(abs)} does not exist`);
-  return abs;
 }
 
 /** Saves parameters with PyTorch's names and layout (F32), atomically: the old file or a complete new one. */
@@ -182,11 +175,14 @@ export function registerTrain(program: Command): void {
     .option("--samples <n>", "rows of synthetic data", positiveInt)
     .option("--seed <n>", "seed for data, shuffling and initial parameters", seedValue, 0)
     .option("--save <file>", "save the trained weights as safetensors (PyTorch names and layout)")
+    .option("--force", "overwrite an existing --save file")
     .option("--json", "print the summary as JSON on stdout")
     .option("--detect-anomaly", "when the loss becomes NaN/Inf, name the op that produced it (replayed on the eager frontend)")
     .action(async (flags: TrainFlags) => {
       const spec = specFromFlags(flags, flags.dataset === "mnist" ? "mlp" : "mlp-small");
-      const savePath = flags.save ? checkOutputPath(flags.save) : null;
+      // Before any data is read or a step runs: an unusable --save path fails in a second.
+      const savePath = flags.save ? checkOutputs([{ flag: "--save", path: flags.save }], flags.force === true)[0] : null;
+      checkMemory(spec, flags.dataset === "synthetic" ? syntheticRows(spec, flags.samples) : (flags.samples ?? 0));
       const data = resolveDataset(spec, flags.dataset, { target: flags.target, seed: flags.seed, samples: flags.samples });
       const frontends: Frontend[] = flags.frontend === "both" ? ["eager", "graph"] : [flags.frontend];
       const summaries: TrainSummary[] = [];

@@ -28,6 +28,11 @@ export interface ResolveOptions {
   dtype?: "float32" | "float64";
 }
 
+/** Rows the synthetic dataset generates for `spec`: `samples`, or by default 10 batches. */
+export function syntheticRows(spec: ModelSpec, samples?: number): number {
+  return samples ?? 10 * spec.batch;
+}
+
 /** `model 'mlp' (layers 784,256,256,10, loss ce)`, for errors. */
 function describeModel(spec: ModelSpec): string {
   return `model '${spec.id}' (layers ${spec.layers.join(",")}, loss ${spec.loss})`;
@@ -49,7 +54,7 @@ export function resolveDataset(spec: ModelSpec, name: string, options: ResolveOp
   const inF = spec.layers[0];
   const outF = spec.layers[spec.layers.length - 1];
   if (name === "synthetic") {
-    const n = samples ?? 10 * spec.batch;
+    const n = syntheticRows(spec, samples);
     // A 20% split needs one row on each side.
     if (n < 2) throw new DualgradError(`dataset synthetic: needs at least 2 samples (one to train, one to test), got ${n}`);
     const all = syntheticBatch(spec, n, seed, dtype);

@@ -14,6 +14,7 @@ import {
   type ReportTable,
 } from "./markdown.js";
 import { COMPARISON_NOTE, metric, metricValue } from "./metrics.js";
+import { downsample, minMax } from "./series.js";
 import type { BenchReport } from "./types.js";
 
 /**
@@ -62,8 +63,9 @@ interface Scale {
 function makeScale(values: number[], unit: Unit, pxBottom: number, pxTop: number, includeZero: boolean): Scale {
   const finite = values.filter((v) => Number.isFinite(v));
   const positive = finite.filter((v) => v > 0);
-  const min = positive.length ? Math.min(...positive) : 0;
-  const max = finite.length ? Math.max(...finite) : 0;
+  const min = positive.length ? minMax(positive).min : 0;
+  const range = minMax(finite);
+  const max = finite.length ? range.max : 0;
   const log = unit !== "steps" && positive.length > 0 && max / min > 100 && finite.every((v) => v > 0 || includeZero);
 
   if (log) {
@@ -88,7 +90,7 @@ function makeScale(values: number[], unit: Unit, pxBottom: number, pxTop: number
     return { map, ticks, log, lo, hi };
   }
 
-  let lo = includeZero ? Math.min(0, finite.length ? Math.min(...finite) : 0) : finite.length ? Math.min(...finite) : 0;
+  let lo = includeZero ? Math.min(0, finite.length ? range.min : 0) : finite.length ? range.min : 0;
   let hi = Math.max(max, lo);
   if (hi === lo) hi = lo === 0 ? 1 : lo + Math.abs(lo) * 0.5;
   const u = unit === "bytes" ? 1024 ** Math.max(0, Math.floor(Math.log(Math.max(Math.abs(hi), 1)) / Math.log(1024))) : 1;
@@ -316,36 +318,6 @@ function lossPanels(report: BenchReport): LossPanel[] {
   return [...panels.values()];
 }
 
-/**
- * At most ~2·buckets points per series: each bucket keeps its lowest and highest point, in step
- * order, so spikes and the overall shape survive while a 100k-step run stays a small file.
- */
-function downsample(losses: number[], buckets = 400): [number, number][] {
-  const pts: [number, number][] = losses.map((v, i) => [i, v]);
-  if (pts.length <= buckets * 2) return pts;
-  const out: [number, number][] = [];
-  const size = pts.length / buckets;
-  for (let b = 0; b < buckets; b++) {
-    const slice = pts.slice(Math.floor(b * size), Math.floor((b + 1) * size));
-    const finite = slice.filter((p) => Number.isFinite(p[1]));
-    if (finite.length === 0) {
-      out.push(slice[0]); // keep the gap visible
-      continue;
-    }
-    let lo = finite[0];
-    let hi = finite[0];
-    for (const p of finite) {
-      if (p[1] < lo[1]) lo = p;
-      if (p[1] > hi[1]) hi = p;
-    }
-    if (lo === hi) out.push(lo);
-    else out.push(...(lo[0] < hi[0] ? [lo, hi] : [hi, lo]));
-  }
-  const last = pts[pts.length - 1];
-  if (out[out.length - 1][0] !== last[0]) out.push(last);
-  return out;
-}
-
 /** The loss chart: small multiples, one panel per model/run, each with its own axes. */
 function lossChart(report: BenchReport): string {
   const panels = lossPanels(report);
@@ -367,9 +339,10 @@ function lossChart(report: BenchReport): string {
     const ox = (i % cols) * PW;
     const oy = Math.floor(i / cols) * PH;
     const f: Frame = { left: ox + 86, right: ox + PW - 16, top: oy + 52, bottom: oy + PH - 40 };
-    const all = p.series.flatMap((s) => s.losses);
-    const maxLen = Math.max(...p.series.map((s) => s.losses.length));
-    const y = makeScale(all, "loss", f.bottom, f.top, false);
+    // Downsampling keeps each bucket's extremes, so the axis from the kept points is the full one.
+    const points = p.series.map((s) => downsample(s.losses));
+    const maxLen = minMax(p.series.map((s) => s.losses.length)).max;
+    const y = makeScale(points.flatMap((pts) => pts.map((pt) => pt[1])), "loss", f.bottom, f.top, false);
     const xs = makeScale([0, Math.max(1, maxLen - 1)], "steps", f.left, f.right, true);
 
     parts.push(`<g class="panel">`);
@@ -390,11 +363,11 @@ function lossChart(report: BenchReport): string {
     }
     parts.push(`<text class="axis-title" x="${n((f.left + f.right) / 2)}" y="${n(f.bottom + 32)}" text-anchor="middle">step</text>`);
 
-    for (const s of p.series) {
+    for (const [k, s] of p.series.entries()) {
       // Split at non-finite (diverged) or, on a log axis, non-positive values: a gap is honest,
       // a line to the axis floor would invent data.
       const segments: string[][] = [[]];
-      for (const [i2, v] of downsample(s.losses)) {
+      for (const [i2, v] of points[k]) {
         if (!Number.isFinite(v) || (y.log && v <= 0)) {
           if (segments[segments.length - 1].length) segments.push([]);
           continue;

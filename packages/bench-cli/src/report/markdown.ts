@@ -1,6 +1,7 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
 import { COMPARISON_NOTE, metricRows, type Measured } from "./metrics.js";
-import type { BenchReport, MachineInfo } from "./types.js";
+import { minMax } from "./series.js";
+import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
 
 /**
  * The Markdown report, plus the table model it shares with the HTML report (and, for the metric
@@ -175,7 +176,7 @@ export function trainingTable(report: BenchReport): ReportTable | null {
       String(Array.isArray(t.losses) ? t.losses.length : 0),
       formatLoss(losses.length ? losses[0] : NaN),
       formatLoss(losses.length ? losses[losses.length - 1] : NaN),
-      formatLoss(losses.length ? Math.min(...losses) : NaN),
+      formatLoss(losses.length ? minMax(losses).min : NaN),
     ];
     if (accuracy) row.push(t.accuracy === undefined ? MISSING : `${(t.accuracy * 100).toFixed(1)}%`);
     return row;

@@ -1,6 +1,5 @@
-import * as fs from "node:fs";
-import * as nodePath from "node:path";
 import { DualgradError, writeFileAtomic } from "@dualgrad/core";
+import { checkOutputs } from "../output-paths.js";
 import { toHtml } from "./html.js";
 import { toMarkdown } from "./markdown.js";
 import type { BenchReport } from "./types.js";
@@ -37,10 +36,10 @@ export function toJson(report: BenchReport): string {
  * Writes the requested report files, each atomically (temp file + rename, via core's
  * `writeFileAtomic`), so a reader never sees a half-written report.
  *
- * Every target is checked before any file is written: its directory must exist and be writable,
- * the target must not be a directory, no two targets may be the same file, and an existing file
- * is refused unless `overwrite` is set. So a typo in one path leaves no partial set of outputs
- * behind. All documents are also rendered before the first write, for the same reason.
+ * Every target is checked before any file is written, by the rule every command's outputs
+ * follow ({@link checkOutputs}: writable directory, no directory or special file, no two targets
+ * the same file, an existing file only with `overwrite`). So a typo in one path leaves no partial
+ * set of outputs behind. All documents are also rendered before the first write, for the same reason.
  *
  * With `dryRun` only the checks run and `report` may be null.
  *
@@ -69,55 +68,9 @@ interface Planned {
   abs: string;
 }
 
-/** All the checks, none of the writes; throws on the first bad target. */
+/** The requested targets, checked by the CLI's one output rule ({@link checkOutputs}). */
 function validateTargets(targets: ReportTargets, overwrite: boolean): Planned[] {
-  const planned: Planned[] = [];
-  const byAbs = new Map<string, keyof ReportTargets>();
-  for (const kind of ["json", "md", "html"] as const) {
-    const path = targets[kind];
-    if (path === undefined || path === null) continue;
-    const flag = FLAGS[kind];
-    if (typeof path !== "string" || path.trim() === "") throw new DualgradError(`${flag}: the output path is empty`);
-    const abs = nodePath.resolve(path);
-    const clash = byAbs.get(abs);
-    if (clash) throw new DualgradError(`${FLAGS[clash]} and ${flag} both name '${path}'; give each report its own file`);
-    byAbs.set(abs, kind);
-
-    const dir = nodePath.dirname(abs);
-    let dirStat: fs.Stats;
-    try {
-      dirStat = fs.statSync(dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "does not exist" : `cannot be accessed (${(e as Error).message})`;
-      throw new DualgradError(`cannot write ${flag} report '${path}': directory '${dir}' ${why}`, { cause: e });
-    }
-    if (!dirStat.isDirectory()) throw new DualgradError(`cannot write ${flag} report '${path}': '${dir}' is not a directory`);
-    try {
-      fs.accessSync(dir, fs.constants.W_OK);
-    } catch (e) {
-      throw new DualgradError(`cannot write ${flag} report '${path}': directory '${dir}' is not writable`, { cause: e });
-    }
-
-    // lstat first: a dangling symlink still "exists" as a name we would replace.
-    let exists = false;
-    try {
-      fs.lstatSync(abs);
-      exists = true;
-    } catch {
-      // ENOENT: the normal case of a new file
-    }
-    if (exists) {
-      let isDir = false;
-      try {
-        isDir = fs.statSync(abs).isDirectory();
-      } catch {
-        // dangling link: not a directory
-      }
-      if (isDir) throw new DualgradError(`cannot write ${flag} report '${path}': it is a directory`);
-      if (!overwrite) throw new DualgradError(`${flag} report '${path}' already exists; pass --force to overwrite it`);
-    }
-    planned.push({ kind, path, abs });
-  }
-  return planned;
+  const kinds = (["json", "md", "html"] as const).filter((k) => targets[k] !== undefined && targets[k] !== null);
+  const abs = checkOutputs(kinds.map((k) => ({ flag: FLAGS[k], path: targets[k] as string })), overwrite);
+  return kinds.map((kind, i) => ({ kind, path: targets[kind] as string, abs: abs[i] }));
 }

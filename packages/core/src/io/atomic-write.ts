@@ -11,10 +11,12 @@ import { DualgradError } from "../errors.js";
  * naming `path` is thrown (the original error is kept as `cause`).
  *
  * Strings are written as UTF-8. An existing target's permission bits are kept; a symlink at
- * `path` is replaced by the new file rather than followed (rename semantics).
+ * `path` is replaced by the new file rather than followed (rename semantics). Temp files that
+ * earlier saves to the same path left behind when their process died mid-save are removed
+ * first (the temp name carries the writer's pid).
  *
- * @throws DualgradError when the target's directory does not exist, the target is a directory,
- *   or any write, sync or rename fails.
+ * @throws DualgradError when the target's directory does not exist, the target is a directory
+ *   or another non-regular file (a FIFO, a device), or any write, sync or rename fails.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const target = nodePath.resolve(path);
@@ -38,16 +40,20 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   try {
     const st = fs.statSync(target);
     if (st.isDirectory()) throw new DualgradError(`cannot write '${path}': it is a directory`);
+    // The rename would replace a FIFO or a device node (as root, /dev/sda) with a regular file.
+    if (!st.isFile()) throw new DualgradError(`cannot write '${path}': it is not a regular file`);
     mode = st.mode & 0o7777;
   } catch (e) {
     if (e instanceof DualgradError) throw e;
     // ENOENT is the normal case of a new file; anything else will resurface at rename time.
   }
 
+  removeStaleTemps(dir, base);
   const data = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
-  // pid + random keeps concurrent writers (threads, processes) from sharing a temp file;
+  // pid + random keeps concurrent writers (threads, processes) from sharing a temp file, and the
+  // pid lets a later save tell a dead writer's leftover from a live writer's work in progress;
   // the leading dot keeps it out of casual directory listings.
-  const tmp = nodePath.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = nodePath.join(dir, tempName(base, process.pid, randomBytes(6).toString("hex")));
   let fd: number | undefined;
   try {
     // "wx": fail rather than clobber if the name somehow exists.
@@ -78,6 +84,51 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
     throw new DualgradError(`cannot write '${path}': ${describe(e)}`, { cause: e });
   }
   syncDirectory(dir);
+}
+
+/** The temp file name of a save to `base` by process `pid`: `.{base}.{pid}.{12 hex digits}.tmp`. */
+function tempName(base: string, pid: number, rand: string): string {
+  return `.${base}.${pid}.${rand}.tmp`;
+}
+
+const TEMP_TAIL = /^(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files that earlier saves to `base` left in `dir` when their process was
+ * killed (kill -9, power loss) between creating and renaming them: those whose pid names no
+ * live process (`process.kill(pid, 0)` fails with ESRCH). A live pid's file is kept, since it
+ * may be a save in progress; so is one whose pid was reused (harmless: the next save after that
+ * process ends removes it). Best effort: a file that cannot be listed or removed is left alone.
+ */
+function removeStaleTemps(dir: string, base: string): void {
+  const prefix = `.${base}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = TEMP_TAIL.exec(name.slice(prefix.length));
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      fs.unlinkSync(nodePath.join(dir, name));
+    } catch {
+      // gone already (another writer cleaned up) or not ours to remove
+    }
+  }
+}
+
+/** Whether `pid` names a running process; EPERM means it runs under another user. */
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true; // not a pid we wrote: leave it
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 /** Makes the rename itself durable; best effort, since some platforms cannot fsync a directory. */
