@@ -10,6 +10,7 @@ export * from "./shape.js";
 export * from "./memory.js";
 export * from "./ops/prim.js";
 export { ops, PRIMS, isPrim } from "./ops/index.js";
+export { ATTR_SCHEMA, ATTR_TYPE_NAME, attrOk, attrsProblem, checkAttrs, showValue, type AttrType } from "./ops/attrs.js";
 export { ELEMENTWISE, numberLiteral, type ElementwisePrim, type ElementwiseSpec } from "./ops/elementwise.js";
 export type { ReducePrim } from "./ops/reduce.js";
 export { resolveReshape, invertPerm, type ShapePrim } from "./ops/shape-ops.js";

@@ -173,10 +173,14 @@ function inferElementwise<P extends ElementwisePrim>(prim: P, spec: ElementwiseS
   return { shape: broadcastShapes(prim, ...inputs.map((m) => m.shape)), dtype };
 }
 
-/** Kernel cache key: the primitive plus the attributes that change its expression (only pow and compare have any). */
+/**
+ * Kernel cache key: the primitive plus the attributes that change its expression (only pow and
+ * compare have any), written exactly as the expression inlines them, so two attribute values
+ * share a kernel only when they generate the same code.
+ */
 function kernelKey(prim: string, attrs: object): string {
   const a = attrs as { exponent?: number; kind?: string };
-  if (a.exponent !== undefined) return `${prim}:${a.exponent}`;
+  if (a.exponent !== undefined) return `${prim}:${numberLiteral(a.exponent)}`;
   if (a.kind !== undefined) return `${prim}:${a.kind}`;
   return prim;
 }

@@ -1,5 +1,6 @@
 import {
   DualgradError,
+  attrsProblem,
   FormatError,
   formatShape,
   inferMeta,
@@ -141,91 +142,10 @@ function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where
   for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}: unknown field ${JSON.stringify(k)}`);
 }
 
-/** What an attribute value may be; `ints` allows negatives (reshape's -1, negative axes). */
-type AttrType = "bool" | "number" | "int" | "ints" | "axes" | "dtype" | "compare";
-
-const REDUCE = { axes: "axes", keepdims: "bool" } as const;
-
-/**
- * Attribute types of every primitive. A mapped type over `Prim`, like core's rule tables, so a new
- * primitive (or a new attribute) that this reader does not know about is a compile error here.
- */
-const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P]]-?: AttrType } } = {
-  neg: {},
-  exp: {},
-  log: {},
-  sqrt: {},
-  abs: {},
-  relu: {},
-  tanh: {},
-  sigmoid: {},
-  pow: { exponent: "number" },
-  add: {},
-  sub: {},
-  mul: {},
-  div: {},
-  maximum: {},
-  minimum: {},
-  compare: { kind: "compare" },
-  where: {},
-  sum: REDUCE,
-  mean: REDUCE,
-  max: REDUCE,
-  logsumexp: REDUCE,
-  argmax: { axis: "int", keepdims: "bool" },
-  log_softmax: { axis: "int" },
-  reshape: { shape: "ints" },
-  transpose: { perm: "ints" },
-  broadcast_to: { shape: "ints" },
-  slice: { begin: "ints", end: "ints" },
-  pad: { before: "ints", after: "ints" },
-  matmul: { transA: "bool", transB: "bool" },
-  one_hot: { depth: "int", dtype: "dtype" },
-  cast: { dtype: "dtype" },
-};
-
-const COMPARE_KINDS: readonly string[] = ["gt", "ge", "lt", "le", "eq", "ne"];
-
-function attrOk(type: AttrType, v: unknown): boolean {
-  switch (type) {
-    case "bool":
-      return typeof v === "boolean";
-    case "number":
-      return typeof v === "number";
-    case "int":
-      return Number.isSafeInteger(v);
-    case "ints":
-      return Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
-    case "axes":
-      return v === null || (Array.isArray(v) && v.every((x) => Number.isSafeInteger(x)));
-    case "dtype":
-      return isDType(v);
-    case "compare":
-      return typeof v === "string" && COMPARE_KINDS.includes(v);
-  }
-}
-
-const ATTR_TYPE_NAME: Record<AttrType, string> = {
-  bool: "a boolean",
-  number: "a number",
-  int: "an integer",
-  ints: "an array of integers",
-  axes: "null or an array of integers",
-  dtype: "a dtype (float32, float64, int32)",
-  compare: `one of ${COMPARE_KINDS.join(", ")}`,
-};
-
-/** Checks a primitive's attribute record against its schema: no missing, extra or mistyped keys. */
+/** Checks a primitive's attribute record against core's schema: no missing, extra or mistyped keys. */
 function checkAttrs(prim: Prim, attrs: unknown, where: string): void {
-  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
-  const schema = ATTR_SCHEMA[prim] as Record<string, AttrType>;
-  for (const k of Object.keys(attrs)) {
-    if (!Object.prototype.hasOwnProperty.call(schema, k)) fail(`${where}: unknown attribute ${JSON.stringify(k)} for ${prim}`);
-  }
-  for (const [k, type] of Object.entries(schema)) {
-    if (!(k in attrs)) fail(`${where}: missing attribute ${k} (${ATTR_TYPE_NAME[type]})`);
-    if (!attrOk(type, attrs[k])) fail(`${where}: attribute ${k} must be ${ATTR_TYPE_NAME[type]}, got ${show(attrs[k])}`);
-  }
+  const problem = attrsProblem(prim, attrs);
+  if (problem !== null) fail(`${where}: ${problem}`);
 }
 
 /**
