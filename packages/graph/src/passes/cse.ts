@@ -9,6 +9,19 @@ import { commitRewrite } from "./dce.js";
  * inputs are first resolved to their representatives, `f(a) + f(a)` collapses in one sweep.
  */
 
+/**
+ * Keys of attribute records, by record. Graphs are never mutated and passes share the nodes (and
+ * so the attribute records) they leave alone, so each record's key is computed once, not once per
+ * node per optimisation round.
+ */
+const attrsKeys = new WeakMap<object, string>();
+
+function attrsKey(attrs: Record<string, unknown>): string {
+  let key = attrsKeys.get(attrs);
+  if (key === undefined) attrsKeys.set(attrs, (key = valueKey(attrs)));
+  return key;
+}
+
 /** The identity of the value a node computes, or null for nodes that must never merge. */
 function nodeKey(n: GraphNode): string | null {
   // Inputs and variables are distinct storage even when their shapes agree: never merge them.
@@ -17,7 +30,7 @@ function nodeKey(n: GraphNode): string | null {
     // Bitwise-equal data only: 0.1 and Math.fround(0.1) stay apart, which is merely conservative.
     return `constant ${n.dtype} [${n.shape.join(",")}] ${(n.value ?? []).map(numberKey).join(",")}`;
   }
-  return `${n.op} ${n.dtype} (${n.inputs.join(",")}) ${valueKey(n.attrs)}`;
+  return `${n.op} ${n.dtype} (${n.inputs.join(",")}) ${attrsKey(n.attrs)}`;
 }
 
 /**
