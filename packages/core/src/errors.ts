@@ -6,7 +6,7 @@ export class DualgradError extends Error {
   override name = "DualgradError";
 }
 
-/** Shapes (or dtypes) that do not fit an op, raised by abstract evaluation. */
+/** Shapes, dtypes or attributes that do not fit an op, raised by abstract evaluation. */
 export class ShapeError extends DualgradError {
   override name = "ShapeError";
   /** The op whose inputs did not fit. */

@@ -1,5 +1,6 @@
 import type { DType } from "./dtype.js";
 import { allocator, type DataBuffer } from "./memory.js";
+import { checkAttrs } from "./ops/attrs.js";
 import { ops } from "./ops/index.js";
 import type { Attrs, Emitter, Meta, Prim, View } from "./ops/prim.js";
 import { checkShape, sizeOf, type Shape } from "./shape.js";
@@ -20,12 +21,16 @@ export interface ExecuteOptions {
   reference?: boolean;
 }
 
-/** Abstract evaluation of one primitive: output shape and dtype, or a ShapeError. */
+/**
+ * Abstract evaluation of one primitive: output shape and dtype, or a ShapeError. Every op of
+ * both frontends passes here first, so this is where attributes are checked against their schema.
+ */
 export function inferMeta<P extends Prim>(prim: P, inputs: readonly Meta[], attrs: Attrs[P]): Meta {
   const def = ops[prim];
   if (inputs.length !== def.arity) {
     throw new DualgradError(`${prim}: expected ${def.arity} input(s), got ${inputs.length}`);
   }
+  checkAttrs(prim, attrs);
   return def.infer(inputs, attrs);
 }
 

@@ -10,7 +10,7 @@ export * from "./shape.js";
 export * from "./memory.js";
 export * from "./ops/prim.js";
 export { ops, PRIMS, isPrim } from "./ops/index.js";
-export * from "./ops/attr-schema.js";
+export { ATTR_SCHEMA, ATTR_TYPE_NAME, attrOk, attrsProblem, checkAttrs, showValue, type AttrType } from "./ops/attrs.js";
 export { ELEMENTWISE, isElementwisePrim, numberLiteral, type ElementwiseSpec } from "./ops/elementwise.js";
 export type { ElementwiseOp, ElementwiseOperand, ElementwisePrim, ElementwiseProgram } from "./ops/elementwise-types.js";
 export type { ReducePrim } from "./ops/reduce.js";

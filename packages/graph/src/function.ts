@@ -6,7 +6,8 @@ import type { Graph } from "./ir.js";
 import { elementwiseFusion } from "./passes/fusion.js";
 import { scheduleUpdates } from "./passes/schedule.js";
 import { optimize, type PassName } from "./passes/pipeline.js";
-import { SymbolicTensor, withTrace } from "./symbolic.js";
+import { SymbolicTensor, currentTrace, withTrace } from "./symbolic.js";
+import { valueKey } from "./value-key.js";
 import { Variable } from "./variable.js";
 
 /** Every pass that can be switched off: the optimisation passes, fusion, and in-place memory reuse. */
@@ -36,14 +37,18 @@ export interface Lowered {
 
 type TraceOut = SymbolicTensor | Variable | number | readonly (SymbolicTensor | Variable | number)[];
 
-/** One argument's contribution to the cache key. */
+/**
+ * One argument's contribution to the cache key: dtype and shape for a tensor, the name for a
+ * variable, and for a static argument its exact value key (see value-key.ts), so that `NaN`,
+ * `Infinity` and `null`, or two different functions, never share a trace.
+ */
 function signaturePart(a: unknown): string {
   if (isTensorData(a)) return `${a.dtype}${formatShape(a.shape)}`;
   if (a instanceof Variable) return `var:${a.name}`;
   try {
-    return `static:${JSON.stringify(a)}`;
-  } catch {
-    throw new DualgradError("graph.function: arguments must be tensors or JSON-serialisable static values");
+    return `static:${valueKey(a)}`;
+  } catch (err) {
+    throw new DualgradError(`graph.function: a static argument cannot be a cache key: ${(err as Error).message}`);
   }
 }
 
@@ -102,10 +107,25 @@ export interface GraphFunction<R> {
 }
 
 /**
+ * A call made while another function is being traced: `f` runs directly on the outer trace (its
+ * ops become part of the outer graph, as a `jit` inside a `jit` or a `tf.function` called from
+ * another is inlined), concrete tensor arguments becoming constants of that graph (variables are
+read as variables). No trace of
+ * its own is made or cached, and the result is symbolic.
+ */
+function inlineCall(outer: GraphBuilder, f: (...args: never[]) => TraceOut, args: readonly unknown[]): TraceOut {
+  // A variable stays a variable (read live in the outer graph); other concrete tensors are data.
+  const symArgs = args.map((a) => (isTensorData(a) && !(a instanceof Variable) ? new SymbolicTensor(outer, outer.constantArray(a.data, a.shape, a.dtype)) : a));
+  return withTrace(outer, () => (f as (...a: unknown[]) => TraceOut)(...symArgs));
+}
+
+/**
  * `graph.function(f)` — the `tf.function` / `jax.jit` analogue. The first call with a given
  * input signature (shapes, dtypes, static argument values) traces `f` into a graph, optimises,
  * fuses, plans and compiles it; later calls with that signature only run the compiled plan.
- * Variables `f` reads persist between calls; `assign`s inside `f` update them.
+ * Variables `f` reads persist between calls; `assign`s inside `f` update them. Called while
+ * another function is being traced (one `fn` calling another), `f` is inlined into that trace
+ * and returns symbolic tensors.
  */
 export function fn<R = HostTensor | HostTensor[]>(f: (...args: never[]) => TraceOut, options: FunctionOptions = {}): GraphFunction<R> {
   const name = options.name ?? (f.name || "function");
@@ -136,6 +156,8 @@ export function fn<R = HostTensor | HostTensor[]>(f: (...args: never[]) => Trace
     return entry;
   };
   const call = (...args: unknown[]): R => {
+    const outer = args.find((a): a is SymbolicTensor => a instanceof SymbolicTensor)?.builder ?? currentTrace();
+    if (outer) return inlineCall(outer, f, args) as R;
     const { lowered, single } = entryFor(args);
     const outs = lowered.compiled.run(args.filter(isTensorData) as TensorData[]);
     return (single ? outs[0] : outs) as R;

@@ -15,7 +15,7 @@ export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
 export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
 export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";
 export { DeviceTensor, put } from "./device-tensor.js";
-export { elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
+export { MAX_FUSED_OPS, elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
 export { scheduleUpdates } from "./passes/schedule.js";
 /** A fused node's generated JavaScript: core's programSource under the graph's name for it. */
 export { programSource as fusedSource } from "@dualgrad/core";

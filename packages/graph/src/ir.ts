@@ -1,4 +1,5 @@
 import { formatShape, type Attrs, type DType, type ElementwiseOp, type ElementwiseOperand, type ElementwiseProgram, type Prim, type Shape } from "@dualgrad/core";
+import { valueKey } from "./value-key.js";
 
 /**
  * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
@@ -174,27 +175,57 @@ export function consumers(g: Graph): number[][] {
 
 /**
  * Rebuilds a graph from a subset/reordering of nodes, renumbering ids densely. `keep` lists old
- * ids in topological order; `remap` resolves an old id to the id that replaces it.
+ * ids in topological order; `remap` resolves an old id to the id that replaces it. Returns `g`
+ * itself when nothing changes. Linear in graph size.
  */
 export function compact(g: Graph, keep: readonly number[], remap: (id: number) => number = (id) => id): Graph {
-  const newId = new Map<number, number>();
-  const nodes: GraphNode[] = [];
-  for (const old of keep) {
-    const n = g.nodes[old];
-    newId.set(old, nodes.length);
-    nodes.push({ ...n, id: nodes.length, inputs: n.inputs.map((i) => newId.get(remap(i))!) });
-  }
+  // -1: removed (or not reached yet). An array rather than a Map: every pass ends here.
+  const newId = new Int32Array(g.nodes.length).fill(-1);
   const map = (id: number) => {
-    const r = newId.get(remap(id));
-    if (r === undefined) throw new Error(`compact: value ${valueName(id)} was removed but is still used`);
+    const r = newId[remap(id)];
+    if (r === undefined || r < 0) throw new Error(`compact: value ${valueName(id)} was removed but is still used`);
     return r;
   };
-  return {
+  const nodes: GraphNode[] = [];
+  // Nodes that keep their id and inputs are shared, not copied (graphs are never mutated).
+  let same = keep.length === g.nodes.length;
+  for (const old of keep) {
+    const n = g.nodes[old];
+    let kept = nodes.length === n.id;
+    for (let k = 0; kept && k < n.inputs.length; k++) kept = map(n.inputs[k]) === n.inputs[k];
+    newId[old] = nodes.length;
+    same &&= kept && n === g.nodes[nodes.length];
+    nodes.push(kept ? n : { ...n, id: nodes.length, inputs: n.inputs.map(map) });
+  }
+  const out: Graph = {
     nodes,
     inputs: g.inputs.map(map),
     outputs: g.outputs.map(map),
     updates: g.updates.map((u) => ({ variable: u.variable, value: map(u.value) })),
   };
+  // Nothing moved: hand back `g` itself, so the fixed-point loops can stop on identity.
+  const unchanged = (a: readonly number[], b: readonly number[]) => a.every((v, k) => v === b[k]);
+  if (same && unchanged(out.inputs, g.inputs) && unchanged(out.outputs, g.outputs) && out.updates.every((u, k) => u.value === g.updates[k].value)) return g;
+  return out;
+}
+
+const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, k) => v === b[k]);
+
+/**
+ * Whether two graphs are the same program: node for node the same op, inputs, attributes, shape,
+ * dtype, name and constant data (exactly, `-0` and `NaN` included), and the same inputs, outputs
+ * and updates. The optimisation loops use it to stop at a fixed point; nodes a pass left alone
+ * are shared objects and compare in O(1), so this is linear in graph size.
+ */
+export function sameGraph(a: Graph, b: Graph): boolean {
+  if (a === b) return true;
+  if (a.nodes.length !== b.nodes.length || !sameIds(a.inputs, b.inputs) || !sameIds(a.outputs, b.outputs)) return false;
+  if (a.updates.length !== b.updates.length || a.updates.some((u, k) => u.variable !== b.updates[k].variable || u.value !== b.updates[k].value)) return false;
+  return a.nodes.every((x, k) => {
+    const y = b.nodes[k];
+    return x === y || (x.op === y.op && x.dtype === y.dtype && x.name === y.name && sameIds(x.inputs, y.inputs) && sameIds(x.shape, y.shape) &&
+      valueKey(x.value) === valueKey(y.value) && valueKey(x.attrs) === valueKey(y.attrs));
+  });
 }
 
 /** Counts by op, for summaries (`{ matmul: 3, add: 2, ... }`). */

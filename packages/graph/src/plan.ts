@@ -1,4 +1,5 @@
 import { bytesPerElement, isPrim, ops, sizeOf } from "@dualgrad/core";
+import { assignOffsets, type Lifetime } from "./arena-offsets.js";
 import { valueName, type Graph } from "./ir.js";
 
 /**
@@ -40,40 +41,6 @@ export interface Plan {
 const ALIGN = 16;
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
-/** A value's (or an in-place chain's) memory needs: bytes, and the steps it is live for (inclusive). */
-interface Lifetime {
-  bytes: number;
-  start: number;
-  end: number;
-  offset: number;
-}
-
-/**
- * Offsets for lifetimes known in advance, "greedy by size" (as TFLite's planner): the biggest
- * buffers are placed first, each at the lowest offset that does not overlap any placed buffer
- * live at the same time. Placing by size rather than by time avoids the fragmentation a
- * first-come free list leaves behind. Returns the arena size.
- */
-function assignOffsets(lifetimes: Lifetime[]): number {
-  const order = [...lifetimes].sort((a, b) => b.bytes - a.bytes || a.start - b.start);
-  const placed: Lifetime[] = [];
-  let size = 0;
-  for (const l of order) {
-    const clashes = placed
-      .filter((p) => p.start <= l.end && l.start <= p.end)
-      .sort((a, b) => a.offset - b.offset);
-    let offset = 0;
-    for (const c of clashes) {
-      if (offset + l.bytes <= c.offset) break;
-      offset = Math.max(offset, c.offset + c.bytes);
-    }
-    l.offset = offset;
-    placed.push(l);
-    size = Math.max(size, offset + l.bytes);
-  }
-  return size;
-}
-
 /** Whether `node` may write its result over its input's memory (same-index reads and writes). */
 function canRunInPlace(op: string): boolean {
   return op === "fused" || op === "reshape" || (isPrim(op) && ops[op].kind === "elementwise");
@@ -102,13 +69,20 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
   const intoVariable = new Map<number, string>();
   if (inPlace) {
     const assigned = new Map<string, number>();
-    for (const u of g.updates) assigned.set(u.variable, (assigned.get(u.variable) ?? 0) + 1);
+    const assignments = new Map<number, number>();
+    for (const u of g.updates) {
+      assigned.set(u.variable, (assigned.get(u.variable) ?? 0) + 1);
+      assignments.set(u.value, (assignments.get(u.value) ?? 0) + 1);
+    }
+    const varNode = new Map<string, number>();
+    for (const x of g.nodes) if (x.op === "variable") varNode.set(x.name!, x.id);
+    const isOutput = new Set(g.outputs);
     for (const u of g.updates) {
       const v = g.nodes[u.value];
-      const varNode = g.nodes.find((x) => x.op === "variable" && x.name === u.variable);
+      const varId = varNode.get(u.variable);
       if (
-        canRunInPlace(v.op) && readers[u.value] === 0 && !g.outputs.includes(u.value) && assigned.get(u.variable) === 1 &&
-        varNode !== undefined && lastUse[varNode.id] <= u.value && g.updates.filter((w) => w.value === u.value).length === 1
+        canRunInPlace(v.op) && readers[u.value] === 0 && !isOutput.has(u.value) && assigned.get(u.variable) === 1 &&
+        varId !== undefined && lastUse[varId] <= u.value && assignments.get(u.value) === 1
       ) {
         intoVariable.set(u.value, u.variable);
       }

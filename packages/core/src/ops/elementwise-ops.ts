@@ -4,7 +4,7 @@ import { ShapeError } from "../errors.js";
 import { referenceElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
 import { compileProgram } from "../kernels/elementwise-program.js";
 import { broadcastShapes, formatShape } from "../shape.js";
-import { ELEMENTWISE, type ElementwiseSpec } from "./elementwise.js";
+import { ELEMENTWISE, numberLiteral, type ElementwiseSpec } from "./elementwise.js";
 import type { ElementwiseOp, ElementwisePrim } from "./elementwise-types.js";
 import type { Attrs, Meta, OpDef, OpTable } from "./prim.js";
 
@@ -36,7 +36,7 @@ function inferElementwise<P extends ElementwisePrim>(prim: P, spec: ElementwiseS
 /** Kernel cache key: the primitive plus the attributes that change its expression (only pow and compare have any). */
 function kernelKey(prim: string, attrs: object): string {
   const a = attrs as { exponent?: number; kind?: string };
-  if (a.exponent !== undefined) return `${prim}:${a.exponent}`;
+  if (a.exponent !== undefined) return `${prim}:${numberLiteral(a.exponent)}`;
   if (a.kind !== undefined) return `${prim}:${a.kind}`;
   return prim;
 }

@@ -1,16 +1,13 @@
 import {
-  ATTR_SCHEMA,
-  ATTR_TYPE_NAME,
   DualgradError,
+  attrsProblem,
   FormatError,
-  attrOk,
   formatShape,
   inferMeta,
   isDType,
   isElementwisePrim,
   isPrim,
   ops,
-  type AttrType,
   type Attrs,
   type DType,
   type Meta,
@@ -145,17 +142,10 @@ function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where
   for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}: unknown field ${JSON.stringify(k)}`);
 }
 
-/** Checks a primitive's attribute record against its schema: no missing, extra or mistyped keys. */
+/** Checks a primitive's attribute record against core's schema: no missing, extra or mistyped keys. */
 function checkAttrs<P extends Prim>(prim: P, attrs: unknown, where: string): asserts attrs is Attrs[P] {
-  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
-  const schema: Readonly<Record<string, AttrType>> = ATTR_SCHEMA[prim];
-  for (const k of Object.keys(attrs)) {
-    if (!Object.prototype.hasOwnProperty.call(schema, k)) fail(`${where}: unknown attribute ${JSON.stringify(k)} for ${prim}`);
-  }
-  for (const [k, type] of Object.entries(schema)) {
-    if (!(k in attrs)) fail(`${where}: missing attribute ${k} (${ATTR_TYPE_NAME[type]})`);
-    if (!attrOk(type, attrs[k])) fail(`${where}: attribute ${k} must be ${ATTR_TYPE_NAME[type]}, got ${show(attrs[k])}`);
-  }
+  const problem = attrsProblem(prim, attrs);
+  if (problem !== null) fail(`${where}: ${problem}`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Graph, GraphNode } from "../ir.js";
+import { numberKey, valueKey } from "../value-key.js";
 import { commitRewrite } from "./dce.js";
 
 /**
@@ -8,24 +9,17 @@ import { commitRewrite } from "./dce.js";
  * inputs are first resolved to their representatives, `f(a) + f(a)` collapses in one sweep.
  */
 
-/** A number as text that tells apart what JSON would merge: `-0`, `NaN`, `Infinity` (`JSON.stringify` writes `0`, `null`, `null`). */
-function numberKey(v: number): string {
-  return Object.is(v, -0) ? "-0" : String(v);
-}
-
 /**
- * Canonical text of an attribute value: object keys sorted (so `{a,b}` and `{b,a}` agree) and
- * numbers written exactly (so `-0` and `0`, or `NaN` and `Infinity`, stay different).
+ * Keys of attribute records, by record. Graphs are never mutated and passes share the nodes (and
+ * so the attribute records) they leave alone, so each record's key is computed once, not once per
+ * node per optimisation round.
  */
-export function stableKey(v: unknown): string {
-  if (typeof v === "number") return numberKey(v);
-  if (Array.isArray(v)) return `[${v.map(stableKey).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableKey(x)}`).join(",")}}`;
-  }
-  return JSON.stringify(v) ?? "undefined";
+const attrsKeys = new WeakMap<object, string>();
+
+function attrsKey(attrs: object): string {
+  let key = attrsKeys.get(attrs);
+  if (key === undefined) attrsKeys.set(attrs, (key = valueKey(attrs)));
+  return key;
 }
 
 /** The identity of the value a node computes, or null for nodes that must never merge. */
@@ -36,7 +30,7 @@ function nodeKey(n: GraphNode): string | null {
     // Bitwise-equal data only: 0.1 and Math.fround(0.1) stay apart, which is merely conservative.
     return `constant ${n.dtype} [${n.shape.join(",")}] ${(n.value ?? []).map(numberKey).join(",")}`;
   }
-  return `${n.op} ${n.dtype} (${n.inputs.join(",")}) ${stableKey(n.attrs)}`;
+  return `${n.op} ${n.dtype} (${n.inputs.join(",")}) ${attrsKey(n.attrs)}`;
 }
 
 /**

@@ -36,7 +36,9 @@ export function liveness(nodes: readonly GraphNode[], roots: readonly number[]):
  */
 export function deadCodeElimination(g: Graph): Graph {
   const live = liveness(g.nodes, rootIds(g));
-  return compact(g, g.nodes.filter((n) => live[n.id]).map((n) => n.id));
+  const keep: number[] = [];
+  for (let id = 0; id < live.length; id++) if (live[id]) keep.push(id);
+  return compact(g, keep);
 }
 
 /**
@@ -49,6 +51,8 @@ export function deadCodeElimination(g: Graph): Graph {
  * each pass's printed output shows exactly what that pass did.
  */
 export function commitRewrite(g: Graph, nodes: readonly GraphNode[], alias: readonly number[]): Graph {
+  // Nothing rewritten, nothing replaced: nothing orphaned either.
+  if (nodes.every((n, i) => n === g.nodes[i] && alias[i] === i)) return g;
   const wasLive = liveness(g.nodes, rootIds(g));
   const rewritten: Graph = {
     nodes: [...nodes],

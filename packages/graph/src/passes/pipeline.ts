@@ -1,4 +1,4 @@
-import { printGraph, type Graph } from "../ir.js";
+import { sameGraph, type Graph } from "../ir.js";
 import { constantFolding } from "./constant-folding.js";
 import { commonSubexpressionElimination } from "./cse.js";
 import { deadCodeElimination } from "./dce.js";
@@ -47,7 +47,7 @@ export interface OptimizeOptions {
 
 /**
  * Runs simplify, transposeFlags, constfold, cse and dce (minus the disabled ones) in rounds until
- * a round leaves the printed graph unchanged, at most 10 rounds: one pass's output is often
+ * a round leaves the graph unchanged ({@link sameGraph}), at most 10 rounds: one pass's output is often
  * another's opportunity (folding makes constants CSE can merge, CSE makes `neg(neg x)` visible).
  * With every pass disabled the graph comes back unchanged.
  */
@@ -55,13 +55,11 @@ export function optimize(g: Graph, options: OptimizeOptions = {}): Graph {
   const disabled = new Set(options.disable ?? []);
   const passes = PASS_ORDER.filter((p) => !disabled.has(p)).map((p) => PASSES[p]);
   let current = g;
-  let printed = printGraph(g);
   for (let round = 0; round < 10; round++) {
     const next = passes.reduce((acc, pass) => pass(acc), current);
-    const text = printGraph(next);
+    const done = sameGraph(next, current);
     current = next;
-    if (text === printed) break;
-    printed = text;
+    if (done) break;
   }
   return current;
 }

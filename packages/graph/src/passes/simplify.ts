@@ -1,5 +1,5 @@
 import { normalizeAxes, shapesEqual } from "@dualgrad/core";
-import { printGraph, type Graph, type GraphNode } from "../ir.js";
+import { sameGraph, type Graph, type GraphNode } from "../ir.js";
 import { commitRewrite } from "./dce.js";
 
 /**
@@ -126,13 +126,10 @@ function simplifyOnce(g: Graph): Graph {
  */
 export function algebraicSimplification(g: Graph): Graph {
   let current = g;
-  let printed = printGraph(g);
   for (let round = 0; round < 20; round++) {
     const next = simplifyOnce(current);
-    const text = printGraph(next);
-    if (text === printed) return next;
+    if (sameGraph(next, current)) return next;
     current = next;
-    printed = text;
   }
   return current;
 }
