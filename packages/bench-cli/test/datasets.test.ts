@@ -244,6 +244,14 @@ describe("csv streaming", () => {
     expect(d.columns![1].name.length).toBe(3 << 20);
   });
 
+  it("drops a UTF-8 BOM and keeps invalid UTF-8 visible in the error", () => {
+    const p = csvFile("\ufeffa,y\n1,2\n3,4\n");
+    expect(loadCsv(p, { target: "y" }).columns![0].name).toBe("a");
+    const bad = join(dir, "latin1.csv");
+    writeFileSync(bad, Buffer.concat([Buffer.from("a,y\n1,2\n"), Buffer.from([0xe9]), Buffer.from(",4\n")]));
+    expect(errorOf(() => loadCsv(bad, { target: "y" })).message).toBe(`${bad}:3: column "a": "\ufffd" is not a number`);
+  });
+
   it("refuses a file over the size limit before reading it, naming the file and the limit", () => {
     expect(CSV_MAX_BYTES).toBe(256 * 1024 * 1024);
     const p = csvFile("a,y\n1,2\n3,4\n");

@@ -48,7 +48,7 @@ function kindOf(st: fs.Stats): string {
 // could refuse it (a regular file is unaffected). Absent on Windows, which has no FIFOs to open.
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
 
-/** An open regular input file. Close it with {@link closeInputFile}. */
+/** An open regular input file; the caller closes `fd` (fs.closeSync). */
 export interface InputFile {
   /** The file descriptor. */
   fd: number;
