@@ -487,7 +487,7 @@ describe("hostile headers are refused by a byte scan before JSON.parse", () => {
 
   it("defaults: at most 10,000 metadata entries, 100,000 tensors, 2,000,000 JSON values, depth 64", () => {
     expect(SAFETENSORS_LIMITS).toMatchObject({
-      maxHeaderBytes: 100_000_000, maxTensors: 100_000, maxMetadataEntries: 10_000, maxJsonDepth: 64, maxJsonValues: 2_000_000,
+      maxHeaderBytes: 100_000_000, maxTensors: 100_000, maxMetadataEntries: 10_000, maxJsonDepth: 64, maxJsonValues: 2_000_000, maxRank: 64,
     });
     expect(formatError(build(metadataHeader(10_001)))).toBe(
       "safetensors: test.safetensors: header has more than 10000 __metadata__ entries (the limit is SafetensorsLimits.maxMetadataEntries = 10000)",
@@ -513,6 +513,11 @@ describe("hostile headers are refused by a byte scan before JSON.parse", () => {
     expect(formatError(build(escaped), limits)).toMatch(/more than 2 __metadata__ entries/);
     expect(formatError(build(`{"x":{"dtype":"F32","shape":[[0]],"data_offsets":[0,0]}}`), limits)).toMatch(/more than 3 deep .*maxJsonDepth = 3\)$/);
     expect(formatError(build(`{"x":{"dtype":"F32","shape":[${"1,".repeat(40)}1],"data_offsets":[0,0]}}`), limits)).toMatch(/more than 40 JSON values/);
+    const rank65 = `{"x":{"dtype":"F32","shape":[${"1,".repeat(64)}0],"data_offsets":[0,0]}}`;
+    expect(formatError(build(rank65))).toBe(
+      "safetensors: test.safetensors: tensor 'x': shape has 65 dimensions, more than 64 (the limit is SafetensorsLimits.maxRank)",
+    );
+    expect(parseSafetensors(build(rank65), "f", { maxRank: 65 }).tensors.get("x")!.shape).toHaveLength(65);
     expect(formatError(build(`{"__metadata__":{"a":"${"x".repeat(300)}"}}`), limits)).toMatch(/header length 325 exceeds the 300-byte limit \(SafetensorsLimits\.maxHeaderBytes/);
   });
 

@@ -80,6 +80,8 @@ export interface SafetensorsLimits {
   maxJsonDepth?: number;
   /** Most JSON values in the header, counted as commas plus brackets (default 2,000,000). */
   maxJsonValues?: number;
+  /** Most dimensions in one tensor's shape (default 64), so no shape printed in an error is megabytes long. */
+  maxRank?: number;
 }
 
 /** The default {@link SafetensorsLimits}. */
@@ -90,6 +92,7 @@ export const SAFETENSORS_LIMITS: Readonly<Required<SafetensorsLimits>> = Object.
   maxMetadataEntries: 10_000,
   maxJsonDepth: 64,
   maxJsonValues: 2_000_000,
+  maxRank: 64,
 });
 
 const METADATA_KEY = "__metadata__";
@@ -357,6 +360,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>", limits: 
     if (shape === undefined) fail(`${t}: missing shape`);
     if (!Array.isArray(shape)) fail(`${t}: shape must be an array of non-negative integers, got ${show(shape)}`);
     const dims = shape as unknown[];
+    if (dims.length > lim.maxRank) {
+      fail(`${t}: shape has ${dims.length} dimensions, more than ${lim.maxRank} (the limit is SafetensorsLimits.maxRank)`);
+    }
     for (const d of dims) {
       if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
         fail(`${t}: shape ${show(shape)} has entry ${show(d)}, which is not a non-negative integer`);
