@@ -230,7 +230,14 @@ describe("csv streaming", () => {
     }
     expect(recordsOf('a,"b""",y\n', 1)).toBe(JSON.stringify([{ line: 1, fields: [
       { text: "a", line: 1, quoted: false }, { text: 'b"', line: 1, quoted: true }, { text: "y", line: 1, quoted: false },
-    ] }]));
+    ], fieldCount: 3 }]));
+    // Fields past maxFields are counted, not kept.
+    const reader = new CsvRecordReader("f.csv");
+    reader.maxFields = 2;
+    const got: CsvRecord[] = [];
+    reader.push("1,2,3,4\n5\n", (r) => got.push(r));
+    reader.end((r) => got.push(r));
+    expect(got.map((r) => [r.fields.map((f) => f.text), r.fieldCount])).toEqual([[["1", "2"], 4], [["5"], 1]]);
   });
 
   it("reads a file across many 1 MiB pieces, and a field longer than a piece", () => {

@@ -113,6 +113,22 @@ describe("CSV", () => {
     expect(r.stdout.trim()).toBe("800000x2");
   });
 
+  it("a row of 3,000,000 fields under a 3-column header: counted, not held, within a 64 MB heap", () => {
+    const p = join(dir, "long-row.csv");
+    writeFileSync(p, `a,b,y\n1,2,3\n${"1,".repeat(3_000_000)}1\n`);
+    const r = bounded(["--input-type=module", "-e", load(p, "y")], 64);
+    expect(r.timedOut).toBe(false);
+    expect(r.stderr).toContain(`${p}:3: expected 3 fields, got 3000001`);
+  });
+
+  it("a header over 1,000,000 columns: refused, naming the limit", () => {
+    const p = join(dir, "too-wide.csv");
+    writeFileSync(p, `${Array.from({ length: 1_000_001 }, (_, k) => `c${k}`).join(",")}\n`);
+    const r = bounded(["--input-type=module", "-e", load(p, "c1")]);
+    expect(r.timedOut).toBe(false);
+    expect(r.stderr).toContain(`${p}:1: the header has 1000001 columns, more than the limit of 1000000`);
+  });
+
   it("a 200,000-column header with a duplicate name: found without a quadratic search", () => {
     const names = Array.from({ length: 200_000 }, (_, k) => `c${k}`);
     const p = join(dir, "wide.csv");

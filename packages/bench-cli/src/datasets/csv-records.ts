@@ -11,7 +11,10 @@ export interface CsvField {
 /** One record (row) of fields and the line it starts on. */
 export interface CsvRecord {
   line: number;
+  /** The fields, at most {@link CsvRecordReader.maxFields} of them. */
   fields: CsvField[];
+  /** How many fields the record has, including any beyond `maxFields` (counted, not kept). */
+  fieldCount: number;
 }
 
 const COMMA = 44;
@@ -42,6 +45,11 @@ export class CsvRecordReader {
   private line = 1;
   /** Parse again only once the pending text is at least this long. */
   private retryAt = 0;
+  /**
+   * Fields kept per record; more are counted but not stored, so one hostile line of a hundred
+   * million commas costs no memory (the caller reports the count).
+   */
+  maxFields = Infinity;
 
   /** @param file names the file in errors (`file:line: ...`). */
   constructor(private readonly file: string) {}
@@ -67,7 +75,7 @@ export class CsvRecordReader {
       this.line = record.nextLine;
       const f = record.fields;
       const blank = f.length === 1 && !f[0].quoted && f[0].text.trim() === "";
-      if (!blank) onRecord({ line: record.line, fields: f });
+      if (!blank) onRecord({ line: record.line, fields: f, fieldCount: record.fieldCount });
     }
     this.pending = text.slice(i);
     this.retryAt = 2 * this.pending.length;
@@ -82,13 +90,14 @@ export class CsvRecordReader {
     text: string,
     start: number,
     eof: boolean,
-  ): { line: number; fields: CsvField[]; next: number; nextLine: number } | null {
+  ): { line: number; fields: CsvField[]; fieldCount: number; next: number; nextLine: number } | null {
     const n = text.length;
     const file = this.file;
     let i = start;
     let line = this.line;
     const recordLine = line;
     const fields: CsvField[] = [];
+    let dropped = 0;
     for (;;) {
       const fieldLine = line;
       let value: string;
@@ -126,7 +135,7 @@ export class CsvRecordReader {
         const c = text.charCodeAt(i);
         if (i < n && c !== COMMA && c !== LF && c !== CR) {
           throw new DualgradError(
-            `${file}:${line}: field ${fields.length + 1}: unexpected ${JSON.stringify(text[i])} after a closing quote (quote the whole field, and write a quote inside it as "")`,
+            `${file}:${line}: field ${fields.length + dropped + 1}: unexpected ${JSON.stringify(text[i])} after a closing quote (quote the whole field, and write a quote inside it as "")`,
           );
         }
       } else {
@@ -140,7 +149,8 @@ export class CsvRecordReader {
         value = text.slice(i, end);
         i = end;
       }
-      fields.push({ text: value, line: fieldLine, quoted });
+      if (fields.length < this.maxFields) fields.push({ text: value, line: fieldLine, quoted });
+      else dropped++;
       if (i < n && text.charCodeAt(i) === COMMA) {
         i++;
         continue;
@@ -155,7 +165,7 @@ export class CsvRecordReader {
         i++;
         line++;
       }
-      return { line: recordLine, fields, next: i, nextLine: line };
+      return { line: recordLine, fields, fieldCount: fields.length + dropped, next: i, nextLine: line };
     }
   }
 }

@@ -37,6 +37,9 @@ export interface CsvOptions {
  */
 export const CSV_MAX_BYTES = 256 * 1024 * 1024;
 
+/** The most columns a CSV header may have: 1,000,000 (each name is a JS string held until the end). */
+export const CSV_MAX_COLUMNS = 1_000_000;
+
 // A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
 // Stricter than Number(), which also accepts "" (as 0), "0x1f", "0b101" and "Infinity": an empty
 // cell or a hex value in a feature column is almost certainly a mistake in the file.
@@ -67,6 +70,9 @@ interface CsvHeader {
 }
 
 function readHeader(path: string, header: CsvRecord, targetName: string): CsvHeader {
+  if (header.fieldCount > CSV_MAX_COLUMNS) {
+    throw new DualgradError(`${path}:${header.line}: the header has ${header.fieldCount} columns, more than the limit of ${CSV_MAX_COLUMNS}`);
+  }
   const names = header.fields.map((f) => f.text.trim());
   if (names.every((s) => NUMBER.test(s))) {
     throw new DualgradError(
@@ -117,6 +123,8 @@ export function loadCsv(path: string, options: CsvOptions): Dataset {
   const column = () => new GrowableArray<Float32Array | Float64Array>((n) => new F(n));
 
   let header: CsvHeader | null = null;
+  const reader = new CsvRecordReader(path);
+  reader.maxFields = CSV_MAX_COLUMNS + 1;
   const x = column();
   const y = column();
   let rows = 0;
@@ -125,13 +133,14 @@ export function loadCsv(path: string, options: CsvOptions): Dataset {
   const onRecord = (rec: CsvRecord): void => {
     if (header === null) {
       header = readHeader(path, rec, options.target);
+      reader.maxFields = header.names.length;
       min = new Array<number>(header.names.length).fill(Infinity);
       max = new Array<number>(header.names.length).fill(-Infinity);
       return;
     }
     const { names, target } = header;
     const ncol = names.length;
-    if (rec.fields.length !== ncol) throw new DualgradError(`${path}:${rec.line}: expected ${ncol} fields, got ${rec.fields.length}`);
+    if (rec.fieldCount !== ncol) throw new DualgradError(`${path}:${rec.line}: expected ${ncol} fields, got ${rec.fieldCount}`);
     // Columns left to right, so the first bad value in a row is the one reported.
     for (let k = 0; k < ncol; k++) {
       const v = parseValue(rec.fields[k], path, names[k], dtype);
@@ -143,7 +152,6 @@ export function loadCsv(path: string, options: CsvOptions): Dataset {
     rows++;
   };
 
-  const reader = new CsvRecordReader(path);
   // Not fatal: invalid UTF-8 becomes U+FFFD (as readFileSync(path, "utf8") does), which then
   // fails as "not a number" with its line, or is kept in a column name. The BOM Excel writes is dropped.
   const decoder = new TextDecoder("utf-8");
