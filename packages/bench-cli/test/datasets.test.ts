@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DualgradError } from "@dualgrad/core";
 import { accuracy, batches, shuffledOrder, splitTrainTest } from "../src/datasets/dataset.js";
-import { loadCsv } from "../src/datasets/csv.js";
+import { CSV_MAX_BYTES, loadCsv } from "../src/datasets/csv.js";
+import { CsvRecordReader, type CsvRecord } from "../src/datasets/csv-records.js";
 import { loadMnist } from "../src/datasets/mnist.js";
 import { resolveDataset } from "../src/datasets/index.js";
 import type { Batch } from "../src/datasets/synthetic.js";
@@ -194,9 +195,84 @@ describe("csv", () => {
     expect(errorOf(() => loadCsv(missing, { target: "y" })).message).toBe(`${missing}: no such file`);
     const sub = join(dir, "a-dir.csv");
     mkdirSync(sub);
-    expect(errorOf(() => loadCsv(sub, { target: "y" })).message).toBe(`${sub}: is a directory, not a CSV file`);
+    expect(errorOf(() => loadCsv(sub, { target: "y" })).message).toBe(`${sub}: it is a directory, not a CSV file`);
     const p = csvFile("a,y\n1,2\n3,4\n");
     expect(errorOf(() => loadCsv(p, { target: "y", testFraction: 1 })).message).toMatch(/test fraction must be in \[0, 1\), got 1/);
+  });
+});
+
+describe("csv streaming", () => {
+  /** The records of `text` fed in pieces of `size` characters, or the error message. */
+  const recordsOf = (text: string, size: number): string => {
+    const reader = new CsvRecordReader("f.csv");
+    const out: CsvRecord[] = [];
+    try {
+      for (let i = 0; i < text.length; i += size) reader.push(text.slice(i, i + size), (r) => out.push(r));
+      reader.end((r) => out.push(r));
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return JSON.stringify(out);
+  };
+
+  it("gives the same records and errors however the text is cut into pieces", () => {
+    const texts = [
+      'a,"b ""q""\r\nc",y\r\n1,"2",3\r\r\n\n 4 , "5" ,6\r7,8,9',
+      'a,b\n"x\r\n\r\ny",1\n\n',
+      'a,b,y\n1,2,3\n4,"5\n',
+      'a,b,y\n1,"2"x,3\n',
+      'a,b,\n1,,\r',
+      "",
+    ];
+    for (const text of texts) {
+      const whole = recordsOf(text, text.length + 1);
+      for (const size of [1, 2, 3, 5, 8]) expect(recordsOf(text, size), `${JSON.stringify(text)} in pieces of ${size}`).toBe(whole);
+    }
+    expect(recordsOf('a,"b""",y\n', 1)).toBe(JSON.stringify([{ line: 1, fields: [
+      { text: "a", line: 1, quoted: false }, { text: 'b"', line: 1, quoted: true }, { text: "y", line: 1, quoted: false },
+    ], fieldCount: 3 }]));
+    // Fields past maxFields are counted, not kept.
+    const reader = new CsvRecordReader("f.csv");
+    reader.maxFields = 2;
+    const got: CsvRecord[] = [];
+    reader.push("1,2,3,4\n5\n", (r) => got.push(r));
+    reader.end((r) => got.push(r));
+    expect(got.map((r) => [r.fields.map((f) => f.text), r.fieldCount])).toEqual([[["1", "2"], 4], [["5"], 1]]);
+  });
+
+  it("reads a file across many 1 MiB pieces, and a field longer than a piece", () => {
+    const rows = Array.from({ length: 100_000 }, (_, r) => `${r},${r % 7},${2 * r}`);
+    const long = "x".repeat(3 << 20);
+    const p = csvFile(`a,"${long}",y\n${rows.join("\n")}\n`);
+    const d = loadCsv(p, { target: "y", testFraction: 0, dtype: "float64" });
+    expect(d.train.xShape).toEqual([100_000, 2]);
+    expect(d.train.y[99_999]).toBe(2 * 99_999);
+    expect(d.train.x[2 * 99_999]).toBe(99_999);
+    expect(d.columns![1].name.length).toBe(3 << 20);
+  });
+
+  it("drops a UTF-8 BOM and keeps invalid UTF-8 visible in the error", () => {
+    const p = csvFile("\ufeffa,y\n1,2\n3,4\n");
+    expect(loadCsv(p, { target: "y" }).columns![0].name).toBe("a");
+    const bad = join(dir, "latin1.csv");
+    writeFileSync(bad, Buffer.concat([Buffer.from("a,y\n1,2\n"), Buffer.from([0xe9]), Buffer.from(",4\n")]));
+    expect(errorOf(() => loadCsv(bad, { target: "y" })).message).toBe(`${bad}:3: column "a": "\ufffd" is not a number`);
+  });
+
+  it("refuses a file over the size limit before reading it, naming the file and the limit", () => {
+    expect(CSV_MAX_BYTES).toBe(256 * 1024 * 1024);
+    const p = csvFile("a,y\n1,2\n3,4\n");
+    expect(loadCsv(p, { target: "y", maxBytes: 12, testFraction: 0 }).train.xShape).toEqual([2, 1]);
+    expect(errorOf(() => loadCsv(p, { target: "y", maxBytes: 11 })).message).toBe(
+      `${p}: it is 12 bytes, over the 11-byte CSV size limit (CsvOptions.maxBytes)`,
+    );
+  });
+
+  it("lists at most 10 columns in an error", () => {
+    const names = Array.from({ length: 5000 }, (_, k) => `c${k}`);
+    const p = csvFile(`${names.join(",")}\n`);
+    const msg = errorOf(() => loadCsv(p, { target: "nope" })).message;
+    expect(msg).toBe(`${p}: no column named "nope" for --target (columns: ${names.slice(0, 10).join(", ")} and 4990 more)`);
   });
 });
 

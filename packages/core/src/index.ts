@@ -7,6 +7,7 @@
 export * from "./dtype.js";
 export * from "./errors.js";
 export * from "./shape.js";
+export * from "./list-names.js";
 export * from "./memory.js";
 export * from "./ops/prim.js";
 export { ops, PRIMS, isPrim } from "./ops/index.js";
@@ -29,6 +30,7 @@ export * from "./random/philox.js";
 export * from "./random/init.js";
 export * from "./io/safetensors.js";
 export * from "./io/atomic-write.js";
+export * from "./io/read-file.js";
 export * from "./kernels/backend.js";
 export { heapByteOffset, heapStats } from "./kernels/wasm/heap.js";
 export * as composites from "./composites/index.js";

@@ -8,11 +8,13 @@ import { writeFileAtomic } from "../src/io/atomic-write.js";
 import {
   parseSafetensors,
   readSafetensors,
+  SAFETENSORS_LIMITS,
   safeDTypeOf,
   serializeSafetensors,
   toDTypeArray,
   writeSafetensors,
   type SafeTensor,
+  type SafetensorsLimits,
 } from "../src/io/safetensors.js";
 
 /** Builds a file from a raw header text and data bytes; `len` overrides the length prefix. */
@@ -26,9 +28,9 @@ function build(header: string, data: Uint8Array = new Uint8Array(0), len?: bigin
 }
 
 /** Parses and returns the FormatError message; fails the test on success or any other error. */
-function formatError(bytes: Uint8Array): string {
+function formatError(bytes: Uint8Array, limits?: SafetensorsLimits): string {
   try {
-    parseSafetensors(bytes, "test.safetensors");
+    parseSafetensors(bytes, "test.safetensors", limits);
   } catch (e) {
     expect(e).toBeInstanceOf(FormatError);
     const msg = (e as Error).message;
@@ -461,11 +463,78 @@ describe("safetensors rejects corrupt files with FormatError", () => {
 
   it("deeply nested JSON is rejected cleanly", () => {
     const deep = "[".repeat(200_000) + "]".repeat(200_000);
-    expect(formatError(build(`{"x":${deep}}`))).toMatch(/tensor 'x': entry must be an object/);
-    expect(formatError(build(`{"x":{"dtype":"F32","shape":${deep},"data_offsets":[0,0]}}`))).toMatch(/shape/);
-    expect(formatError(build(`{"__metadata__":{"k":${deep}}}`))).toMatch(/__metadata__ value for key 'k'/);
+    const tooDeep = /header nests arrays or objects more than 64 deep \(the limit is SafetensorsLimits\.maxJsonDepth = 64\)/;
+    expect(formatError(build(`{"x":${deep}}`))).toMatch(tooDeep);
+    expect(formatError(build(`{"x":{"dtype":"F32","shape":${deep},"data_offsets":[0,0]}}`))).toMatch(tooDeep);
+    expect(formatError(build(`{"__metadata__":{"k":${deep}}}`))).toMatch(tooDeep);
+    // With the depth limit lifted, the field checks still name what is wrong.
+    const lifted = { maxJsonDepth: 1e6 };
+    expect(formatError(build(`{"x":${deep}}`), lifted)).toMatch(/tensor 'x': entry must be an object/);
+    expect(formatError(build(`{"x":{"dtype":"F32","shape":${deep},"data_offsets":[0,0]}}`), lifted)).toMatch(/shape/);
+    expect(formatError(build(`{"__metadata__":{"k":${deep}}}`), lifted)).toMatch(/__metadata__ value for key 'k'/);
     const deepObj = '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000);
     parsesOrFormatError(build(`{"x":${deepObj}}`));
+  });
+});
+
+describe("hostile headers are refused by a byte scan before JSON.parse", () => {
+  /** A header `{"__metadata__":{...n entries}}` (about 12 bytes an entry). */
+  const metadataHeader = (n: number) =>
+    `{"__metadata__":{${Array.from({ length: n }, (_, i) => `"k${i}":""`).join(",")}}}`;
+  /** A header of n empty tensors (about 55 bytes each). */
+  const emptyTensors = (n: number) =>
+    `{${Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(",")}}`;
+
+  it("defaults: at most 10,000 metadata entries, 100,000 tensors, 2,000,000 JSON values, depth 64", () => {
+    expect(SAFETENSORS_LIMITS).toMatchObject({
+      maxHeaderBytes: 100_000_000, maxTensors: 100_000, maxMetadataEntries: 10_000, maxJsonDepth: 64, maxJsonValues: 2_000_000, maxRank: 64,
+    });
+    expect(formatError(build(metadataHeader(10_001)))).toBe(
+      "safetensors: test.safetensors: header has more than 10000 __metadata__ entries (the limit is SafetensorsLimits.maxMetadataEntries = 10000)",
+    );
+    expect(parseSafetensors(build(metadataHeader(10_000))).metadata.k9999).toBe("");
+    expect(formatError(build(emptyTensors(100_001)))).toBe(
+      "safetensors: test.safetensors: header lists more than 100000 tensors (the limit is SafetensorsLimits.maxTensors = 100000)",
+    );
+    const longShape = `{"x":{"dtype":"F32","shape":[${"0,".repeat(2_000_000)}0],"data_offsets":[0,0]}}`;
+    expect(formatError(build(longShape))).toMatch(/header has more than 2000000 JSON values \(the limit is SafetensorsLimits\.maxJsonValues = 2000000\)$/);
+  });
+
+  it("limits can be tightened, and each is exact", () => {
+    const limits = { maxTensors: 3, maxMetadataEntries: 2, maxJsonDepth: 3, maxJsonValues: 40, maxHeaderBytes: 300 };
+    expect(parseSafetensors(build(emptyTensors(3)), "f", limits).tensors.size).toBe(3);
+    expect(formatError(build(emptyTensors(4)), limits)).toMatch(/more than 3 tensors .*maxTensors = 3\)$/);
+    // __metadata__ is a key but not a tensor.
+    const withMeta = `{"__metadata__":{"a":"1","b":"2"},${emptyTensors(3).slice(1)}`;
+    expect(parseSafetensors(build(withMeta), "f", limits).metadata).toEqual({ a: "1", b: "2" });
+    expect(formatError(build(metadataHeader(3)), limits)).toMatch(/more than 2 __metadata__ entries/);
+    // The scan counts the literal key; an escaped spelling is caught after parsing.
+    const escaped = `{"\\u005f_metadata__":{"a":"1","b":"2","c":"3"}}`;
+    expect(formatError(build(escaped), limits)).toMatch(/more than 2 __metadata__ entries/);
+    expect(formatError(build(`{"x":{"dtype":"F32","shape":[[0]],"data_offsets":[0,0]}}`), limits)).toMatch(/more than 3 deep .*maxJsonDepth = 3\)$/);
+    expect(formatError(build(`{"x":{"dtype":"F32","shape":[${"1,".repeat(40)}1],"data_offsets":[0,0]}}`), limits)).toMatch(/more than 40 JSON values/);
+    const rank65 = `{"x":{"dtype":"F32","shape":[${"1,".repeat(64)}0],"data_offsets":[0,0]}}`;
+    expect(formatError(build(rank65))).toBe(
+      "safetensors: test.safetensors: tensor 'x': shape has 65 dimensions, more than 64 (the limit is SafetensorsLimits.maxRank)",
+    );
+    expect(parseSafetensors(build(rank65), "f", { maxRank: 65 }).tensors.get("x")!.shape).toHaveLength(65);
+    expect(formatError(build(`{"__metadata__":{"a":"${"x".repeat(300)}"}}`), limits)).toMatch(/header length 325 exceeds the 300-byte limit \(SafetensorsLimits\.maxHeaderBytes/);
+  });
+
+  it("keys inside strings and escaped quotes do not confuse the scan", () => {
+    const tricky = `{"__metadata__":{"a\\"b":"{[,\\"]}:"},"t\\"{":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`;
+    // 5 brackets and 4 commas outside strings: 9 values.
+    const limits = { maxTensors: 1, maxMetadataEntries: 1, maxJsonDepth: 3, maxJsonValues: 9 };
+    const f = parseSafetensors(build(tricky, new Uint8Array(4)), "f", limits);
+    expect(formatError(build(tricky, new Uint8Array(4)), { ...limits, maxJsonValues: 8 })).toMatch(/more than 8 JSON values/);
+    expect([...f.tensors.keys()]).toEqual(['t"{']);
+    expect(f.metadata).toEqual({ 'a"b': '{[,"]}:' });
+  });
+
+  it("errors stay short whatever the file holds", () => {
+    // Rejected before parsing, the message is one line whatever the header's size.
+    const msg = formatError(build(metadataHeader(50_000)));
+    expect(msg.length).toBeLessThan(200);
   });
 });
 

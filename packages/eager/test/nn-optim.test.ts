@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Generator, linearInitBound, readSafetensors, toDTypeArray } from "@dualgrad/core";
+import { FormatError, Generator, linearInitBound, readSafetensors, toDTypeArray, writeSafetensors, type SafeTensor } from "@dualgrad/core";
 import { Tensor, manualSeed, memory, nn, optim, rand, randn, tensor, tidy } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dualgrad-eager-"));
@@ -89,6 +89,46 @@ describe("nn.Module", () => {
       "loadStateDict: size mismatch for 0.weight: copying a param with shape [3,4] from checkpoint, the shape in current model is [4,3]",
     );
     expect(() => model.loadStateDict({ "0.weight": rand([4, 3]), "0.bias": rand([4]), extra: rand([1]) })).toThrow(/unexpected keys \[extra\]/);
+  });
+
+  it("loadTensors and load free what they read when a later tensor fails, and name the file", () => {
+    // The first tensor converts; the second is I64 beyond int32, so the load fails after one tensor exists.
+    const path = join(dir, "bad-i64.safetensors");
+    writeSafetensors(path, new Map([
+      ["a", { dtype: "F32", shape: [1024], data: new Float32Array(1024) }],
+      ["b", { dtype: "I64", shape: [1], data: BigInt64Array.from([2n ** 40n]) }],
+    ]));
+    const before = memory().liveBytes;
+    for (let i = 0; i < 3; i++) {
+      let err: unknown;
+      try {
+        nn.loadTensors(path);
+      } catch (e) {
+        err = e;
+      }
+      expect(memory().liveBytes, "live bytes after a failed loadTensors").toBe(before);
+      expect(err).toBeInstanceOf(FormatError);
+      expect((err as Error).message).toMatch(new RegExp(`^loadTensors: '${path.replace(/[.\\]/g, "\\$&")}': safetensors: tensor 'b': I64 value 1099511627776`));
+      expect(() => nn.load(new nn.Sequential(), path)).toThrow(path);
+    }
+    expect(memory().liveBytes).toBe(before);
+  });
+
+  tidyIt("load names the file and bounds the key lists of a mismatched file", (own) => {
+    const path = join(dir, "many.safetensors");
+    const many = new Map<string, SafeTensor>();
+    for (let i = 0; i < 2000; i++) many.set(`extra.${i}`, { dtype: "F32", shape: [0], data: new Float32Array(0) });
+    writeSafetensors(path, many);
+    const model = own(new nn.Sequential(new nn.Linear(3, 4)));
+    let msg = "";
+    try {
+      nn.load(model, path);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toContain(`load: '${path}': loadStateDict: error(s) in loading state dict: missing keys [0.weight, 0.bias], unexpected keys [extra.0, extra.1,`);
+    expect(msg).toContain("extra.9 and 1990 more]");
+    expect(msg.length).toBeLessThan(500);
   });
 
   tidyIt("MSELoss and CrossEntropyLoss match hand-computed values and check their inputs", (own) => {

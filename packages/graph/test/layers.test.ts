@@ -255,7 +255,7 @@ describe("Sequential: save/load and disposal", () => {
     const wrong = sequential([layers.dense({ units: 4, inputShape: [3] }), layers.dense({ units: 2 })]);
     expect(() => wrong.load(file)).toThrow(/missing keys \[\], unexpected keys \[4\.weight, 4\.bias\]/);
     const wrongShape = sequential([layers.dense({ units: 4, inputShape: [3] }), layers.dense({ units: 6 }), layers.dense({ units: 2 })]);
-    expect(() => wrongShape.load(file)).toThrow("load: size mismatch for 2.weight: the file has shape [5,4], the model has [6,4] (PyTorch layout [out, in])");
+    expect(() => wrongShape.load(file)).toThrow(`load: '${file}': size mismatch for 2.weight: the file has shape [5,4], the model has [6,4] (PyTorch layout [out, in])`);
     for (const m of [a, b, wrong, wrongShape]) m.dispose();
   });
 

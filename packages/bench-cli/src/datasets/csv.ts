@@ -1,7 +1,8 @@
-import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import { DualgradError } from "@dualgrad/core";
+import { DualgradError, listNames, readInputChunks } from "@dualgrad/core";
+import { CsvRecordReader, type CsvField, type CsvRecord } from "./csv-records.js";
 import { splitTrainTest, type ColumnStats, type Dataset } from "./dataset.js";
+import { GrowableArray } from "./growable-array.js";
 import type { Batch } from "./synthetic.js";
 
 /**
@@ -25,160 +26,91 @@ export interface CsvOptions {
   seed?: number;
   /** Value dtype (default float32). */
   dtype?: "float32" | "float64";
-}
-
-/** One parsed field and the line it starts on (a quoted field may span lines). */
-interface CsvField {
-  text: string;
-  line: number;
-  /** Written in quotes (so `""` is an explicit empty value, not a blank line). */
-  quoted: boolean;
-}
-
-/** One record (row) of fields and the line it starts on. */
-interface CsvRecord {
-  line: number;
-  fields: CsvField[];
+  /** Largest file read, in bytes (default {@link CSV_MAX_BYTES}); a larger one is refused before reading. */
+  maxBytes?: number;
 }
 
 /**
- * Splits CSV text into records, RFC 4180 style: fields separated by commas; a field that starts
- * with `"` is quoted and may contain commas, line breaks and doubled quotes (`""` for `"`); CRLF,
- * LF and a lone CR all end a record. Blank lines are skipped (a real record of at least two
- * columns is never blank, and editors often leave a trailing empty line). Spaces around a quoted
- * field (`1, "2"`, common in hand-written files) are ignored; quotes inside an unquoted field are
- * kept literally, as most spreadsheet programs do.
+ * The default CSV size limit: 256 MiB. The file is streamed, so memory is the parsed values
+ * (4 or 8 bytes each, a value taking at least 2 bytes of text) plus the train/test copies: at
+ * worst about 4x the file for float32, typically under 2x.
  */
-function parseRecords(text: string, file: string): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  const n = text.length;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a UTF-8 BOM, as Excel writes
-  let line = 1;
-  /** Consumes one line break at i, if any; true when it did. */
-  const lineBreak = (): boolean => {
-    const c = text.charCodeAt(i);
-    if (c === 13 /* \r */) {
-      i += text.charCodeAt(i + 1) === 10 ? 2 : 1;
-      line++;
-      return true;
-    }
-    if (c === 10 /* \n */) {
-      i++;
-      line++;
-      return true;
-    }
-    return false;
-  };
-  while (i < n) {
-    const record: CsvRecord = { line, fields: [] };
-    for (;;) {
-      const fieldLine = line;
-      let value: string;
-      let j = i;
-      while (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9) j++;
-      const quoted = text.charCodeAt(j) === 34; /* " */
-      if (quoted) {
-        i = j + 1;
-        let parts = "";
-        for (;;) {
-          if (i >= n) throw new DualgradError(`${file}:${fieldLine}: unterminated quoted field (its opening quote is on this line; a quote inside a quoted field is written "")`);
-          const q = text.indexOf('"', i);
-          const end = q < 0 ? n : q;
-          // Count the line breaks inside the quoted text so later line numbers stay right.
-          for (let k = i; k < end; k++) {
-            const c = text.charCodeAt(k);
-            if (c === 10 || (c === 13 && text.charCodeAt(k + 1) !== 10)) line++;
-          }
-          parts += text.slice(i, end);
-          if (q < 0) {
-            i = n;
-            continue;
-          }
-          if (text.charCodeAt(q + 1) === 34) {
-            parts += '"';
-            i = q + 2;
-            continue;
-          }
-          i = q + 1;
-          break;
-        }
-        value = parts;
-        while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
-        const c = text.charCodeAt(i);
-        if (i < n && c !== 44 /* , */ && c !== 10 && c !== 13) {
-          throw new DualgradError(
-            `${file}:${line}: field ${record.fields.length + 1}: unexpected ${JSON.stringify(text[i])} after a closing quote (quote the whole field, and write a quote inside it as "")`,
-          );
-        }
-      } else {
-        let end = i;
-        while (end < n) {
-          const c = text.charCodeAt(end);
-          if (c === 44 || c === 10 || c === 13) break;
-          end++;
-        }
-        value = text.slice(i, end);
-        i = end;
-      }
-      record.fields.push({ text: value, line: fieldLine, quoted });
-      if (i < n && text.charCodeAt(i) === 44) {
-        i++;
-        continue;
-      }
-      lineBreak(); // end of record: a line break, or the end of the text
-      break;
-    }
-    const blank = record.fields.length === 1 && !record.fields[0].quoted && record.fields[0].text.trim() === "";
-    if (!blank) records.push(record);
-  }
-  return records;
-}
+export const CSV_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The most columns a CSV header may have: 1,000,000 (each name is a JS string held until the end). */
+export const CSV_MAX_COLUMNS = 1_000_000;
 
 // A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
 // Stricter than Number(), which also accepts "" (as 0), "0x1f", "0b101" and "Infinity": an empty
 // cell or a hex value in a feature column is almost certainly a mistake in the file.
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+/** The error for a bad value, naming file, line and column (built only on failure: values are many). */
+function valueError(file: string, field: CsvField, column: string, why: string): DualgradError {
+  return new DualgradError(`${file}:${field.line}: column ${JSON.stringify(column)}: ${why}`);
+}
+
 /** The text of a field as a number, or an error naming file, line and column. */
 function parseValue(field: CsvField, file: string, column: string, dtype: "float32" | "float64"): number {
   const t = field.text.trim();
-  const where = `${file}:${field.line}: column ${JSON.stringify(column)}`;
-  if (t === "") throw new DualgradError(`${where}: empty value (missing values are not supported; remove the row or fill it in)`);
-  if (!NUMBER.test(t)) throw new DualgradError(`${where}: ${JSON.stringify(field.text)} is not a number`);
+  if (t === "") throw valueError(file, field, column, "empty value (missing values are not supported; remove the row or fill it in)");
+  if (!NUMBER.test(t)) throw valueError(file, field, column, `${JSON.stringify(field.text)} is not a number`);
   const v = Number(t);
   if (!Number.isFinite(v) || (dtype === "float32" && !Number.isFinite(Math.fround(v)))) {
-    throw new DualgradError(`${where}: ${t} is out of the ${dtype} range`);
+    throw valueError(file, field, column, `${t} is out of the ${dtype} range`);
   }
   return v;
 }
 
-/** Reads the file, turning the usual file-system failures into one-line errors naming it. */
-function readText(path: string): string {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new DualgradError(`${path}: no such file`);
-    if (code === "EACCES") throw new DualgradError(`${path}: permission denied`);
-    throw new DualgradError(`${path}: cannot read: ${(e as Error).message}`);
+/** The header row, checked: column names, the target's index, the feature columns. */
+interface CsvHeader {
+  names: string[];
+  target: number;
+  featureCols: number[];
+}
+
+function readHeader(path: string, header: CsvRecord, targetName: string): CsvHeader {
+  if (header.fieldCount > CSV_MAX_COLUMNS) {
+    throw new DualgradError(`${path}:${header.line}: the header has ${header.fieldCount} columns, more than the limit of ${CSV_MAX_COLUMNS}`);
   }
-  if (isDir) throw new DualgradError(`${path}: is a directory, not a CSV file`);
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new DualgradError(`${path}: cannot read: ${(e as Error).message}`);
+  const names = header.fields.map((f) => f.text.trim());
+  if (names.every((s) => NUMBER.test(s))) {
+    throw new DualgradError(
+      `${path}:${header.line}: no header: the first row must name the columns, but it is all numbers (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", ..." : ""})`,
+    );
   }
+  // A map, not indexOf in a loop: a header of 100k columns must not take quadratic time.
+  const index = new Map<string, number>();
+  names.forEach((s, k) => {
+    if (s === "") throw new DualgradError(`${path}:${header.line}: column ${k + 1} of the header has no name`);
+    const first = index.get(s);
+    if (first !== undefined) throw new DualgradError(`${path}:${header.line}: duplicate column name ${JSON.stringify(s)} (columns ${first + 1} and ${k + 1})`);
+    index.set(s, k);
+  });
+  const target = targetName.trim();
+  const t = index.get(target);
+  if (t === undefined) {
+    throw new DualgradError(`${path}: no column named ${JSON.stringify(targetName)} for --target (columns: ${listNames(names)})`);
+  }
+  const featureCols = names.map((_, k) => k).filter((k) => k !== t);
+  if (featureCols.length === 0) throw new DualgradError(`${path}: the target ${JSON.stringify(target)} is the only column; a regression needs at least one feature column`);
+  return { names, target: t, featureCols };
 }
 
 /**
  * Loads a CSV file as a regression dataset: x [n, features] in file column order (the target
  * column left out), y [n, 1], split into train and test by {@link splitTrainTest} with the given
- * fraction and seed. Throws a `DualgradError` naming the file (and line and column where there
- * is one) for: a missing file, a directory, an empty file, a header that is all numbers (no
- * header), empty or duplicate column names, an unknown target (the columns are listed), no
- * feature column, a row with the wrong number of fields, a value that is not a number, a bad
- * quoted field, or fewer than 2 data rows.
+ * fraction and seed.
+ *
+ * The file is streamed in 1 MiB pieces, row by row into typed columns, so memory follows the
+ * values, not the text; a file over `maxBytes` (default {@link CSV_MAX_BYTES}) is refused before
+ * reading, and a device, FIFO or socket is refused outright (`/dev/zero` never ends).
+ *
+ * Throws a `DualgradError` naming the file (and line and column where there is one) for: a
+ * missing file, a directory or other non-regular file, a file over the size limit, an empty file,
+ * a header that is all numbers (no header), empty or duplicate column names, an unknown target
+ * (the columns are listed), no feature column, a row with the wrong number of fields, a value
+ * that is not a number, a bad quoted field, or fewer than 2 data rows.
  */
 export function loadCsv(path: string, options: CsvOptions): Dataset {
   const dtype = options.dtype ?? "float32";
@@ -186,52 +118,58 @@ export function loadCsv(path: string, options: CsvOptions): Dataset {
   const testFraction = options.testFraction ?? 0.2;
   if (!(testFraction >= 0 && testFraction < 1)) throw new DualgradError(`${path}: test fraction must be in [0, 1), got ${String(testFraction)}`);
   const seed = options.seed ?? 0;
-  const text = readText(path);
-  const records = parseRecords(text, path);
-  if (records.length === 0) throw new DualgradError(`${path}: file is empty (expected a header row of column names, then rows of numbers)`);
-
-  const header = records[0];
-  const names = header.fields.map((f) => f.text.trim());
-  if (names.every((s) => NUMBER.test(s))) {
-    throw new DualgradError(
-      `${path}:${header.line}: no header: the first row must name the columns, but it is all numbers (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", ..." : ""})`,
-    );
-  }
-  names.forEach((s, k) => {
-    if (s === "") throw new DualgradError(`${path}:${header.line}: column ${k + 1} of the header has no name`);
-    const first = names.indexOf(s);
-    if (first !== k) throw new DualgradError(`${path}:${header.line}: duplicate column name ${JSON.stringify(s)} (columns ${first + 1} and ${k + 1})`);
-  });
-  const target = options.target.trim();
-  const t = names.indexOf(target);
-  if (t < 0) {
-    throw new DualgradError(`${path}: no column named ${JSON.stringify(options.target)} for --target (columns: ${names.join(", ")})`);
-  }
-  const featureCols = names.map((_, k) => k).filter((k) => k !== t);
-  if (featureCols.length === 0) throw new DualgradError(`${path}: the target ${JSON.stringify(target)} is the only column; a regression needs at least one feature column`);
-
-  const rows = records.length - 1;
-  if (rows < 2) throw new DualgradError(`${path}: needs at least 2 data rows after the header, got ${rows}`);
-  const ncol = names.length;
-  const nf = featureCols.length;
+  const maxBytes = options.maxBytes ?? CSV_MAX_BYTES;
   const F = dtype === "float64" ? Float64Array : Float32Array;
-  const x = new F(rows * nf);
-  const y = new F(rows);
-  const min = new Array<number>(ncol).fill(Infinity);
-  const max = new Array<number>(ncol).fill(-Infinity);
-  for (let r = 0; r < rows; r++) {
-    const rec = records[r + 1];
-    if (rec.fields.length !== ncol) throw new DualgradError(`${path}:${rec.line}: expected ${ncol} fields, got ${rec.fields.length}`);
+  const column = () => new GrowableArray<Float32Array | Float64Array>((n) => new F(n));
+
+  let header: CsvHeader | null = null;
+  const reader = new CsvRecordReader(path);
+  reader.maxFields = CSV_MAX_COLUMNS + 1;
+  const x = column();
+  const y = column();
+  let rows = 0;
+  let min: number[] = [];
+  let max: number[] = [];
+  const onRecord = (rec: CsvRecord): void => {
+    if (header === null) {
+      header = readHeader(path, rec, options.target);
+      reader.maxFields = header.names.length;
+      min = new Array<number>(header.names.length).fill(Infinity);
+      max = new Array<number>(header.names.length).fill(-Infinity);
+      return;
+    }
+    const { names, target } = header;
+    const ncol = names.length;
+    if (rec.fieldCount !== ncol) throw new DualgradError(`${path}:${rec.line}: expected ${ncol} fields, got ${rec.fieldCount}`);
     // Columns left to right, so the first bad value in a row is the one reported.
-    for (let k = 0, j = 0; k < ncol; k++) {
+    for (let k = 0; k < ncol; k++) {
       const v = parseValue(rec.fields[k], path, names[k], dtype);
       if (v < min[k]) min[k] = v;
       if (v > max[k]) max[k] = v;
-      if (k === t) y[r] = v;
-      else x[r * nf + j++] = v;
+      if (k === target) y.push(v);
+      else x.push(v);
     }
-  }
-  const all: Batch = { x, xShape: [rows, nf], y, yShape: [rows, 1] };
+    rows++;
+  };
+
+  // Not fatal: invalid UTF-8 becomes U+FFFD (as readFileSync(path, "utf8") does), which then
+  // fails as "not a number" with its line, or is kept in a column name. The BOM Excel writes is dropped.
+  const decoder = new TextDecoder("utf-8");
+  readInputChunks(
+    path,
+    { maxBytes, limitName: "CSV size limit (CsvOptions.maxBytes)", kind: "a CSV file", message: (reason) => `${path}: ${reason}` },
+    (chunk) => reader.push(decoder.decode(chunk, { stream: true }), onRecord),
+  );
+  reader.push(decoder.decode(), onRecord);
+  reader.end(onRecord);
+
+  const h = header as CsvHeader | null;
+  if (h === null) throw new DualgradError(`${path}: file is empty (expected a header row of column names, then rows of numbers)`);
+  if (rows < 2) throw new DualgradError(`${path}: needs at least 2 data rows after the header, got ${rows}`);
+  const { names, target: t, featureCols } = h;
+  const target = names[t];
+  const nf = featureCols.length;
+  const all: Batch = { x: x.toArray(), xShape: [rows, nf], y: y.toArray(), yShape: [rows, 1] };
   const { train, test } = splitTrainTest(all, testFraction, seed);
   const columns: ColumnStats[] = names.map((name, k) => ({ name, role: k === t ? "target" : "feature", min: min[k], max: max[k] }));
   const nTest = test ? test.xShape[0] : 0;
@@ -245,7 +183,7 @@ export function loadCsv(path: string, options: CsvOptions): Dataset {
     test,
     summary:
       `${basename(path)}: ${rows} rows (${rows - nTest} train / ${nTest} test), ${nf} feature${nf === 1 ? "" : "s"} ` +
-      `(${featureCols.map((k) => `${names[k]} ${range(k)}`).join(", ")}), target ${target} ${range(t)}`,
+      `(${listNames(featureCols.map((k) => `${names[k]} ${range(k)}`))}), target ${target} ${range(t)}`,
     columns,
   };
 }

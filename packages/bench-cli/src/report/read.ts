@@ -1,7 +1,12 @@
-import * as fs from "node:fs";
-import { DualgradError } from "@dualgrad/core";
+import { DualgradError, readInputText } from "@dualgrad/core";
 import { PEERS } from "../peers/names.js";
 import type { BenchReport } from "./types.js";
+
+/**
+ * The largest report read: 64 MiB. A `bench --json` file is tens of kilobytes; the bound keeps a
+ * wrong path (a log, a dataset) from being parsed whole.
+ */
+export const REPORT_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads a results file written by `dualgrad bench --json` (or {@link writeReports}) back into a
@@ -13,22 +18,16 @@ import type { BenchReport } from "./types.js";
  * with a message that names it and the first field that is off, rather than as a TypeError deep
  * inside a chart. Extra fields are allowed: the format is additive.
  *
- * @throws DualgradError naming `path` when it does not exist, is a directory, cannot be read, is
- *   not JSON, or is not a dualgrad bench report.
+ * @throws DualgradError naming `path` when it does not exist, is a directory, a device or FIFO,
+ *   is over {@link REPORT_MAX_BYTES}, cannot be read, is not JSON, or is not a dualgrad bench report.
  */
 export function readReport(path: string): BenchReport {
-  let text: string;
-  try {
-    if (fs.statSync(path).isDirectory()) {
-      throw new DualgradError(`cannot read report '${path}': it is a directory, not a JSON file`);
-    }
-    text = fs.readFileSync(path, "utf8");
-  } catch (e) {
-    if (e instanceof DualgradError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new DualgradError(`cannot read report '${path}': no such file`, { cause: e });
-    throw new DualgradError(`cannot read report '${path}': ${(e as Error).message}`, { cause: e });
-  }
+  const text = readInputText(path, {
+    maxBytes: REPORT_MAX_BYTES,
+    limitName: "limit for a report",
+    kind: "a JSON file",
+    message: (reason) => `cannot read report '${path}': ${reason}`,
+  });
 
   let data: unknown;
   try {

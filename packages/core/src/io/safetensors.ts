@@ -9,11 +9,11 @@
  * The reader treats its input as hostile: every field is checked and every failure is a
  * {@link FormatError} whose message starts with `safetensors: `, names the source and the tensor.
  */
-import * as fs from "node:fs";
 import type { DType, TypedArrayOf } from "../dtype.js";
 import { DualgradError, FormatError, ShapeError } from "../errors.js";
 import { formatShape } from "../shape.js";
 import { writeFileAtomic } from "./atomic-write.js";
+import { readInputFile } from "./read-file.js";
 
 /** The safetensors dtypes dualgrad reads and writes. */
 export type SafeDType = "F32" | "F64" | "I32" | "I64";
@@ -60,8 +60,40 @@ const KNOWN_UNSUPPORTED = new Set([
   "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64",
 ]);
 
-/** The Rust library's MAX_HEADER_SIZE: larger lengths are corruption, not a real header. */
-const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Bounds on what a safetensors reader accepts, so that a small hostile file cannot cost
+ * gigabytes or minutes: JSON.parse of a header costs far more memory than the header's bytes
+ * (tens of bytes per value), so the counts are checked by a cheap scan of the raw bytes first.
+ * Real checkpoints sit far below every default (a few thousand tensors of rank at most 5, a
+ * handful of metadata strings, nesting depth 3).
+ */
+export interface SafetensorsLimits {
+  /** Largest file {@link readSafetensors} reads (default 2^31 - 1 bytes, Node's readFileSync limit). */
+  maxFileBytes?: number;
+  /** Largest header (default 100,000,000 bytes, the Rust library's MAX_HEADER_SIZE). */
+  maxHeaderBytes?: number;
+  /** Most tensors in one file (default 100,000). */
+  maxTensors?: number;
+  /** Most `__metadata__` entries (default 10,000). */
+  maxMetadataEntries?: number;
+  /** Deepest nesting of JSON arrays and objects in the header (default 64; a valid header has 3). */
+  maxJsonDepth?: number;
+  /** Most JSON values in the header, counted as commas plus brackets (default 2,000,000). */
+  maxJsonValues?: number;
+  /** Most dimensions in one tensor's shape (default 64), so no shape printed in an error is megabytes long. */
+  maxRank?: number;
+}
+
+/** The default {@link SafetensorsLimits}. */
+export const SAFETENSORS_LIMITS: Readonly<Required<SafetensorsLimits>> = Object.freeze({
+  maxFileBytes: 2 ** 31 - 1,
+  maxHeaderBytes: 100_000_000,
+  maxTensors: 100_000,
+  maxMetadataEntries: 10_000,
+  maxJsonDepth: 64,
+  maxJsonValues: 2_000_000,
+  maxRank: 64,
+});
 
 const METADATA_KEY = "__metadata__";
 
@@ -122,29 +154,73 @@ function isJsonWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const METADATA_BYTES = new TextEncoder().encode(`"${METADATA_KEY}"`);
+
+function isKeyOf(bytes: Uint8Array, begin: number, end: number, quotedKey: Uint8Array): boolean {
+  if (end - begin !== quotedKey.length) return false;
+  for (let i = 0; i < quotedKey.length; i++) if (bytes[begin + i] !== quotedKey[i]) return false;
+  return true;
+}
+
 /**
- * The top-level keys of a JSON object text in the order written. JSON.parse loses that order for
- * integer-like names ("0", "1", ... are enumerated numerically first), and it silently keeps the
- * last of duplicate keys; scanning the text recovers both. Only called on text JSON.parse accepted.
+ * One pass over the raw header bytes, before anything is decoded or parsed, that enforces the
+ * count and depth limits and records where each top-level key is. Working on bytes is safe
+ * because every JSON structural character is ASCII and UTF-8 never reuses ASCII bytes inside a
+ * multi-byte character. The scan tolerates invalid JSON (JSON.parse rejects it afterwards); it
+ * only counts, so that JSON.parse is never handed more than the limits allow.
+ *
+ * Key positions matter because JSON.parse loses the written order for integer-like names ("0",
+ * "1", ... enumerate first) and silently keeps the last of duplicate keys; the ranges (quotes
+ * included) recover both once JSON.parse has accepted the text.
  */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
+function scanHeader(
+  bytes: Uint8Array,
+  limits: Required<SafetensorsLimits>,
+  fail: (msg: string) => never,
+): [number, number][] {
+  const keys: [number, number][] = [];
+  const n = bytes.length;
   let depth = 0;
-  const n = text.length;
+  let values = 0;
+  let metadataEntries = 0;
+  let inMetadata = false;
+  let tensors = 0;
+  const limit = (what: string, name: keyof SafetensorsLimits): never =>
+    fail(`header ${what} (the limit is SafetensorsLimits.${name} = ${limits[name]})`);
   for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
+    const c = bytes[i];
+    if (c === QUOTE) {
       let j = i + 1;
-      while (j < n && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
-      if (depth === 1) {
+      while (j < n && bytes[j] !== QUOTE) j += bytes[j] === BACKSLASH ? 2 : 1;
+      if (depth === 1 || (depth === 2 && inMetadata)) {
         let k = j + 1;
-        while (k < n && isJsonWhitespace(text.charCodeAt(k))) k++;
-        // A string followed by ':' is a key; a value string is followed by ',' or '}'.
-        if (text.charCodeAt(k) === 0x3a) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+        while (k < n && isJsonWhitespace(bytes[k])) k++;
+        // A string followed by ':' is a key; a value string is followed by ',', '}' or ']'.
+        if (bytes[k] === 0x3a) {
+          if (depth === 1) {
+            keys.push([i, j + 1]);
+            inMetadata = isKeyOf(bytes, i, j + 1, METADATA_BYTES);
+            if (!inMetadata && ++tensors > limits.maxTensors) {
+              limit(`lists more than ${limits.maxTensors} tensors`, "maxTensors");
+            }
+          } else if (++metadataEntries > limits.maxMetadataEntries) {
+            limit(`has more than ${limits.maxMetadataEntries} __metadata__ entries`, "maxMetadataEntries");
+          }
+        }
       }
       i = j;
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limits.maxJsonDepth) {
+        limit(`nests arrays or objects more than ${limits.maxJsonDepth} deep`, "maxJsonDepth");
+      }
+      if (++values > limits.maxJsonValues) limit(`has more than ${limits.maxJsonValues} JSON values`, "maxJsonValues");
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c && ++values > limits.maxJsonValues) {
+      limit(`has more than ${limits.maxJsonValues} JSON values`, "maxJsonValues");
+    }
   }
   return keys;
 }
@@ -180,12 +256,15 @@ interface RawEntry {
  *
  * @param bytes the whole file.
  * @param source how to name the file in error messages (usually its path).
+ * @param limits bounds on the header (see {@link SafetensorsLimits}); exceeding one is a
+ *   FormatError naming the limit, raised by a byte scan before the header is decoded or parsed.
  * @throws FormatError (message starting `safetensors: `) for anything malformed: truncation, a bad
  *   or absurd header length, header that is not UTF-8 JSON object, bad metadata, a missing or bad
  *   dtype/shape/data_offsets, a dtype dualgrad does not support, offsets outside the data section,
  *   a byte size that disagrees with the shape, overlapping tensors, duplicate names.
  */
-export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): SafetensorsFile {
+export function parseSafetensors(bytes: Uint8Array, source = "<bytes>", limits: SafetensorsLimits = {}): SafetensorsFile {
+  const lim = { ...SAFETENSORS_LIMITS, ...limits };
   // Explicitly typed so TypeScript treats each call as ending the path (narrowing after checks).
   const fail: (msg: string) => never = (msg) => {
     throw new FormatError(`safetensors: ${source}: ${msg}`);
@@ -196,19 +275,24 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // BigInt first: a hostile u64 must not be rounded into a plausible-looking number.
   const headerLen = view.getBigUint64(0, true);
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-    fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt file?)`);
+  if (headerLen > BigInt(lim.maxHeaderBytes)) {
+    fail(
+      `header length ${headerLen} exceeds the ${lim.maxHeaderBytes}-byte limit ` +
+        `(SafetensorsLimits.maxHeaderBytes; corrupt file?)`,
+    );
   }
   const n = Number(headerLen);
   if (8 + n > bytes.byteLength) {
     fail(`header length ${n} runs past the end of the file (${bytes.byteLength} bytes; truncated?)`);
   }
 
+  const keyRanges = scanHeader(bytes.subarray(8, 8 + n), lim, fail);
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   let text: string;
   try {
     // fatal: reject invalid UTF-8 instead of inventing U+FFFD; ignoreBOM: keep a BOM so JSON.parse
     // rejects it, as the Rust library does.
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
+    text = decoder.decode(bytes.subarray(8, 8 + n));
   } catch {
     return fail(`header is not valid UTF-8`);
   }
@@ -222,7 +306,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
     return fail(`header must be a JSON object, got ${Array.isArray(header) ? "an array" : show(header)}`);
   }
 
-  const keys = topLevelKeys(text);
+  const keys = keyRanges.map(([b, e]) => JSON.parse(decoder.decode(bytes.subarray(8 + b, 8 + e))) as string);
   const seen = new Set<string>();
   for (const k of keys) {
     if (seen.has(k)) fail(`duplicate entry ${q(k)} in the header`);
@@ -237,7 +321,12 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
     // null is what the Rust library's Option<HashMap> accepts as "no metadata".
     if (!isPlainObject(rawMeta)) fail(`__metadata__ must be an object of strings, got ${show(rawMeta)}`);
     const meta = rawMeta as Record<string, unknown>;
-    for (const k of Object.keys(meta)) {
+    const metaKeys = Object.keys(meta);
+    // The scan counted by the literal key; this catches a "__metadata__" spelled with escapes.
+    if (metaKeys.length > lim.maxMetadataEntries) {
+      fail(`header has more than ${lim.maxMetadataEntries} __metadata__ entries (the limit is SafetensorsLimits.maxMetadataEntries)`);
+    }
+    for (const k of metaKeys) {
       const v = meta[k];
       if (typeof v !== "string") fail(`__metadata__ value for key ${q(k)} must be a string, got ${show(v)}`);
       defineString(metadata, k, v as string);
@@ -271,6 +360,9 @@ export function parseSafetensors(bytes: Uint8Array, source = "<bytes>"): Safeten
     if (shape === undefined) fail(`${t}: missing shape`);
     if (!Array.isArray(shape)) fail(`${t}: shape must be an array of non-negative integers, got ${show(shape)}`);
     const dims = shape as unknown[];
+    if (dims.length > lim.maxRank) {
+      fail(`${t}: shape has ${dims.length} dimensions, more than ${lim.maxRank} (the limit is SafetensorsLimits.maxRank)`);
+    }
     for (const d of dims) {
       if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
         fail(`${t}: shape ${show(shape)} has entry ${show(d)}, which is not a non-negative integer`);
@@ -443,31 +535,20 @@ export function serializeSafetensors(
 }
 
 /**
- * Reads and parses a safetensors file.
+ * Reads and parses a safetensors file, within `limits` (see {@link SafetensorsLimits}).
  *
- * @throws DualgradError naming the path when it does not exist, is a directory or cannot be read.
+ * @throws InputFileError naming the path when it does not exist, cannot be read, is a directory,
+ *   a device, FIFO or socket (`/dev/zero` would never end, a FIFO would block), or is larger
+ *   than `limits.maxFileBytes`.
  * @throws FormatError when the contents are not a valid safetensors file (see {@link parseSafetensors}).
  */
-export function readSafetensors(path: string): SafetensorsFile {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : e instanceof Error ? e.message : String(e);
-    throw new DualgradError(`safetensors: cannot read '${path}': ${why}`, { cause: e });
-  }
-  if (st.isDirectory()) throw new DualgradError(`safetensors: cannot read '${path}': it is a directory`);
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(path);
-  } catch (e) {
-    throw new DualgradError(
-      `safetensors: cannot read '${path}': ${e instanceof Error ? e.message : String(e)}`,
-      { cause: e },
-    );
-  }
-  return parseSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+export function readSafetensors(path: string, limits: SafetensorsLimits = {}): SafetensorsFile {
+  const bytes = readInputFile(path, {
+    maxBytes: limits.maxFileBytes ?? SAFETENSORS_LIMITS.maxFileBytes,
+    limitName: "limit (SafetensorsLimits.maxFileBytes)",
+    message: (reason) => `safetensors: cannot read '${path}': ${reason}`,
+  });
+  return parseSafetensors(bytes, path, limits);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DualgradError, formatShape, shapesEqual } from "@dualgrad/core";
+import { DualgradError, formatShape, listNames, shapesEqual } from "@dualgrad/core";
 import { noGrad } from "../grad-mode.js";
 import { keep } from "../scope.js";
 import { Tensor } from "../tensor.js";
@@ -87,7 +87,7 @@ export abstract class Module {
     const unexpected = [...entries.keys()].filter((k) => !own.has(k));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
       throw new DualgradError(
-        `loadStateDict: error(s) in loading state dict: missing keys [${missing.join(", ")}], unexpected keys [${unexpected.join(", ")}]`,
+        `loadStateDict: error(s) in loading state dict: missing keys [${listNames(missing)}], unexpected keys [${listNames(unexpected)}]`,
       );
     }
     for (const [name, p] of own) {

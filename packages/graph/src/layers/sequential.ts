@@ -1,5 +1,5 @@
 import {
-  DualgradError, Generator, defaultGenerator, formatShape, readSafetensors, safeDTypeOf, shapesEqual, toDTypeArray, writeSafetensors,
+  DualgradError, FormatError, Generator, listNames, defaultGenerator, formatShape, readSafetensors, safeDTypeOf, shapesEqual, toDTypeArray, writeSafetensors,
   type SafeTensor, type TypedArray,
 } from "@dualgrad/core";
 import { fn, type GraphFunction } from "../function.js";
@@ -457,7 +457,8 @@ export class Sequential {
   /**
    * Loads weights saved by {@link save}, by the eager frontend or by PyTorch (names and shapes
    * must match exactly, as PyTorch's strict `load_state_dict`; dtypes are converted). Everything
-   * is checked before any weight is written.
+   * is checked before any weight is written, and nothing is allocated in core before then, so a
+   * bad file leaves the model as it was and leaks nothing. Every error names the file.
    */
   load(path: string): void {
     this.check("load");
@@ -467,14 +468,19 @@ export class Sequential {
     const missing = own.filter((o) => !file.tensors.has(o.name)).map((o) => o.name);
     const unexpected = [...file.tensors.keys()].filter((k) => !ownNames.has(k));
     if (missing.length > 0 || unexpected.length > 0) {
-      throw new DualgradError(`load: '${path}' does not match model '${this.name}': missing keys [${missing.join(", ")}], unexpected keys [${unexpected.join(", ")}]`);
+      throw new DualgradError(`load: '${path}' does not match model '${this.name}': missing keys [${listNames(missing)}], unexpected keys [${listNames(unexpected)}]`);
     }
     const values: TypedArray[] = own.map(({ name, variable }) => {
       const t = file.tensors.get(name)!;
       if (!shapesEqual(t.shape, variable.shape)) {
-        throw new DualgradError(`load: size mismatch for ${name}: the file has shape ${formatShape(t.shape)}, the model has ${formatShape(variable.shape)} (PyTorch layout [out, in])`);
+        throw new DualgradError(`load: '${path}': size mismatch for ${name}: the file has shape ${formatShape(t.shape)}, the model has ${formatShape(variable.shape)} (PyTorch layout [out, in])`);
       }
-      return toDTypeArray(t, variable.dtype, name);
+      try {
+        return toDTypeArray(t, variable.dtype, name);
+      } catch (e) {
+        if (e instanceof FormatError) throw new FormatError(`load: '${path}': ${e.message}`, { cause: e });
+        throw e;
+      }
     });
     own.forEach(({ variable }, i) => variable.assign(values[i]));
   }
