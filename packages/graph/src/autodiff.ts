@@ -13,6 +13,17 @@ import { Variable } from "./variable.js";
 /** Value ids of d(output)/d(wrt[i]), appended to `b`'s graph. `seed` is the output's cotangent (default 1). */
 export function gradientIds(b: GraphBuilder, output: number, wrt: readonly number[], seed?: number): number[] {
   const nodes = b.graph.nodes;
+  // A wrt value the output does not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'.
+  return backprop(b, output, wrt, seed).map((g, k) => g ?? b.emit("broadcast_to", [b.constant(0, nodes[wrt[k]].dtype)], { shape: nodes[wrt[k]].shape }));
+}
+
+/**
+ * The reverse sweep behind {@link gradientIds}: value ids of d(output)/d(wrt[i]), or `undefined`
+ * where no path connects them. `through(id)` (default: every node) says which nodes gradients
+ * may flow through, which is how a GradientTape limits them to the operations it recorded.
+ */
+export function backprop(b: GraphBuilder, output: number, wrt: readonly number[], seed?: number, through: (id: number) => boolean = () => true): (number | undefined)[] {
+  const nodes = b.graph.nodes;
   const out = nodes[output];
   if (!isFloat(out.dtype)) throw new DualgradError(`grad: the output must be floating point, got ${out.dtype}`);
   if (seed === undefined && out.shape.reduce((x, y) => x * y, 1) !== 1) {
@@ -21,13 +32,13 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
   // Which values depend on a wrt value: only their cotangents are worth computing.
   const wanted = new Set(wrt);
   const onPath = new Array<boolean>(output + 1).fill(false);
-  for (let id = 0; id <= output; id++) onPath[id] = wanted.has(id) || nodes[id].inputs.some((i) => onPath[i]);
+  for (let id = 0; id <= output; id++) onPath[id] = wanted.has(id) || (through(id) && nodes[id].inputs.some((i) => onPath[i]));
   const cot = new Map<number, number>();
   cot.set(output, seed ?? b.emit("reshape", [b.constant(1, out.dtype)], { shape: out.shape }));
   for (let id = output; id >= 0; id--) {
     const g = cot.get(id);
     const n = nodes[id];
-    if (g === undefined) continue;
+    if (g === undefined || !through(id)) continue;
     if (n.op === "fused") throw new DualgradError("grad: differentiate before fusion (fused nodes have no VJP)");
     if (!isPrimNode(n)) continue; // inputs, variables and constants end the chain
     const wants = n.inputs.map((i) => onPath[i] && isFloat(nodes[i].dtype));
@@ -40,8 +51,7 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
       cot.set(input, prev === undefined ? gi : b.emit("add", [prev, gi], {}));
     });
   }
-  // A wrt value the output does not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'.
-  return wrt.map((w) => cot.get(w) ?? b.emit("broadcast_to", [b.constant(0, nodes[w].dtype)], { shape: nodes[w].shape }));
+  return wrt.map((w) => cot.get(w));
 }
 
 /** Node `n`'s VJP rule, emitting into `b` (generic in the primitive, so its attributes are typed by it). */

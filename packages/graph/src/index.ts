@@ -9,7 +9,9 @@ export * from "./ir.js";
 export { GraphBuilder, callSite } from "./builder.js";
 export * from "./symbolic.js";
 export { Variable } from "./variable.js";
-export { gradients, gradientIds, grad, valueAndGrad } from "./autodiff.js";
+export { gradients, gradientIds, backprop, grad, valueAndGrad } from "./autodiff.js";
+export { GradientTape, zip, type GradientTapeOptions, type GradientOptions, type Gradients, type Sources } from "./gradient-tape.js";
+export { Loss, MeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, losses, type CrossentropyOptions } from "./losses.js";
 export { fn, jit, trace, traceGraph, type InputSpec, lowerGraph, type FunctionOptions, type GraphFunction, type Lowered, type StageSwitch } from "./function.js";
 export { compile, CompiledGraph, type CompileOptions } from "./compile.js";
 export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./plan.js";
@@ -26,6 +28,7 @@ export { constantFolding, type ConstantFoldingOptions } from "./passes/constant-
 export { algebraicSimplification } from "./passes/simplify.js";
 export { matmulTransposeFlags } from "./passes/transpose-flags.js";
 export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
+export { sgdOptions, adamOptions } from "./optimizer-config.js";
 export { Linear, linear, mseLoss, crossEntropy, binaryCrossEntropyWithLogits, type LinearOptions } from "./nn.js";
 export * from "./export/index.js";
 export * from "./layers/index.js";

@@ -3,6 +3,9 @@ import { gradients } from "./autodiff.js";
 import type { GraphBuilder } from "./builder.js";
 import { SymbolicTensor, assign, read } from "./symbolic.js";
 import { Variable } from "./variable.js";
+import { adamOptions, sgdOptions, type AdamConfig, type SGDConfig } from "./optimizer-config.js";
+
+export type { AdamConfig, SGDConfig };
 
 /** A state of one of core's update rules: named values (null where the rule keeps none). */
 type RuleState = Record<string, number | null>;
@@ -26,8 +29,18 @@ export abstract class GraphOptimizer {
     this.applyGradients(params.map((p, i) => [grads[i], p]));
   }
 
-  /** Records updates for explicit (gradient, variable) pairs (as `tf.keras` `apply_gradients`). */
-  applyGradients(pairs: readonly [SymbolicTensor, Variable][]): void {
+  /**
+   * Records updates for explicit (gradient, variable) pairs, as Keras's `apply_gradients`
+   * (`opt.applyGradients(zip(grads, model.trainableVariables))`). A pair whose gradient is
+   * null (a variable the loss does not depend on) is skipped with a warning, as Keras does;
+   * all of them null is an error.
+   */
+  applyGradients(gradsAndVars: Iterable<readonly [SymbolicTensor | null | undefined, Variable]>): void {
+    const all = [...gradsAndVars];
+    const pairs = all.filter((p): p is [SymbolicTensor, Variable] => p[0] !== null && p[0] !== undefined);
+    const missing = all.filter((p) => p[0] === null || p[0] === undefined).map((p) => p[1].name);
+    if (pairs.length === 0) throw new DualgradError(`${this.constructor.name}.applyGradients: no gradients provided for any variable (${missing.join(", ") || "none given"})`);
+    if (missing.length > 0) console.warn(`${this.constructor.name}.applyGradients: gradients do not exist for variables [${missing.join(", ")}]; they are not updated`);
     // The step count is float64, like PyTorch's Python-float bias corrections.
     this.stepVar ??= new Variable([], "float64", { name: `${this.constructor.name.toLowerCase()}/step` });
     const t = read(this.stepVar).add(1);
@@ -72,16 +85,13 @@ export abstract class GraphOptimizer {
   }
 }
 
-/** Hyper-parameters of {@link SGD}: `lr`, `momentum`, `dampening`, `nesterov`, `weightDecay`. */
-export type SGDConfig = C.SgdOptions;
 
-/** SGD with momentum, Nesterov and weight decay, PyTorch's update in-graph. */
+/** SGD with momentum, Nesterov and weight decay, PyTorch's update in-graph; `new SGD({ lr })` or Keras's `new SGD({ learningRate })`. */
 export class SGD extends GraphOptimizer {
   readonly config: C.SgdConfig;
   constructor(config: SGDConfig) {
     super();
-    this.config = C.sgdConfig(config);
-    if (!(this.config.lr >= 0)) throw new DualgradError(`SGD: invalid lr ${config.lr}`);
+    this.config = C.sgdConfig(sgdOptions(config));
   }
 
   protected get slotNames(): Record<string, string> {
@@ -94,10 +104,8 @@ export class SGD extends GraphOptimizer {
 
 }
 
-/** Hyper-parameters of {@link Adam}: `lr`, `betas`, `eps`, `weightDecay`. */
-export type AdamConfig = C.AdamOptions;
 
-/** Adam (and AdamW with `decoupled`), bias corrections computed in-graph from the step count. */
+/** Adam (and AdamW with `decoupled`), bias corrections computed in-graph from the step count; PyTorch's or Keras's option names (see {@link AdamConfig}). */
 export class Adam extends GraphOptimizer {
   readonly lr: number;
   readonly beta1: number;
@@ -106,7 +114,7 @@ export class Adam extends GraphOptimizer {
   readonly weightDecay: number;
   constructor(config: AdamConfig = {}, readonly decoupled = false) {
     super();
-    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = C.adamConfig(config, decoupled));
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = C.adamConfig(adamOptions(config), decoupled));
   }
 
   protected readonly slotNames = { expAvg: "exp_avg", expAvgSq: "exp_avg_sq" };

@@ -11,6 +11,7 @@ export * from "./softmax.js";
 export * from "./mse.js";
 export * from "./cross-entropy.js";
 export * from "./bce-with-logits.js";
+export * from "./probability-losses.js";
 export * from "./matmul.js";
 export * from "./linear.js";
 export * from "./linear-init.js";

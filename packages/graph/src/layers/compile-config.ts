@@ -1,6 +1,8 @@
 import { DualgradError } from "@dualgrad/core";
 import { crossEntropy, mseLoss } from "../nn.js";
-import { Adam, GraphOptimizer, SGD } from "../optimizers.js";
+import { Loss, SparseCategoricalCrossentropy } from "../losses.js";
+import { Adam, AdamW, GraphOptimizer, SGD } from "../optimizers.js";
+import type { AdamConfig, SGDConfig } from "../optimizer-config.js";
 import type { SymbolicTensor } from "../symbolic.js";
 
 /**
@@ -21,10 +23,18 @@ export const LOSS_NAMES: readonly LossName[] = ["mse", "meanSquaredError", "spar
 /** The valid {@link OptimizerName}s. */
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam"];
 
+/**
+ * An optimizer by Keras's serialised form, `{ className: "SGD", config: { learningRate: 0.1 } }`
+ * (`keras.optimizers.get`'s dict), the config in either library's names.
+ */
+export type OptimizerSpec =
+  | { className: "SGD"; config: SGDConfig }
+  | { className: "Adam" | "AdamW"; config?: AdamConfig };
+
 /** A resolved loss: the traced loss function and whether targets are int32 class labels. */
 export interface ResolvedLoss {
-  /** Canonical name. */
-  name: "meanSquaredError" | "sparseCategoricalCrossentropy";
+  /** Canonical name (Keras's, for a loss object). */
+  name: string;
   /** Scalar loss of model outputs `[B, out]` against targets (`[B, out]` or int32 `[B]`). */
   fn: (output: SymbolicTensor, target: SymbolicTensor) => SymbolicTensor;
   /** True when targets are class indices (and accuracy is reported). */
@@ -40,8 +50,14 @@ function describe(v: unknown): string {
   return String(v);
 }
 
-/** Resolves a loss name; unknown names are a {@link DualgradError} listing the valid ones. */
+/**
+ * Resolves a loss: a loss object (`new losses.MeanSquaredError()`, ...) is called as
+ * `loss.call(y, output)`; a name as below. Unknown names are a {@link DualgradError} listing the valid ones.
+ */
 export function resolveLoss(loss: unknown): ResolvedLoss {
+  if (loss instanceof Loss) {
+    return { name: loss.name, fn: (output, target) => loss.call(target, output), sparseLabels: loss instanceof SparseCategoricalCrossentropy };
+  }
   switch (loss) {
     case "mse":
     case "meanSquaredError":
@@ -56,11 +72,18 @@ export function resolveLoss(loss: unknown): ResolvedLoss {
 }
 
 /**
- * Resolves an optimizer: an instance is used as is; `'sgd'` is SGD(lr 0.01) and `'adam'` is
+ * Resolves an optimizer: an instance is used as is; an {@link OptimizerSpec} is constructed; `'sgd'` is SGD(lr 0.01) and `'adam'` is
  * Adam(lr 0.001), Keras's defaults. Anything else is a {@link DualgradError} listing the choices.
  */
 export function resolveOptimizer(optimizer: unknown): GraphOptimizer {
   if (optimizer instanceof GraphOptimizer) return optimizer;
+  if (typeof optimizer === "object" && optimizer !== null && "className" in optimizer) {
+    const spec = optimizer as OptimizerSpec;
+    if (spec.className === "SGD") return new SGD(spec.config);
+    if (spec.className === "Adam") return new Adam(spec.config);
+    if (spec.className === "AdamW") return new AdamW(spec.config);
+    throw new DualgradError(`compile: unknown optimizer className ${describe((spec as { className: unknown }).className)}; valid choices: 'SGD', 'Adam', 'AdamW'`);
+  }
   switch (optimizer) {
     case "sgd":
       return new SGD({ lr: 0.01 });
@@ -68,7 +91,7 @@ export function resolveOptimizer(optimizer: unknown): GraphOptimizer {
       return new Adam({ lr: 0.001 });
     default:
       throw new DualgradError(
-        `compile: unknown optimizer ${describe(optimizer)}; valid choices: ${choices(OPTIMIZER_NAMES)} or a GraphOptimizer instance (SGD, Adam, AdamW, optimizers.sgd(lr), ...)`,
+        `compile: unknown optimizer ${describe(optimizer)}; valid choices: ${choices(OPTIMIZER_NAMES)} a GraphOptimizer instance (SGD, Adam, AdamW, optimizers.sgd(lr), ...) or { className, config }`,
       );
   }
 }

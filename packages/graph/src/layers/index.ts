@@ -11,7 +11,7 @@ export {
   Sequential, sequential,
   type SequentialOptions, type CompileArgs, type FitArgs, type EpochLogs, type History, type HistoryRecord, type EvaluateResult, type BatchArgs,
 } from "./sequential.js";
-export { LOSS_NAMES, OPTIMIZER_NAMES, resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type ResolvedLoss } from "./compile-config.js";
+export { LOSS_NAMES, OPTIMIZER_NAMES, resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type OptimizerSpec, type ResolvedLoss } from "./compile-config.js";
 
 /** Layer constructors, as the `tf.layers` namespace. */
 export const layers = {

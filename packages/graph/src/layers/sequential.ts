@@ -5,10 +5,11 @@ import {
 import { fn, type GraphFunction } from "../function.js";
 import { HostTensor, isTensorData, type TensorData } from "../host-tensor.js";
 import type { GraphOptimizer } from "../optimizers.js";
-import type { SymbolicTensor } from "../symbolic.js";
+import { SymbolicTensor } from "../symbolic.js";
 import type { Variable } from "../variable.js";
 import { RowGatherer, batchRanges, checkBatchSize, rangeIndices, shuffledIndices } from "./batching.js";
-import { resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type ResolvedLoss } from "./compile-config.js";
+import type { Loss } from "../losses.js";
+import { resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type OptimizerSpec, type ResolvedLoss } from "./compile-config.js";
 import { Dense } from "./dense.js";
 
 /**
@@ -30,10 +31,14 @@ export interface SequentialOptions {
 
 /** Arguments of {@link Sequential.compile}. */
 export interface CompileArgs {
-  /** A GraphOptimizer instance, or `'sgd'` (lr 0.01) / `'adam'` (lr 0.001). */
-  optimizer: GraphOptimizer | OptimizerName;
-  /** The loss; with `'sparseCategoricalCrossentropy'` the last layer's outputs are logits and accuracy is reported. */
-  loss: LossName;
+  /** A GraphOptimizer instance, `'sgd'` (lr 0.01) / `'adam'` (lr 0.001), or Keras's `{ className, config }`. */
+  optimizer: GraphOptimizer | OptimizerName | OptimizerSpec;
+  /**
+   * The loss: a name (with `'sparseCategoricalCrossentropy'` the last layer's outputs are logits)
+   * or a loss object such as `new losses.BinaryCrossentropy({ fromLogits: true })`. Accuracy is
+   * reported for sparse categorical cross-entropy.
+   */
+  loss: LossName | Loss;
 }
 
 /** Per-epoch metrics passed to `onEpochEnd` (Keras's `logs`). */
@@ -195,6 +200,33 @@ export class Sequential {
     return this.layers.reduce((h, l) => l.apply(h), x);
   }
 
+  /**
+   * The model on a batch inside a traced function (`fn`/`jit`), as Keras's `model(x)` and
+   * TF.js's `model.apply(x)`: x `[B, in]` gives `[B, units]`. Use it in a custom training step
+   * with a GradientTape and {@link trainableVariables}.
+   */
+  apply(x: SymbolicTensor): SymbolicTensor {
+    this.check("apply");
+    if (!(x instanceof SymbolicTensor)) {
+      throw new DualgradError(`apply: model '${this.name}' takes a symbolic tensor inside fn()/jit(); for concrete data use predict(x)`);
+    }
+    if (x.ndim !== 2 || x.shape[1] !== this.inputSize) {
+      throw new DualgradError(`apply: model '${this.name}' expects input [batch, ${this.inputSize}], got ${formatShape(x.shape)}`);
+    }
+    return this.forward(x);
+  }
+
+  /** Keras's `model.call(x, training=...)`: {@link apply}; `training` changes nothing, since Dense layers behave the same in training and inference. */
+  call(x: SymbolicTensor, _options: { training?: boolean } = {}): SymbolicTensor {
+    return this.apply(x);
+  }
+
+  /** Every trainable variable, layer by layer (weight, then bias), as Keras's `model.trainable_variables`. */
+  get trainableVariables(): Variable[] {
+    this.check("trainableVariables");
+    return this.parameters();
+  }
+
   private check(api: string): void {
     if (this.disposed) throw new DualgradError(`${api}: model '${this.name}' was disposed`);
   }
@@ -237,7 +269,7 @@ export class Sequential {
       { name: `${this.name}.trainStep` },
     ) as GraphFunction<HostTensor[]>;
     const evaluate = fn((x: SymbolicTensor, y: SymbolicTensor) => outputs(x, y)[1], { name: `${this.name}.evaluate` }) as GraphFunction<HostTensor[]>;
-    this.compiled = { loss, optimizer, ownsOptimizer: typeof args.optimizer === "string", train, evaluate };
+    this.compiled = { loss, optimizer, ownsOptimizer: optimizer !== args.optimizer, train, evaluate };
   }
 
   /** Validates x `[N, in]` and returns N. */
