@@ -2,6 +2,7 @@ import { DualgradError } from "@dualgrad/core";
 import { backprop } from "./autodiff.js";
 import type { GraphBuilder } from "./builder.js";
 import { SymbolicTensor, currentTrace, withTrace } from "./symbolic.js";
+import { leavesOf, withLeaves, type MapLeaves, type Structure } from "./structure.js";
 import { Variable } from "./variable.js";
 
 /**
@@ -14,16 +15,10 @@ import { Variable } from "./variable.js";
  */
 
 /** What `gradient` differentiates with respect to: variables and symbolic tensors, in arrays and objects nested at will. */
-export type Sources = Variable | SymbolicTensor | readonly Sources[] | { readonly [key: string]: Sources };
+export type Sources = Structure<Variable | SymbolicTensor>;
 
 /** The gradients of {@link Sources}, in the same structure; `null` where the target does not depend on the source (TF's None). */
-export type Gradients<S> = S extends Variable | SymbolicTensor
-  ? SymbolicTensor | null
-  : S extends readonly unknown[]
-    ? { -readonly [K in keyof S]: Gradients<S[K]> }
-    : S extends object
-      ? { -readonly [K in keyof S]: Gradients<S[K]> }
-      : never;
+export type Gradients<S> = MapLeaves<S, SymbolicTensor | null>;
 
 /** Options of {@link GradientTape}, as TF's constructor arguments. */
 export interface GradientTapeOptions {
@@ -80,7 +75,7 @@ export class GradientTape {
   /** Watches tensors or variables (nested arrays and objects of them): operations recorded from now on that use them are differentiable with respect to them. */
   watch(sources: Sources): void {
     if (!this.recording) throw new DualgradError("GradientTape.watch: the tape has stopped recording");
-    for (const s of flatten(sources, "GradientTape.watch")) {
+    for (const s of leavesOf(sources, isSource, "GradientTape.watch")) {
       const id = this.idOf(s, "GradientTape.watch");
       if (!this.watchedAt.has(id)) this.watchedAt.set(id, this.builder.graph.nodes.length);
     }
@@ -120,7 +115,7 @@ export class GradientTape {
     if (target.builder !== this.builder) throw new DualgradError("GradientTape.gradient: the target comes from another trace than the tape's");
     this.used = true;
     this.stop();
-    const leaves = flatten(sources, "GradientTape.gradient");
+    const leaves = leavesOf(sources, isSource, "GradientTape.gradient");
     const b = this.builder;
     const ids = leaves.map((s) => this.idOf(s, "GradientTape.gradient"));
     const seed = options.outputGradients?.id;
@@ -136,8 +131,7 @@ export class GradientTape {
         return new SymbolicTensor(b, b.emit("broadcast_to", [b.constant(0, n.dtype)], { shape: n.shape }));
       });
     });
-    let k = 0;
-    return rebuild(sources, () => grads[k++]) as Gradients<S>;
+    return withLeaves<Variable | SymbolicTensor, SymbolicTensor | null>(sources, isSource, grads) as unknown as Gradients<S>;
   }
 
   /** The value id of a source in the tape's graph. */
@@ -166,22 +160,8 @@ export class GradientTape {
   }
 }
 
-/** The leaves of a nested structure of sources, depth first, in key order. */
-function flatten(s: Sources, api: string): (Variable | SymbolicTensor)[] {
-  if (s instanceof Variable || s instanceof SymbolicTensor) return [s];
-  if (Array.isArray(s)) return s.flatMap((x: Sources) => flatten(x, api));
-  if (typeof s === "object" && s !== null && Object.getPrototypeOf(s) === Object.prototype) {
-    return Object.values(s as Record<string, Sources>).flatMap((x) => flatten(x, api));
-  }
-  throw new DualgradError(`${api}: sources must be Variables or symbolic tensors, in arrays or plain objects; got ${s === null ? "null" : typeof s}`);
-}
-
-/** `s`'s structure with each leaf replaced by `leaf()`, called in {@link flatten}'s order. */
-function rebuild(s: Sources, leaf: () => unknown): unknown {
-  if (s instanceof Variable || s instanceof SymbolicTensor) return leaf();
-  if (Array.isArray(s)) return s.map((x: Sources) => rebuild(x, leaf));
-  return Object.fromEntries(Object.entries(s as Record<string, Sources>).map(([k, x]) => [k, rebuild(x, leaf)]));
-}
+/** Leaf test for {@link Sources}. */
+const isSource = (x: unknown): x is Variable | SymbolicTensor => x instanceof Variable || x instanceof SymbolicTensor;
 
 /**
  * Pairs two equally long arrays, as Python's `zip(strict=True)`, for

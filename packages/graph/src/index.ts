@@ -32,3 +32,5 @@ export { sgdOptions, adamOptions } from "./optimizer-config.js";
 export { Linear, linear, mseLoss, crossEntropy, binaryCrossEntropyWithLogits, type LinearOptions } from "./nn.js";
 export * from "./export/index.js";
 export * from "./layers/index.js";
+export { Dataset, data, type ShuffleOptions, type BatchOptions, type TensorSlicesInput, type SlicesOf, type MapArgs } from "./data/dataset.js";
+export type { Structure, MapLeaves, Element } from "./structure.js";

@@ -1,11 +1,39 @@
 import { DualgradError, arrayConstructor, type DType, type Generator as RandomGenerator, type TypedArray } from "@dualgrad/core";
-import { HostTensor } from "../host-tensor.js";
+import { HostTensor, type TensorData } from "../host-tensor.js";
 
 /**
  * Host-side mini-batching for `Sequential.fit/evaluate/predict`. Rows are copied into HostTensors
  * that are reused for every batch of the same size, so an epoch allocates nothing per batch: the
  * compiled graph copies its inputs in anyway, and a fixed batch shape keeps one trace per shape.
  */
+
+/** Sample-weighted means of a compiled step's `[loss]` or `[loss, correct]` over an epoch's batches, as Keras weighs them. */
+export class EpochMeans {
+  private lossSum = 0;
+  private correct = 0;
+  /** Samples seen. */
+  count = 0;
+  constructor(private readonly sparse: boolean) {}
+
+  /** Adds one batch of `count` samples. */
+  add(outs: readonly HostTensor[], count: number): void {
+    // Keras weighs each batch's mean loss by its size, so a short last batch counts less.
+    this.lossSum += outs[0].item() * count;
+    if (this.sparse) this.correct += outs[1].item();
+    this.count += count;
+  }
+
+  /** The mean loss (and accuracy with sparse labels). */
+  result(): { loss: number; acc?: number } {
+    const n = this.count;
+    return this.sparse ? { loss: this.lossSum / n, acc: this.correct / n } : { loss: this.lossSum / n };
+  }
+}
+
+/** `t` in `dtype`: itself when it has it, else a converted copy. */
+export function withDType(t: TensorData, dtype: DType): TensorData {
+  return t.dtype === dtype ? t : new HostTensor(t.shape, dtype, (arrayConstructor(dtype) as { from(a: ArrayLike<number>): TypedArray }).from(t.data));
+}
 
 /** A permutation of `0..n-1` (Fisher–Yates driven by `gen`, so a seed reproduces the order). */
 export function shuffledIndices(n: number, gen: RandomGenerator): Int32Array {

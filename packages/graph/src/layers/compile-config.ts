@@ -91,7 +91,7 @@ export function resolveOptimizer(optimizer: unknown): GraphOptimizer {
       return new Adam({ lr: 0.001 });
     default:
       throw new DualgradError(
-        `compile: unknown optimizer ${describe(optimizer)}; valid choices: ${choices(OPTIMIZER_NAMES)} a GraphOptimizer instance (SGD, Adam, AdamW, optimizers.sgd(lr), ...) or { className, config }`,
+        `compile: unknown optimizer ${describe(optimizer)}; valid choices: ${choices(OPTIMIZER_NAMES)} or a GraphOptimizer instance (SGD, Adam, AdamW, optimizers.sgd(lr), ...), or Keras's { className, config }`,
       );
   }
 }

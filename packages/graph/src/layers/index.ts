@@ -9,7 +9,7 @@ import { dense } from "./dense.js";
 export { Dense, dense, ACTIVATIONS, type Activation, type DenseConfig } from "./dense.js";
 export {
   Sequential, sequential,
-  type SequentialOptions, type CompileArgs, type FitArgs, type EpochLogs, type History, type HistoryRecord, type EvaluateResult, type BatchArgs,
+  type SequentialOptions, type CompileArgs, type FitArgs, type DatasetFitArgs, type FitBatch, type EpochLogs, type History, type HistoryRecord, type EvaluateResult, type BatchArgs,
 } from "./sequential.js";
 export { LOSS_NAMES, OPTIMIZER_NAMES, resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type OptimizerSpec, type ResolvedLoss } from "./compile-config.js";
 

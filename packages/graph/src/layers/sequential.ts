@@ -7,7 +7,8 @@ import { HostTensor, isTensorData, type TensorData } from "../host-tensor.js";
 import type { GraphOptimizer } from "../optimizers.js";
 import { SymbolicTensor } from "../symbolic.js";
 import type { Variable } from "../variable.js";
-import { RowGatherer, batchRanges, checkBatchSize, rangeIndices, shuffledIndices } from "./batching.js";
+import { Dataset } from "../data/dataset.js";
+import { EpochMeans, RowGatherer, batchRanges, checkBatchSize, rangeIndices, shuffledIndices, withDType } from "./batching.js";
 import type { Loss } from "../losses.js";
 import { resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type OptimizerSpec, type ResolvedLoss } from "./compile-config.js";
 import { Dense } from "./dense.js";
@@ -68,6 +69,19 @@ export interface FitArgs {
   /** Seed for this call's shuffling (default: a model-owned generator, so runs are reproducible). */
   seed?: number;
 }
+
+/** Options of {@link Sequential.fit} on a {@link Dataset}. */
+export interface DatasetFitArgs {
+  /** Passes over the dataset (default 1). */
+  epochs?: number;
+  /** Batches per epoch, drawn from one iterator that continues across epochs (default: one full iteration per epoch). */
+  stepsPerEpoch?: number;
+  /** As {@link FitArgs.onEpochEnd}. */
+  onEpochEnd?: FitArgs["onEpochEnd"];
+}
+
+/** A dataset element `fit` trains on: a batch `[x, y]`, `{ x, y }` or TF.js's `{ xs, ys }`. */
+export type FitBatch = readonly [TensorData, TensorData] | { readonly x: TensorData; readonly y: TensorData } | { readonly xs: TensorData; readonly ys: TensorData };
 
 /** Metric series per epoch, keyed like {@link EpochLogs}. */
 export interface HistoryRecord {
@@ -282,8 +296,8 @@ export class Sequential {
     return x.shape[0];
   }
 
-  /** Validates targets against N rows and returns a gatherer for them (labels checked and copied to int32). */
-  private targets(api: string, loss: ResolvedLoss, y: TensorData, n: number): RowGatherer {
+  /** Validates targets against N rows: int32 labels `[N]` (checked and copied) for sparse losses, else y itself. */
+  private targetData(api: string, loss: ResolvedLoss, y: TensorData, n: number): TensorData {
     if (!isTensorData(y)) throw new DualgradError(`${api}: y must be a tensor (HostTensor or {shape, dtype, data})`);
     if (loss.sparseLabels) {
       const okShape = (y.shape.length === 1 && y.shape[0] === n) || (y.shape.length === 2 && y.shape[0] === n && y.shape[1] === 1);
@@ -298,28 +312,27 @@ export class Sequential {
         }
         labels[i] = v;
       }
-      return new RowGatherer(labels, 1, "int32", true);
+      return new HostTensor([n], "int32", labels);
     }
     if (y.shape.length !== 2 || y.shape[0] !== n || y.shape[1] !== this.outputSize) {
       throw new DualgradError(`${api}: y must have shape [${n}, ${this.outputSize}] (the model's output), got ${formatShape(y.shape)}`);
     }
-    return new RowGatherer(y.data, this.outputSize, this.dtype);
+    return y;
+  }
+
+  /** Validates targets against N rows and returns a gatherer for them (labels checked and copied to int32). */
+  private targets(api: string, loss: ResolvedLoss, y: TensorData, n: number): RowGatherer {
+    const t = this.targetData(api, loss, y, n);
+    return loss.sparseLabels ? new RowGatherer(t.data, 1, "int32", true) : new RowGatherer(t.data, this.outputSize, this.dtype);
   }
 
   /** Runs `step` over the rows `indices` in batches and returns the sample-weighted mean loss and accuracy. */
   private runBatches(
     step: GraphFunction<HostTensor[]>, xs: RowGatherer, ys: RowGatherer, indices: Int32Array, batchSize: number, sparse: boolean,
   ): { loss: number; acc?: number } {
-    let lossSum = 0;
-    let correct = 0;
-    for (const [start, count] of batchRanges(indices.length, batchSize)) {
-      const outs = step(xs.gather(indices, start, count), ys.gather(indices, start, count));
-      // Keras weighs each batch's mean loss by its size, so a short last batch counts less.
-      lossSum += outs[0].item() * count;
-      if (sparse) correct += outs[1].item();
-    }
-    const n = indices.length;
-    return sparse ? { loss: lossSum / n, acc: correct / n } : { loss: lossSum / n };
+    const means = new EpochMeans(sparse);
+    for (const [start, count] of batchRanges(indices.length, batchSize)) means.add(step(xs.gather(indices, start, count), ys.gather(indices, start, count)), count);
+    return means.result();
   }
 
   /**
@@ -327,13 +340,31 @@ export class Sequential {
    * last `validationSplit` fraction (split off before shuffling); they are scored after each epoch
    * with the compiled evaluation step (no updates). Yields to the event loop between epochs.
    */
-  async fit(x: TensorData, y: TensorData, args: FitArgs = {}): Promise<History> {
+  fit(x: TensorData, y: TensorData, args?: FitArgs): Promise<History>;
+  /**
+   * Trains on a {@link Dataset} of `[x, y]` (or `{ x, y }`, `{ xs, ys }`) batches, as Keras's
+   * `fit(dataset)`: each epoch is one iteration of the dataset (so a shuffled dataset reshuffles),
+   * or `stepsPerEpoch` batches from one iterator that runs on across epochs (for a repeated one).
+   * Batching and shuffling are the dataset's; `batchSize`, `shuffle` and `validationSplit` are errors here.
+   */
+  fit(dataset: Dataset<FitBatch>, args?: DatasetFitArgs): Promise<History>;
+  async fit(x: TensorData | Dataset<FitBatch>, yOrArgs?: TensorData | DatasetFitArgs, fitArgs: FitArgs = {}): Promise<History> {
     const c = this.requireCompiled("fit");
+    if (x instanceof Dataset) {
+      const args = (yOrArgs ?? {}) as DatasetFitArgs & FitArgs;
+      for (const key of ["batchSize", "shuffle", "validationSplit", "seed"] as const) {
+        if (args[key] !== undefined) throw new DualgradError(`fit: ${key} does not apply to a Dataset; batch and shuffle the dataset itself (dataset.shuffle(n).batch(32))`);
+      }
+      const steps = args.stepsPerEpoch;
+      if (steps !== undefined) checkBatchSize("fit: stepsPerEpoch", steps);
+      const shared = steps === undefined ? null : x[Symbol.iterator]();
+      return this.epochLoop(args, c.loss.sparseLabels, false, (epoch) => this.runDataset(c, shared ?? x[Symbol.iterator](), steps, epoch));
+    }
+    const y = yOrArgs as TensorData;
+    const args = fitArgs;
     const n = this.checkX("fit", x);
     const ys = this.targets("fit", c.loss, y, n);
     const xs = new RowGatherer(x.data, this.inputSize, this.dtype);
-    const epochs = args.epochs ?? 1;
-    if (!Number.isSafeInteger(epochs) || epochs < 0) throw new DualgradError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
     const batchSize = checkBatchSize("fit", args.batchSize ?? 32);
     const split = args.validationSplit ?? 0;
     if (typeof split !== "number" || !(split >= 0 && split < 1)) throw new DualgradError(`fit: validationSplit must be in [0, 1), got ${String(split)}`);
@@ -347,22 +378,31 @@ export class Sequential {
     const shuffle = args.shuffle ?? true;
     const ordered = rangeIndices(0, nTrain);
     const sparse = c.loss.sparseLabels;
-    const history: History = { epoch: [], history: { loss: [] } };
-    const h = history.history;
-    if (sparse) h.acc = [];
-    if (valIdx) h.valLoss = [];
-    if (valIdx && sparse) h.valAcc = [];
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      this.check("fit");
+    return this.epochLoop(args, sparse, valIdx !== null, () => {
       const order = shuffle ? shuffledIndices(nTrain, gen) : ordered;
       const train = this.runBatches(c.train, xs, ys, order, batchSize, sparse);
-      const logs: EpochLogs = { loss: train.loss };
-      if (sparse) logs.acc = train.acc;
+      const logs: EpochLogs = { ...train };
       if (valIdx) {
         const val = this.runBatches(c.evaluate, xs, ys, valIdx, batchSize, sparse);
         logs.valLoss = val.loss;
         if (sparse) logs.valAcc = val.acc;
       }
+      return logs;
+    });
+  }
+
+  /** Runs `runEpoch` for each epoch, recording the history and calling `onEpochEnd`; yields to the event loop between epochs. */
+  private async epochLoop(args: DatasetFitArgs, sparse: boolean, validation: boolean, runEpoch: (epoch: number) => EpochLogs): Promise<History> {
+    const epochs = args.epochs ?? 1;
+    if (!Number.isSafeInteger(epochs) || epochs < 0) throw new DualgradError(`fit: epochs must be a non-negative integer, got ${String(epochs)}`);
+    const history: History = { epoch: [], history: { loss: [] } };
+    const h = history.history;
+    if (sparse) h.acc = [];
+    if (validation) h.valLoss = [];
+    if (validation && sparse) h.valAcc = [];
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      this.check("fit");
+      const logs = runEpoch(epoch);
       history.epoch.push(epoch);
       h.loss.push(logs.loss);
       if (logs.acc !== undefined) h.acc!.push(logs.acc);
@@ -373,6 +413,33 @@ export class Sequential {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return history;
+  }
+
+  /** One epoch over a dataset iterator: `steps` batches, or until it ends. */
+  private runDataset(c: Compiled, it: Iterator<FitBatch>, steps: number | undefined, epoch: number): EpochLogs {
+    const means = new EpochMeans(c.loss.sparseLabels);
+    for (let batches = 0; steps === undefined || batches < steps; batches++) {
+      const next = it.next();
+      if (next.done) {
+        if (steps !== undefined) throw new DualgradError(`fit: the dataset ran out after ${batches} of epoch ${epoch}'s ${steps} steps (stepsPerEpoch); repeat() it`);
+        break;
+      }
+      const [x, y] = this.datasetBatch(c, next.value);
+      means.add(c.train(x, y), x.shape[0]);
+    }
+    if (means.count === 0) throw new DualgradError(`fit: the dataset gave no batches in epoch ${epoch}`);
+    return means.result();
+  }
+
+  /** A dataset element as a checked `(x, y)` batch in the model's dtype. */
+  private datasetBatch(c: Compiled, element: FitBatch): [TensorData, TensorData] {
+    const [x, y] = Array.isArray(element) ? element : "xs" in element ? [element.xs, element.ys] : [(element as { x: TensorData }).x, (element as { y: TensorData }).y];
+    if (isTensorData(x) && x.shape.length === 1) {
+      throw new DualgradError(`fit: the dataset's x is a single row ${formatShape(x.shape)}; batch the dataset first (dataset.batch(32))`);
+    }
+    const n = this.checkX("fit", x);
+    const t = this.targetData("fit", c.loss, y, n);
+    return [withDType(x, this.dtype), c.loss.sparseLabels ? t : withDType(t, this.dtype)];
   }
 
   /** Mean loss (and accuracy for sparse categorical cross-entropy) over all rows, with the compiled evaluation step. */
