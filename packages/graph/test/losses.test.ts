@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  Adam, SGD, fn, layers, losses, mseLoss, sequential, tensor, type HostTensor, type SymbolicTensor,
+  Adam, SGD, fn, gradients, layers, losses, mseLoss, sequential, tensor, type HostTensor, type SymbolicTensor,
 } from "../src/index.js";
 
 /** Runs `f` once as a compiled function on `args` and returns its scalar output. */
@@ -64,6 +64,20 @@ describe("losses: Keras's loss objects, (yTrue, yPred)", () => {
       const sparse = value((t, p) => new losses.SparseCategoricalCrossentropy({ fromLogits }).call(t, p), labels, input);
       const dense = value((t, p) => new losses.CategoricalCrossentropy({ fromLogits }).call(t, p), onehot, input);
       expect(sparse).toBe(dense);
+    }
+  });
+
+  it("gradients through the probability forms match central differences (away from the clip)", () => {
+    const target = f64([[0, 1, 0], [1, 0, 0]]);
+    const p0 = [0.2, 0.5, 0.3, 0.6, 0.1, 0.3];
+    for (const loss of [new losses.BinaryCrossentropy(), new losses.CategoricalCrossentropy()]) {
+      const at = (ps: number[]) => value((t, p) => loss.call(t, p), target, f64([ps.slice(0, 3), ps.slice(3)]));
+      const g = fn((t: SymbolicTensor, p: SymbolicTensor) => gradients(loss.call(t, p), [p])[0]);
+      const analytic = Array.from((g(target, f64([p0.slice(0, 3), p0.slice(3)])) as HostTensor).data);
+      g.dispose();
+      const h = 1e-6;
+      const numeric = p0.map((_, i) => (at(p0.map((q, j) => (j === i ? q + h : q))) - at(p0.map((q, j) => (j === i ? q - h : q)))) / (2 * h));
+      analytic.forEach((a, i) => expect(a).toBeCloseTo(numeric[i], 6));
     }
   });
 
