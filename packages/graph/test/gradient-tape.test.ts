@@ -7,6 +7,7 @@ import {
 
 afterEach(() => vi.restoreAllMocks());
 
+
 /** y = 3x + 2 + a little deterministic wiggle, 64 rows. */
 function lineData(): { x: HostTensor; y: HostTensor } {
   const xs = new Float32Array(64).map((_, i) => i / 32 - 1);
@@ -137,6 +138,29 @@ describe("GradientTape: TF's semantics", () => {
     expect(values(f() as HostTensor)).toEqual([4]);
     f.dispose();
     w.dispose();
+  });
+
+  it("stop() (or leaving a `using` block) ends the recording: later operations are not differentiated", () => {
+    const f = fn((x: SymbolicTensor) => {
+      const tape = new GradientTape();
+      tape.watch(x);
+      const inside = x.mul(3).sum();
+      tape.stop();
+      expect(tape.gradient(inside.mul(x.sum()), x)).toBeNull();
+      let scoped: GradientTape;
+      let y: SymbolicTensor;
+      {
+        using t = new GradientTape({ persistent: true });
+        t.watch(x);
+        y = x.mul(5).sum();
+        scoped = t;
+      }
+      expect(scoped.recording).toBe(false);
+      expect(scoped.gradient(y.mul(2), x)).toBeNull(); // the mul(2) came after the block
+      return scoped.gradient(y, x)!;
+    });
+    expect(values(f(tensor([1, 2])) as HostTensor)).toEqual([5, 5]);
+    f.dispose();
   });
 
   it("nested tapes give second derivatives: d²/dx² x³ = 6x", () => {
