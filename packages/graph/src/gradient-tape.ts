@@ -48,7 +48,9 @@ type Window = [number, number];
  * tape still recording records the inner tape's gradient computation.
  */
 export class GradientTape {
+  /** Whether `gradient` may be called more than once. */
   readonly persistent: boolean;
+  /** Whether variables read by recorded operations are watched without `watch`. */
   readonly watchAccessedVariables: boolean;
   private readonly builder: GraphBuilder;
   private readonly start: number;
