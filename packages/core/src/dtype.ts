@@ -73,7 +73,32 @@ export function castInto(src: ArrayLike<number>, dst: TypedArray): void {
   }
 }
 
-/** The dtype that holds both `a` and `b` without loss (PyTorch's promotion for these three). */
+/**
+ * The dtype that holds both `a` and `b` (`torch.promote_types` for these three): int32 with a
+ * float gives the float, float32 with float64 gives float64.
+ */
 export function promoteTypes(a: DType, b: DType): DType {
   return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
+}
+
+/** The dtype a float result takes when no operand is floating (PyTorch's default dtype). */
+export const DEFAULT_FLOAT: DType = "float32";
+
+/**
+ * The dtype of an op's result over tensors (given by their dtypes) and JS numbers (scalars), as
+ * `torch.result_type`: the tensors' promoted dtype, except that a non-integer number (0.5, NaN,
+ * Infinity) with only int32 tensors gives the default float, float32. A number never widens a
+ * float tensor (float32 + 0.1 stays float32). JS cannot tell `2.0` from `2`, so an integral
+ * number counts as an int, as a Python int does. With numbers only: float32 if any is
+ * non-integral, else int32.
+ */
+export function resultType(operands: readonly (DType | number)[]): DType {
+  let tensors: DType | null = null;
+  let fractional = false;
+  for (const o of operands) {
+    if (typeof o === "number") fractional ||= !Number.isInteger(o);
+    else tensors = tensors === null ? o : promoteTypes(tensors, o);
+  }
+  const base = tensors ?? "int32";
+  return fractional && !isFloat(base) ? DEFAULT_FLOAT : base;
 }

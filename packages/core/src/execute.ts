@@ -1,7 +1,7 @@
 import type { DType } from "./dtype.js";
 import { allocator, type DataBuffer } from "./memory.js";
 import { checkAttrs } from "./ops/attrs.js";
-import { ops } from "./ops/index.js";
+import { arityError, ops } from "./ops/index.js";
 import type { Attrs, Emitter, Meta, Prim, View } from "./ops/prim.js";
 import { checkShape, sizeOf, type Shape } from "./shape.js";
 import { DualgradError } from "./errors.js";
@@ -26,12 +26,10 @@ export interface ExecuteOptions {
  * both frontends passes here first, so this is where attributes are checked against their schema.
  */
 export function inferMeta<P extends Prim>(prim: P, inputs: readonly Meta[], attrs: Attrs[P]): Meta {
-  const def = ops[prim];
-  if (inputs.length !== def.arity) {
-    throw new DualgradError(`${prim}: expected ${def.arity} input(s), got ${inputs.length}`);
-  }
+  const wrong = arityError(prim, inputs.length);
+  if (wrong !== null) throw new DualgradError(`${prim}: ${wrong}`);
   checkAttrs(prim, attrs);
-  return def.infer(inputs, attrs);
+  return ops[prim].infer(inputs, attrs);
 }
 
 /** Allocates an uninitialised value of the given meta. */

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ATTR_SCHEMA, PRIMS, execute, inferMeta, ops, releaseValue, valueFrom, type AttrType, type Meta, type Prim } from "../src/index.js";
 
-/** Inputs of the right arity; attributes are checked before shapes, so any metas will do. */
-const metas = (prim: Prim): Meta[] => Array.from({ length: ops[prim].arity }, () => ({ shape: [2], dtype: "float32" }));
+/** Inputs of the right arity (two for a variadic one); attributes are checked before shapes, so any metas will do. */
+const metas = (prim: Prim): Meta[] => {
+  const arity = ops[prim].arity;
+  return Array.from({ length: arity === "variadic" ? 2 : arity }, () => ({ shape: [2], dtype: "float32" }));
+};
 
 /** A value of each attribute type. */
 const VALID: Record<AttrType, unknown> = { bool: false, number: 2, int: 0, ints: [0], axes: null, dtype: "float32", compare: "gt" };

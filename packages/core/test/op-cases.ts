@@ -130,6 +130,30 @@ export function opCases(): OpCase[] {
   for (const s of [[], [4], [2, 3], [0]]) {
     cases.push(c("one_hot", { depth: 5, dtype: "float32" }, [{ shape: s, kind: "int32", range: [0, 5] }]));
   }
+  // Indices are drawn from [0, axis size) (int32 data is floored), with repeats, so the
+  // scatter-adds of the VJPs accumulate.
+  const idx = (shape: number[], size: number): InputSpec => ({ shape, kind: "int32", range: [0, size] });
+  for (const [x, i, axis] of [
+    [[5], [3], 0], [[4, 3], [5], 0], [[4, 3], [2], 1], [[4, 3], [2], -1], [[2, 3, 4], [2, 2], 1],
+    [[3, 4], [], 0], [[3, 2], [0], 0], [[0, 3], [2], 1],
+  ] as [number[], number[], number][]) {
+    cases.push(c("gather", { axis }, [f(x), idx(i, x.at(axis)!)]));
+    const a = axis < 0 ? axis + x.length : axis;
+    const size = x[a];
+    if (size > 0) cases.push(c("index_add", { axis, size }, [f([...x.slice(0, a), ...i, ...x.slice(a + 1)]), idx(i, size)]));
+  }
+  for (const [x, m, axis] of [[[5], 3, 0], [[4, 3], 2, 0], [[4, 3], 5, 1], [[2, 3, 4], 2, -2], [[2, 0, 3], 2, 2]] as [number[], number, number][]) {
+    const a = axis < 0 ? axis + x.length : axis;
+    const i = x.map((d, k) => (k === a ? m : d));
+    cases.push(c("take_along_axis", { axis }, [f(x), idx(i, x[a])]));
+    if (x[a] > 0) cases.push(c("scatter_add", { axis, size: x[a] }, [f(i), idx(i, x[a])]));
+  }
+  for (const [shapes, axis] of [
+    [[[2], [3]], 0], [[[2, 3], [1, 3], [4, 3]], 0], [[[2, 3], [2, 1]], 1], [[[2, 3], [2, 2]], -1],
+    [[[2, 3, 4]], 1], [[[2, 0], [2, 3]], 1], [[[1, 2, 3], [1, 2, 3]], 2],
+  ] as [number[][], number][]) {
+    cases.push(c("concat", { axis }, shapes.map((s) => f(s))));
+  }
   cases.push(c("cast", { dtype: "int32" }, [f([2, 3], { range: [-5, 5] })]));
   cases.push(c("cast", { dtype: "float32" }, [{ shape: [4], kind: "int32", range: [-5, 5] }]));
   cases.push(c("neg", {}, [{ shape: [4], kind: "int32", range: [-5, 5] }]));

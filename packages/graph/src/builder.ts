@@ -1,4 +1,4 @@
-import { DualgradError, ShapeError, inferMeta, type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape } from "@dualgrad/core";
+import { DTypeError, DualgradError, ShapeError, inferMeta, type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape } from "@dualgrad/core";
 import { emptyGraph, primNode, type Graph, type GraphNode } from "./ir.js";
 import type { Variable } from "./variable.js";
 
@@ -56,6 +56,7 @@ export class GraphBuilder implements Emitter<number> {
       meta = inferMeta(prim, inputs.map((i) => this.meta(i)), attrs);
     } catch (err) {
       if (err instanceof ShapeError) throw new ShapeError(prim, `${err.message.slice(prim.length + 2)}${callSite()}`);
+      if (err instanceof DTypeError) throw new DTypeError(prim, `${err.message.slice(prim.length + 2)}${callSite()}`);
       throw err;
     }
     return this.push((id) => primNode({ id, op: prim, inputs: [...inputs], attrs: { ...attrs }, shape: [...meta.shape], dtype: meta.dtype }));

@@ -51,6 +51,11 @@ export const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P
   matmul: { transA: "bool", transB: "bool" },
   one_hot: { depth: "int", dtype: "dtype" },
   cast: { dtype: "dtype" },
+  gather: { axis: "int" },
+  index_add: { axis: "int", size: "int" },
+  take_along_axis: { axis: "int" },
+  scatter_add: { axis: "int", size: "int" },
+  concat: { axis: "int" },
 };
 
 const COMPARE_KINDS: readonly string[] = ["gt", "ge", "lt", "le", "eq", "ne"];

@@ -1,6 +1,6 @@
 import type { DType } from "../dtype.js";
 import { isFloat } from "../dtype.js";
-import { ShapeError } from "../errors.js";
+import { DTypeError, ShapeError } from "../errors.js";
 import { referenceElementwise, type ElementwiseKernel } from "../kernels/elementwise.js";
 import { compileProgram } from "../kernels/elementwise-program.js";
 import { broadcastShapes, formatShape } from "../shape.js";
@@ -24,11 +24,11 @@ function inferElementwise<P extends ElementwisePrim>(prim: P, spec: ElementwiseS
   const dtype: DType = valued[0].dtype;
   for (const m of valued) {
     if (m.dtype !== dtype) {
-      throw new ShapeError(prim, `dtype mismatch: ${inputs.map((x) => `${x.dtype}${formatShape(x.shape)}`).join(" vs ")} (cast one input first)`);
+      throw new DTypeError(prim, `dtype mismatch: ${inputs.map((x) => `${x.dtype}${formatShape(x.shape)}`).join(" vs ")} (cast one input first)`);
     }
   }
   if (spec.accepts === "float" && !isFloat(dtype)) {
-    throw new ShapeError(prim, `expected a floating-point input, got ${dtype}${formatShape(inputs[0].shape)}`);
+    throw new DTypeError(prim, `expected a floating-point input, got ${dtype}${formatShape(inputs[0].shape)}`);
   }
   return { shape: broadcastShapes(prim, ...inputs.map((m) => m.shape)), dtype };
 }

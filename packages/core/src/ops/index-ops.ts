@@ -1,5 +1,5 @@
 import { castInto, isDType, isFloat } from "../dtype.js";
-import { DualgradError, ShapeError } from "../errors.js";
+import { DTypeError, DualgradError, ShapeError } from "../errors.js";
 import { formatShape } from "../shape.js";
 import type { OpTable, View } from "./prim.js";
 
@@ -23,7 +23,7 @@ export const indexOps: OpTable<IndexPrim> = {
     kind: "index",
     arity: 1,
     infer: ([x], { depth, dtype }) => {
-      if (x.dtype !== "int32") throw new ShapeError("one_hot", `expected int32 labels, got ${x.dtype}${formatShape(x.shape)}`);
+      if (x.dtype !== "int32") throw new DTypeError("one_hot", `expected int32 labels, got ${x.dtype}${formatShape(x.shape)}`);
       if (!Number.isInteger(depth) || depth < 0) throw new ShapeError("one_hot", `depth must be a non-negative integer, got ${depth}`);
       if (!isDType(dtype)) throw new ShapeError("one_hot", `unknown dtype ${String(dtype)}`);
       return { shape: [...x.shape, depth], dtype };

@@ -1,5 +1,5 @@
 import { isFloat } from "../dtype.js";
-import { ShapeError } from "../errors.js";
+import { DTypeError, ShapeError } from "../errors.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, formatShape, sizeOf, type Shape } from "../shape.js";
 import { gemmReference } from "../kernels/gemm.js";
 import { matmulKernel, type GemmKernel } from "../kernels/backend.js";
@@ -22,7 +22,8 @@ function inferMatmul([a, b]: readonly Meta[], { transA, transB }: Attrs["matmul"
     throw new ShapeError("matmul", `expected matrices of rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)} (reshape vectors to [1,n] or [n,1])`);
   }
   if (a.dtype !== b.dtype || !isFloat(a.dtype)) {
-    throw new ShapeError("matmul", `expected two inputs of the same floating dtype, got ${a.dtype}${formatShape(a.shape)} and ${b.dtype}${formatShape(b.shape)}`);
+    // PyTorch's matmul does not promote either ("expected m1 and m2 to have the same dtype").
+    throw new DTypeError("matmul", `expected two inputs of the same floating dtype, got ${a.dtype}${formatShape(a.shape)} and ${b.dtype}${formatShape(b.shape)} (cast one operand)`);
   }
   const A = matrixDims(a.shape, transA);
   const B = matrixDims(b.shape, transB);

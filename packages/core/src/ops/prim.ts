@@ -66,6 +66,17 @@ export interface Attrs {
   // indices and types
   one_hot: { readonly depth: number; readonly dtype: DType };
   cast: { readonly dtype: DType };
+  // indexing and joining (int32 indices; see ./gather-ops.ts and ./concat.ts)
+  /** `tf.gather` / `torch.index_select`: x[..., indices[j...], ...] along `axis`. */
+  gather: { readonly axis: number };
+  /** Gather's VJP: zeros of `size` along `axis`, rows of src added at the indices (`torch.index_add`). */
+  index_add: { readonly axis: number; readonly size: number };
+  /** `np.take_along_axis` / `torch.gather`: indices shaped like x except along `axis`. */
+  take_along_axis: { readonly axis: number };
+  /** take_along_axis's VJP: zeros of `size` along `axis`, src added at the indices (`torch.scatter_add`). */
+  scatter_add: { readonly axis: number; readonly size: number };
+  /** Joins any number (>= 1) of inputs along `axis` (`torch.cat`, `tf.concat`). */
+  concat: { readonly axis: number };
 }
 
 /** The union of primitive names. */
@@ -87,11 +98,14 @@ export interface Emitter<T> {
 /** Kinds of primitive, for passes that treat families alike (fusion, simplification). */
 export type PrimKind = "elementwise" | "reduce" | "shape" | "matmul" | "index";
 
+/** How many inputs a primitive takes: a fixed count, or `"variadic"` (one or more, as concat). */
+export type Arity = number | "variadic";
+
 /** A primitive's complete definition: the one place its math lives. */
 export interface OpDef<P extends Prim> {
   readonly kind: PrimKind;
-  /** Number of inputs. */
-  readonly arity: number;
+  /** Number of inputs (`"variadic"`: any number >= 1; see arityError). */
+  readonly arity: Arity;
   /** Abstract evaluation: the output's shape and dtype, or a ShapeError naming the op and shapes. */
   infer(inputs: readonly Meta[], attrs: Attrs[P]): Meta;
   /** The fast kernel: writes the whole of `out` (whose meta is `infer`'s result). */

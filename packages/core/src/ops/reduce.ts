@@ -1,5 +1,5 @@
 import { isFloat, type TypedArray } from "../dtype.js";
-import { ShapeError } from "../errors.js";
+import { DTypeError, ShapeError } from "../errors.js";
 import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type Shape } from "../shape.js";
 import {
   argmaxKernel, logSoftmaxKernel, reduceInto, reductionCount, referenceReduceInto, safeShift, type Combine,
@@ -15,7 +15,7 @@ export type ReducePrim = "sum" | "mean" | "max" | "logsumexp" | "argmax" | "log_
 
 function inferReduce(op: string, x: Meta, attrs: ReduceAttrs, floatOnly: boolean, nonEmpty: boolean): Meta {
   const axes = normalizeAxes(op, attrs.axes, x.shape.length);
-  if (floatOnly && !isFloat(x.dtype)) throw new ShapeError(op, `expected a floating-point input, got ${x.dtype}${formatShape(x.shape)}`);
+  if (floatOnly && !isFloat(x.dtype)) throw new DTypeError(op, `expected a floating-point input, got ${x.dtype}${formatShape(x.shape)}`);
   if (nonEmpty && axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(op, `cannot reduce over an empty dimension of ${formatShape(x.shape)} (axes [${axes.join(",")}]): the result has no identity`);
   }
@@ -134,7 +134,7 @@ export const reduceOps: OpTable<ReducePrim> = {
     arity: 1,
     infer: ([x], { axis }) => {
       normalizeAxis("log_softmax", axis, x.shape.length); // validates the axis
-      if (!isFloat(x.dtype)) throw new ShapeError("log_softmax", `expected a floating-point input, got ${x.dtype}${formatShape(x.shape)}`);
+      if (!isFloat(x.dtype)) throw new DTypeError("log_softmax", `expected a floating-point input, got ${x.dtype}${formatShape(x.shape)}`);
       return { shape: x.shape, dtype: x.dtype };
     },
     kernel: ([x], out, { axis }) => {

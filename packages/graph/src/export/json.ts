@@ -1,4 +1,5 @@
 import {
+  arityError,
   DualgradError,
   attrsProblem,
   FormatError,
@@ -268,7 +269,8 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
   const prim = nodeOp;
   const attrs = raw.attrs;
   checkAttrs(prim, attrs, where);
-  if (inputs.length !== ops[prim].arity) fail(`${where}: expected ${ops[prim].arity} input(s), got ${inputs.length}`);
+  const wrongArity = arityError(prim, inputs.length);
+  if (wrongArity !== null) fail(`${where}: ${wrongArity}`);
   // Abstract evaluation is the authority on a primitive's result type; a declared type that
   // disagrees would make the memory planner size buffers wrongly.
   let meta: Meta;
