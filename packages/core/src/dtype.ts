@@ -102,3 +102,11 @@ export function resultType(operands: readonly (DType | number)[]): DType {
   const base = tensors ?? "int32";
   return fractional && !isFloat(base) ? DEFAULT_FLOAT : base;
 }
+
+/**
+ * The dtype of an op whose result is always floating (true division): int32 gives the default
+ * float, as `torch.div(int, int)` does; float dtypes stay.
+ */
+export function floatResultType(dtype: DType): DType {
+  return isFloat(dtype) ? dtype : DEFAULT_FLOAT;
+}

@@ -126,9 +126,12 @@ describe("split and stack shape helpers", () => {
     expect(() => sizesBySplitSize("split", 7, 0)).toThrow(/split size must be a positive integer/);
   });
   it("splitBounds and stackShape", () => {
-    expect(splitBounds("split", [2, 5], [2, 3], -1)).toEqual([{ begin: [0, 0], end: [2, 2] }, { begin: [0, 2], end: [2, 5] }]);
-    expect(stackShape("stack", [[2, 3], [2, 3]], -1)).toEqual([2, 3, 1]);
-    expect(stackShape("stack", [[2, 3]], 0)).toEqual([1, 2, 3]);
+    expect(splitBounds("split", [2, 5], -1, (n) => sizesFromList("split", n, [2, 3]))).toEqual([
+      { begin: [0, 0], end: [2, 2] }, { begin: [0, 2], end: [2, 5] },
+    ]);
+    expect(() => splitBounds("split", [], 0, () => [1])).toThrow("split: cannot split a rank-0 tensor");
+    expect(stackShape("stack", [[2, 3], [2, 3]], -1)).toEqual({ shape: [2, 3, 1], axis: 2 });
+    expect(stackShape("stack", [[1, 1]], 1)).toEqual({ shape: [1, 1, 1], axis: 1 });
     expect(() => stackShape("stack", [[2, 3], [3, 2]], 0)).toThrow("stack: all tensors must have the same shape, got [2,3], [3,2]");
   });
 });

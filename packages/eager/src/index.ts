@@ -7,6 +7,7 @@ import "./tensor-methods.js";
 export { Tensor, isTensor, type TensorLike, type NestedArray } from "./tensor.js";
 export * from "./factories.js";
 export * from "./ops.js";
+export * from "./ops-indexing.js";
 export { backward, type BackwardOptions } from "./autograd.js";
 export { Node } from "./node.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, isAnomalyDetectionEnabled } from "./grad-mode.js";

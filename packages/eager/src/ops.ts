@@ -1,6 +1,6 @@
 import {
-  DualgradError, allocator, broadcastsTo, compileProgram, composites as C, execute, formatShape, isFloat, numberLiteral, ops, promoteTypes, releaseValue,
-  shapesEqual, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
+  DTypeError, DualgradError, allocator, broadcastsTo, compileProgram, composites as C, execute, floatResultType, formatShape, isFloat, numberLiteral, ops,
+  releaseValue, resultType, shapesEqual, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./node.js";
@@ -100,17 +100,24 @@ export function composite(f: (e: Emitter<Tensor>) => Tensor): Tensor {
 }
 
 /**
- * Applies a binary primitive to tensors or numbers. Numbers take the tensor's dtype; tensors of
- * different dtypes are promoted (float32 + float64 -> float64) as in PyTorch.
+ * Applies a binary primitive to tensors or numbers, with PyTorch's type promotion (core's
+ * resultType): float32 + float64 -> float64, int32 + float32 -> float32, int32 + 0.5 -> float32;
+ * true division of ints gives float32.
  */
 function binary(prim: "add" | "sub" | "mul" | "div" | "maximum" | "minimum", a: TensorLike, b: TensorLike): Tensor {
   return withOperands(prim, a, b, (x, y) => apply(prim, [x, y], {}));
 }
 
+/** Both operands' common dtype (core's resultType; floating for true division). */
+function operandDtype(op: string, a: TensorLike, b: TensorLike): DType {
+  const dtype = resultType([a, b].map((x) => (typeof x === "number" ? x : x.dtype)));
+  return op === "div" ? floatResultType(dtype) : dtype;
+}
+
 function withOperands(op: string, a: TensorLike, b: TensorLike, fn: (x: Tensor, y: Tensor) => Tensor): Tensor {
   if (typeof a === "number" && typeof b === "number") throw new DualgradError(`${op}: at least one operand must be a Tensor`);
   const temps: Tensor[] = [];
-  const dtype = typeof a === "number" ? (b as Tensor).dtype : typeof b === "number" ? a.dtype : promoteTypes(a.dtype, b.dtype);
+  const dtype = operandDtype(op, a, b);
   const prep = (x: TensorLike): Tensor => {
     if (typeof x === "number") {
       const t = scalarTensor(x, dtype);
@@ -230,6 +237,11 @@ function writeInto<T extends Tensor>(self: T, op: string, src: Tensor): T {
 /** @internal self op= other, in place, not recorded. */
 export function inPlace<T extends Tensor>(self: T, prim: "add" | "sub" | "mul" | "div", other: TensorLike): T {
   checkInPlace(self, `${prim}_`);
+  const wanted = operandDtype(prim, self, other);
+  if (isFloat(wanted) && !isFloat(self.dtype)) {
+    // PyTorch: "result type Float can't be cast to the desired output type Int".
+    throw new DTypeError(`${prim}_`, `result type ${wanted} can't be stored in the ${self.dtype} tensor being updated in place`);
+  }
   const o = typeof other === "number" ? null : other;
   if (o === null || (o.dtype === self.dtype && broadcastsTo(o.shape, self.shape))) {
     // The common case (an optimizer update): run the kernel straight into self's memory.

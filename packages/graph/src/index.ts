@@ -8,6 +8,7 @@
 export * from "./ir.js";
 export { GraphBuilder, callSite } from "./builder.js";
 export * from "./symbolic.js";
+export * from "./symbolic-indexing.js";
 export { Variable } from "./variable.js";
 export { gradients, gradientIds, backprop, grad, valueAndGrad } from "./autodiff.js";
 export { GradientTape, zip, type GradientTapeOptions, type GradientOptions, type Gradients, type Sources } from "./gradient-tape.js";

@@ -1,5 +1,5 @@
 import {
-  DualgradError, composites as C, formatShape, promoteTypes, type Attrs, type CompareKind, type DType, type Prim, type Shape,
+  DualgradError, composites as C, floatResultType, formatShape, resultType, type Attrs, type CompareKind, type DType, type Prim, type Shape,
 } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
 import { DTYPE_SHORT } from "./ir.js";
@@ -175,19 +175,23 @@ function unary(prim: "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | 
   return op(prim, [x], {});
 }
 
-/** Binary operands with numbers in the other's dtype and float32/float64 promoted, as eager does. */
-function promoted(a: SymLike, b: SymLike): [SymLike, SymLike] {
+/**
+ * Binary operands cast to their common dtype with PyTorch's promotion (core's resultType, as
+ * eager does): float32 with float64 -> float64, int32 with 0.5 -> float32; true division of ints
+ * is float32. Numbers then become constants of that dtype (see `op`).
+ */
+function promoted(a: SymLike, b: SymLike, trueDivision = false): [SymLike, SymLike] {
   const tb = traceOf([a, b]);
   const da = dtypeOf(tb, a);
   const db = dtypeOf(tb, b);
-  if (da === null || db === null || da === db) return [a, b];
-  const d = promoteTypes(da, db);
-  const up = (x: SymLike, dx: DType) => (dx === d ? x : op("cast", [x], { dtype: d }));
+  const common = resultType([da ?? (a as number), db ?? (b as number)]);
+  const d = trueDivision ? floatResultType(common) : common;
+  const up = (x: SymLike, dx: DType | null) => (dx === null || dx === d ? x : op("cast", [x], { dtype: d }));
   return [up(a, da), up(b, db)];
 }
 
 function binary(prim: "add" | "sub" | "mul" | "div" | "maximum" | "minimum", a: SymLike, b: SymLike): SymbolicTensor {
-  return op(prim, promoted(a, b), {});
+  return op(prim, promoted(a, b, prim === "div"), {});
 }
 
 function compare(kind: CompareKind, a: SymLike, b: SymLike): SymbolicTensor {

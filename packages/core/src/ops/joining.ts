@@ -8,14 +8,17 @@ import { formatShape, normalizeAxis, type Shape } from "../shape.js";
  * slice's VJP rules.
  */
 
-/** The shape each input of `stack` is reshaped to (a 1 inserted at `axis`), after checking they agree. */
-export function stackShape(op: string, shapes: readonly Shape[], axis: number): number[] {
+/**
+ * The shape each input of `stack` is reshaped to (a 1 inserted at `axis`), and that axis
+ * normalized (the one concat then joins along), after checking that the inputs agree.
+ */
+export function stackShape(op: string, shapes: readonly Shape[], axis: number): { shape: number[]; axis: number } {
   if (shapes.length === 0) throw new ShapeError(op, "expected at least one tensor");
   const first = shapes[0];
   const bad = shapes.find((s) => s.length !== first.length || s.some((d, i) => d !== first[i]));
   if (bad) throw new ShapeError(op, `all tensors must have the same shape, got ${shapes.map(formatShape).join(", ")}`);
   const a = normalizeAxis(op, axis, first.length + 1);
-  return [...first.slice(0, a), 1, ...first.slice(a)];
+  return { shape: [...first.slice(0, a), 1, ...first.slice(a)], axis: a };
 }
 
 /** PyTorch `split(x, size)`: pieces of `size` along an axis of length `n`, the last one shorter if need be. */
@@ -58,10 +61,14 @@ export interface SliceBounds {
   readonly end: number[];
 }
 
-/** Slice bounds cutting `shape` along `axis` into consecutive pieces of `sizes` (which sum to the axis size). */
-export function splitBounds(op: string, shape: Shape, sizes: readonly number[], axis: number): SliceBounds[] {
+/**
+ * Slice bounds cutting `shape` along `axis` into consecutive pieces, whose sizes `sizesOf`
+ * computes from the axis size (one of the sizesBy* functions above).
+ */
+export function splitBounds(op: string, shape: Shape, axis: number, sizesOf: (n: number) => readonly number[]): SliceBounds[] {
   if (shape.length === 0) throw new ShapeError(op, "cannot split a rank-0 tensor");
   const a = normalizeAxis(op, axis, shape.length);
+  const sizes = sizesOf(shape[a]);
   let at = 0;
   return sizes.map((d) => {
     const piece = { begin: shape.map((_, i) => (i === a ? at : 0)), end: shape.map((s, i) => (i === a ? at + d : s)) };
