@@ -115,6 +115,7 @@ const GUARD = 2 ** -10;
 const MACROS = [
   "unary", "exp", "log", "sqrt", "pow", "binary", "div", "compare", "where", "reduce",
   "log_softmax", "argmax", "reshape", "transpose", "broadcast_to", "slice", "pad", "matmul", "cast",
+  "gather", "concat",
 ] as const;
 type Macro = (typeof MACROS)[number];
 
@@ -316,6 +317,41 @@ function emitMacro(b: ProgramBuilder, macro: Macro, o: OpRecipe): boolean {
       const back = mid && b.tryEmit("cast", [mid], { dtype: b.dtype });
       // Truncation has a zero gradient; adding a keeps one flowing (a + trunc(a)).
       return !!back && (via !== "int32" || bit(o.attr, 5) === 1 || !!b.tryEmit("add", [back, a], {}));
+    }
+    case "gather": {
+      // Indices come from argmax, so they are in range: take_along_axis(a, argmax(a, keepdims))
+      // (each row's maximum), or gather of the flattened argmax along an axis of the same size.
+      if (rank === 0) return false;
+      const ax = axis(o.b);
+      if (bit(o.attr, 0)) {
+        const idx = b.tryEmit("argmax", [a], { axis: ax, keepdims: true });
+        return !!(idx && b.tryEmit("take_along_axis", [a, idx], { axis: ax }));
+      }
+      const idx = b.tryEmit("argmax", [a], { axis: ax, keepdims: false });
+      const flat = idx && b.tryEmit("reshape", [idx], { shape: [-1] });
+      if (!flat) return false;
+      const n = shape[(ax + rank) % rank];
+      for (let j = 0; j < b.pool.length; j++) {
+        const src = b.pick(o.c + j);
+        const at = b.meta(src).shape.indexOf(n);
+        if (at >= 0) return !!b.tryEmit("gather", [src, flat], { axis: bit(o.attr, 6) ? at - b.meta(src).shape.length : at });
+      }
+      return false;
+    }
+    case "concat": {
+      // One to four parts: a, pool values that fit beside it, and now and then a again.
+      const first = rank === 0 ? b.tryEmit("reshape", [a], { shape: [1] }) : a;
+      if (!first) return false;
+      const s = b.meta(first).shape;
+      const ax = o.b % s.length;
+      const parts = [first];
+      for (let j = 0; j < b.pool.length && parts.length <= o.c % 3; j++) {
+        const cand = b.pick(o.b + j);
+        const cs = b.meta(cand).shape;
+        if (cs.length === s.length && cs.every((d, i) => i === ax || d === s[i])) parts.push(cand);
+      }
+      if (bit(o.attr, 1)) parts.push(first);
+      return !!b.tryEmit("concat", parts, { axis: bit(o.attr, 6) ? ax - s.length : ax });
     }
   }
 }
