@@ -20,7 +20,6 @@ export type { MatmulPrim } from "./ops/matmul.js";
 export type { IndexPrim } from "./ops/index-ops.js";
 export type { GatherPrim } from "./ops/gather-ops.js";
 export type { ConcatPrim } from "./ops/concat.js";
-export * from "./ops/joining.js";
 export { sumTo, unreduce } from "./ops/vjp-helpers.js";
 export { compileElementwise, type ElementwiseKernel } from "./kernels/elementwise.js";
 export { dispatchElementwise, WASM_ELEMENTWISE_MIN_SIZE } from "./kernels/elementwise-dispatch.js";

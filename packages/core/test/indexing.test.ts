@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  DTypeError, ShapeError, execute, ops, promoteTypes, releaseValue, resultType, sizesByChunks, sizesByCount, sizesBySplitSize,
-  sizesFromList, splitBounds, stackShape, valueFrom, type DType, type Prim, type Value,
+  DTypeError, ShapeError, composites, execute, ops, promoteTypes, releaseValue, resultType, valueFrom, type DType, type Prim, type Value,
 } from "../src/index.js";
 import { liveBytes } from "./helpers.js";
 
@@ -113,6 +112,8 @@ describe("indexing errors", () => {
   });
 });
 
+const { sizesByChunks, sizesByCount, sizesBySplitSize, sizesFromList, splitBounds, stackShape } = composites;
+
 describe("split and stack shape helpers", () => {
   it("PyTorch split/chunk and TensorFlow split sizes", () => {
     expect(sizesBySplitSize("split", 7, 3)).toEqual([3, 3, 1]);
@@ -126,7 +127,7 @@ describe("split and stack shape helpers", () => {
     expect(() => sizesBySplitSize("split", 7, 0)).toThrow(/split size must be a positive integer/);
   });
   it("splitBounds and stackShape", () => {
-    expect(splitBounds("split", [2, 5], -1, (n) => sizesFromList("split", n, [2, 3]))).toEqual([
+    expect(splitBounds("split", [2, 5], -1, (n: number) => sizesFromList("split", n, [2, 3]))).toEqual([
       { begin: [0, 0], end: [2, 2] }, { begin: [0, 2], end: [2, 5] },
     ]);
     expect(() => splitBounds("split", [], 0, () => [1])).toThrow("split: cannot split a rank-0 tensor");

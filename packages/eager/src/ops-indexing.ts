@@ -1,25 +1,22 @@
-import {
-  DualgradError, formatShape, resultType, sizesByChunks, sizesBySplitSize, sizesFromList, splitBounds, stackShape,
-} from "@dualgrad/core";
-import { apply, cast, reshape, slice } from "./ops.js";
+import { DualgradError, composites as C, formatShape } from "@dualgrad/core";
+import { apply, composite, tensorEmitter } from "./ops.js";
 import { Tensor } from "./tensor.js";
 
 /**
  * Indexing and joining with PyTorch's names and argument orders: `indexSelect`, `takeAlongDim`,
- * `cat`, `stack`, `split`, `chunk`. The first three are core's gather, take_along_axis and
- * concat primitives; stack and split/chunk are reshapes, concat and slices (shape arithmetic
- * from core's ops/joining.ts), so every gradient comes from core's VJP rules. Indices are int32
- * tensors; an index outside the axis is an error naming the op, the index and the axis size.
+ * `cat`, `stack`, `split`, `chunk`. They run core's gather and take_along_axis primitives and
+ * core's joining composites (concat with promotion, stack, split), so every gradient comes from
+ * core's VJP rules. Indices are int32 tensors; an index outside the axis is an error naming the
+ * op, the index and the axis size.
  */
 
-/** Runs `fn` on `temps`-producing steps and disposes the temporaries afterwards (autograd keeps what it saved). */
-function withTemps<R>(fn: (temps: Tensor[]) => R): R {
-  const temps: Tensor[] = [];
-  try {
-    return fn(temps);
-  } finally {
-    for (const t of temps) t.dispose();
-  }
+function checkTensor(op: string, x: unknown, what: string): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new DualgradError(`${op}: ${what} must be a Tensor, got ${typeof x}`);
+}
+
+function checkList(op: string, tensors: readonly Tensor[]): void {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new DualgradError(`${op}: expected a non-empty array of tensors`);
+  tensors.forEach((t, i) => checkTensor(op, t, `element ${i}`));
 }
 
 /**
@@ -27,14 +24,10 @@ function withTemps<R>(fn: (temps: Tensor[]) => R): R {
  * `dim`, in index order, repeats allowed. The result has x's rank.
  */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  if (!(index instanceof Tensor)) throw new DualgradError(`indexSelect: index must be an int32 Tensor, got ${typeof index}`);
+  checkTensor("indexSelect", index, "index");
   if (index.ndim > 1) throw new DualgradError(`indexSelect: index must be 1-D or 0-D, got ${formatShape(index.shape)}`);
   if (index.ndim === 1) return apply("gather", [x, index], { axis: dim });
-  return withTemps((temps) => {
-    const flat = reshape(index, [1]);
-    temps.push(flat);
-    return apply("gather", [x, flat], { axis: dim });
-  });
+  return composite((e) => e.emit("gather", [x, e.emit("reshape", [index], { shape: [1] })], { axis: dim }));
 }
 
 /**
@@ -44,59 +37,20 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
  */
 export function takeAlongDim(x: Tensor, indices: Tensor, dim?: number): Tensor {
   if (dim !== undefined) return apply("take_along_axis", [x, indices], { axis: dim });
-  return withTemps((temps) => {
-    const fx = reshape(x, [-1]);
-    temps.push(fx);
-    const fi = reshape(indices, [-1]);
-    temps.push(fi);
-    return apply("take_along_axis", [fx, fi], { axis: 0 });
-  });
-}
-
-/** The tensors of a list, cast to their common dtype (PyTorch's cat promotes), with the casts in `temps`. */
-function promotedList(op: string, tensors: readonly Tensor[], temps: Tensor[]): Tensor[] {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new DualgradError(`${op}: expected a non-empty array of tensors`);
-  tensors.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new DualgradError(`${op}: element ${i} is not a Tensor (got ${typeof t})`);
-  });
-  const dtype = resultType(tensors.map((t) => t.dtype));
-  return tensors.map((t) => {
-    if (t.dtype === dtype) return t;
-    const c = cast(t, dtype);
-    temps.push(c);
-    return c;
-  });
+  const flat = { shape: [-1] };
+  return composite((e) => e.emit("take_along_axis", [e.emit("reshape", [x], flat), e.emit("reshape", [indices], flat)], { axis: 0 }));
 }
 
 /** `torch.cat(tensors, dim)`: joins tensors along an existing dimension; dtypes are promoted. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return withTemps((temps) => apply("concat", promotedList("cat", tensors, temps), { axis: dim }));
+  checkList("cat", tensors);
+  return composite((e) => C.concat(e, tensors, dim, "cat"));
 }
 
 /** `torch.stack(tensors, dim)`: joins same-shaped tensors along a new dimension `dim`. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return withTemps((temps) => {
-    const xs = promotedList("stack", tensors, temps);
-    const { shape, axis } = stackShape("stack", xs.map((t) => t.shape), dim);
-    const expanded = xs.map((t) => {
-      const r = reshape(t, shape);
-      temps.push(r);
-      return r;
-    });
-    return apply("concat", expanded, { axis });
-  });
-}
-
-function pieces(op: string, x: Tensor, dim: number, sizesOf: (n: number) => readonly number[]): Tensor[] {
-  if (!(x instanceof Tensor)) throw new DualgradError(`${op}: expected a Tensor, got ${typeof x}`);
-  const out: Tensor[] = [];
-  try {
-    for (const { begin, end } of splitBounds(op, x.shape, dim, sizesOf)) out.push(slice(x, begin, end));
-    return out;
-  } catch (err) {
-    out.forEach((t) => t.dispose());
-    throw err;
-  }
+  checkList("stack", tensors);
+  return composite((e) => C.stack(e, tensors, dim));
 }
 
 /**
@@ -104,11 +58,14 @@ function pieces(op: string, x: Tensor, dim: number, sizesOf: (n: number) => read
  * be shorter); an array gives each piece's size (they must add up to the dimension).
  */
 export function split(x: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-  return pieces("split", x, dim, (n) =>
-    typeof splitSizeOrSections === "number" ? sizesBySplitSize("split", n, splitSizeOrSections) : sizesFromList("split", n, splitSizeOrSections));
+  checkTensor("split", x, "x");
+  // Every tensor split emits is a result (slices of x), so there is nothing to dispose.
+  return C.split(tensorEmitter, x, dim, (n) =>
+    typeof splitSizeOrSections === "number" ? C.sizesBySplitSize("split", n, splitSizeOrSections) : C.sizesFromList("split", n, splitSizeOrSections));
 }
 
 /** `torch.chunk(x, chunks, dim)`: pieces of ceil(size / chunks) along `dim` (possibly fewer than `chunks`). */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
-  return pieces("chunk", x, dim, (n) => sizesByChunks("chunk", n, chunks));
+  checkTensor("chunk", x, "x");
+  return C.split(tensorEmitter, x, dim, (n) => C.sizesByChunks("chunk", n, chunks), "chunk");
 }

@@ -1,15 +1,13 @@
-import {
-  DualgradError, resultType, sizesByCount, sizesFromList, splitBounds, stackShape,
-} from "@dualgrad/core";
-import { op, SymbolicTensor } from "./symbolic.js";
+import { DualgradError, composites as C } from "@dualgrad/core";
+import { composite, op, read, SymbolicTensor } from "./symbolic.js";
 import { Variable } from "./variable.js";
 
 /**
  * Indexing and joining on traced values, with TensorFlow's names and argument orders: `gather`,
- * `concat`, `stack`, `split` (and NumPy/JAX's `takeAlongAxis`). Each adds core's gather,
- * take_along_axis, concat, reshape or slice nodes, so gradients come from core's VJP rules and
- * the compiled step runs core's kernels: an out-of-range index is an error naming the op, the
- * index and the axis size when the step runs, never a read outside the tensor.
+ * `concat`, `stack`, `split` (and NumPy/JAX's `takeAlongAxis`). They record core's gather and
+ * take_along_axis primitives and core's joining composites, so gradients come from core's VJP
+ * rules and the compiled step runs core's kernels: an out-of-range index is an error naming the
+ * op, the index and the axis size when the step runs, never a read outside the tensor.
  */
 
 /** A tensor operand of these ops: a traced value or a variable (read), e.g. an embedding table. */
@@ -19,6 +17,11 @@ function checkOperand(opName: string, x: unknown, what: string): asserts x is Te
   if (!(x instanceof SymbolicTensor) && !(x instanceof Variable)) {
     throw new DualgradError(`${opName}: ${what} must be a symbolic tensor or a Variable, got ${typeof x}`);
   }
+}
+
+function checkList(opName: string, values: readonly TensorOperand[]): void {
+  if (!Array.isArray(values) || values.length === 0) throw new DualgradError(`${opName}: expected a non-empty array of tensors`);
+  values.forEach((v, i) => checkOperand(opName, v, `element ${i}`));
 }
 
 /**
@@ -42,24 +45,16 @@ export function takeAlongAxis(x: TensorOperand, indices: TensorOperand, axis: nu
   return op("take_along_axis", [x, indices], { axis });
 }
 
-/** The values of a list cast to their common dtype (PyTorch's promotion, as eager's cat does). */
-function promotedList(opName: string, values: readonly TensorOperand[]): TensorOperand[] {
-  if (!Array.isArray(values) || values.length === 0) throw new DualgradError(`${opName}: expected a non-empty array of tensors`);
-  values.forEach((v, i) => checkOperand(opName, v, `element ${i}`));
-  const dtype = resultType(values.map((v) => v.dtype));
-  return values.map((v) => (v.dtype === dtype ? v : op("cast", [v], { dtype })));
-}
-
-/** `tf.concat(values, axis)`: joins tensors along an existing axis; dtypes are promoted. */
+/** `tf.concat(values, axis)`: joins tensors along an existing axis; dtypes are promoted as PyTorch's cat does. */
 export function concat(values: readonly TensorOperand[], axis: number): SymbolicTensor {
-  return op("concat", promotedList("concat", values), { axis });
+  checkList("concat", values);
+  return composite(values, (b, ids) => C.concat(b, ids, axis));
 }
 
 /** `tf.stack(values, axis)`: joins same-shaped tensors along a new axis (default 0). */
 export function stack(values: readonly TensorOperand[], axis = 0): SymbolicTensor {
-  const xs = promotedList("stack", values);
-  const target = stackShape("stack", xs.map((v) => v.shape), axis);
-  return op("concat", xs.map((v) => op("reshape", [v], { shape: target.shape })), { axis: target.axis });
+  checkList("stack", values);
+  return composite(values, (b, ids) => C.stack(b, ids, axis));
 }
 
 /**
@@ -68,7 +63,8 @@ export function stack(values: readonly TensorOperand[], axis = 0): SymbolicTenso
  */
 export function split(value: TensorOperand, numOrSizeSplits: number | readonly number[], axis = 0): SymbolicTensor[] {
   checkOperand("split", value, "value");
-  const bounds = splitBounds("split", value.shape, axis, (n) =>
-    typeof numOrSizeSplits === "number" ? sizesByCount("split", n, numOrSizeSplits) : sizesFromList("split", n, numOrSizeSplits));
-  return bounds.map(({ begin, end }) => op("slice", [value], { begin, end }));
+  const x = value instanceof Variable ? read(value) : value;
+  const sizesOf = (n: number) =>
+    typeof numOrSizeSplits === "number" ? C.sizesByCount("split", n, numOrSizeSplits) : C.sizesFromList("split", n, numOrSizeSplits);
+  return C.split(x.builder, x.id, axis, sizesOf).map((id) => new SymbolicTensor(x.builder, id));
 }

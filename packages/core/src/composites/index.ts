@@ -19,3 +19,4 @@ export * from "./activation.js";
 export * from "./update.js";
 export * from "./sgd.js";
 export * from "./adam.js";
+export * from "./joining.js";

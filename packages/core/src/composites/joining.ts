@@ -1,12 +1,39 @@
-import { ShapeError } from "../errors.js";
+import { resultType } from "../dtype.js";
+import { DualgradError, ShapeError } from "../errors.js";
+import type { Emitter } from "../ops/prim.js";
 import { formatShape, normalizeAxis, type Shape } from "../shape.js";
+import { cast } from "./arith.js";
 
 /**
- * The shape arithmetic of the joining and splitting composites, once for both frontends: stack
- * is a reshape of each input (a new size-1 axis) then concat; split and chunk are slices. The
- * frontends apply the primitives these describe, so their gradients come from concat's and
- * slice's VJP rules.
+ * Joining and splitting: concat with PyTorch's dtype promotion (`torch.cat`, `tf.concat`),
+ * stack (a reshape of each input to a new size-1 axis, then concat) and split (slices, with the
+ * piece sizes of PyTorch's split/chunk or TensorFlow's split). Gradients come from concat's
+ * and slice's VJP rules.
  */
+
+/** `xs` cast to their common dtype (core's resultType), after checking there is at least one. */
+export function promoteAll<T>(e: Emitter<T>, op: string, xs: readonly T[]): T[] {
+  if (!Array.isArray(xs) || xs.length === 0) throw new DualgradError(`${op}: expected a non-empty array of tensors`);
+  const dtype = resultType(xs.map((x) => e.meta(x).dtype));
+  return xs.map((x) => cast(e, x, dtype));
+}
+
+/** `torch.cat(xs, axis)` / `tf.concat(xs, axis)`: joins along an existing axis; dtypes are promoted. */
+export function concat<T>(e: Emitter<T>, xs: readonly T[], axis: number, op = "concat"): T {
+  return e.emit("concat", promoteAll(e, op, xs), { axis });
+}
+
+/** `torch.stack` / `tf.stack`: joins same-shaped tensors along a new axis. */
+export function stack<T>(e: Emitter<T>, xs: readonly T[], axis: number): T {
+  const parts = promoteAll(e, "stack", xs);
+  const target = stackShape("stack", parts.map((x) => e.meta(x).shape), axis);
+  return e.emit("concat", parts.map((x) => e.emit("reshape", [x], { shape: target.shape })), { axis: target.axis });
+}
+
+/** Consecutive slices of `x` along `axis`, sized by `sizesOf(axis size)` (one of the sizesBy* functions). */
+export function split<T>(e: Emitter<T>, x: T, axis: number, sizesOf: (n: number) => readonly number[], op = "split"): T[] {
+  return splitBounds(op, e.meta(x).shape, axis, sizesOf).map(({ begin, end }) => e.emit("slice", [x], { begin, end }));
+}
 
 /**
  * The shape each input of `stack` is reshaped to (a 1 inserted at `axis`), and that axis
