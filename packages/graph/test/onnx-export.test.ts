@@ -2,7 +2,7 @@ import { Generator } from "@dualgrad/core";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import {
-  Linear, Variable, trace, decodeOnnx, fn, graphToOnnx, layers, optimize, elementwiseFusion, sequential, tensor, toOnnx, where, type HostTensor, type SymbolicTensor,
+  Linear, Variable, concat, gather, takeAlongAxis, trace, decodeOnnx, fn, graphToOnnx, layers, optimize, elementwiseFusion, sequential, tensor, toOnnx, where, type HostTensor, type SymbolicTensor,
 } from "../src/index.js";
 
 /** Runs exported bytes in ONNX Runtime (CPU) on one float32 input; returns the first output. */
@@ -85,13 +85,17 @@ describe("ONNX export checked by ONNX Runtime", () => {
       const p = l.slice([0, 1], [l.shape[0], 4]).pad([0, 1], [0, 1]); // [B,5]
       const h = p.argmax({ axis: 1, keepdims: true }).to("float32").add(p.argmax({ axis: 1 }).oneHot(5).mul(p));
       const bc = h.reshape([h.shape[0], 1, 5]).broadcastTo([h.shape[0], 3, 5]).sum({ axis: 1 });
-      return bc.add(x.sum()); // a full reduction, broadcast back onto the batch
+      // Gather (rows of a weight by per-example index), GatherElements, Concat.
+      const rows = gather(w, x.argmax({ axis: 1 })); // [B,5]
+      const top = takeAlongAxis(x, x.argmax({ axis: 1, keepdims: true }), 1); // [B,1]
+      const joined = concat([rows.slice([0, 0], [rows.shape[0], 2]), top, x.slice([0, 0], [x.shape[0], 2])], 1); // [B,5]
+      return bc.add(x.sum()).add(joined); // a full reduction, broadcast back onto the batch
     };
     const compiled = fn<HostTensor>(f);
     try {
       const bytes = toOnnx(f, [{ shape: [4, 5] }]);
       const ops = new Set(decodeOnnx(bytes).graph.node.map((n) => n.op_type));
-      for (const op of ["Gemm", "MatMul", "Reshape", "Transpose", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp", "LogSoftmax", "Slice", "Pad", "ArgMax", "OneHot", "Expand", "Where", "Greater", "Not", "Pow", "Cast"]) {
+      for (const op of ["Gemm", "MatMul", "Reshape", "Transpose", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp", "LogSoftmax", "Slice", "Pad", "ArgMax", "OneHot", "Expand", "Where", "Greater", "Not", "Pow", "Cast", "Gather", "GatherElements", "Concat"]) {
         expect(ops, op).toContain(op);
       }
       for (const batch of [4, 7]) {

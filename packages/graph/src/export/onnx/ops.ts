@@ -240,6 +240,36 @@ const RULES: { [P in Prim]?: Rule<P> } = {
     c.emit.node("Cast", [c.inputs[0].name], { to: { int: onnxDType(c.attrs.dtype) } }, c.out);
     return c.inputs[0].batchAxis;
   },
+  gather: (c) => {
+    // ONNX Gather is tf.gather: out = x[:axis] + indices.shape + x[axis+1:] (int32 indices allowed).
+    const [x, idx] = c.inputs;
+    const axis = c.attrs.axis < 0 ? c.attrs.axis + x.shape.length : c.attrs.axis;
+    if (x.batchAxis === axis) throw unsupported(c.node, `it gathers along the batch axis ${axis}`);
+    if (x.batchAxis >= 0 && idx.batchAxis >= 0) throw unsupported(c.node, "both the table and the indices carry the batch dimension");
+    c.emit.node("Gather", [x.name, idx.name], { axis: { int: axis } }, c.out);
+    if (idx.batchAxis >= 0) return axis + idx.batchAxis;
+    return x.batchAxis < axis ? x.batchAxis : x.batchAxis + idx.shape.length - 1;
+  },
+  take_along_axis: (c) => {
+    const [x, idx] = c.inputs;
+    const axis = c.attrs.axis < 0 ? c.attrs.axis + x.shape.length : c.attrs.axis;
+    const batch = Math.max(x.batchAxis, idx.batchAxis);
+    if ((x.batchAxis >= 0 && idx.batchAxis >= 0 && x.batchAxis !== idx.batchAxis) || (batch >= 0 && batch === axis)) {
+      throw unsupported(c.node, "it indexes along the batch axis, or its operands carry the batch on different axes");
+    }
+    c.emit.node("GatherElements", [x.name, idx.name], { axis: { int: axis } }, c.out);
+    return batch;
+  },
+  concat: (c) => {
+    const axis = c.attrs.axis < 0 ? c.attrs.axis + c.node.shape.length : c.attrs.axis;
+    const batch = c.inputs.map((x) => x.batchAxis);
+    // Every operand must follow the batch size, on the same axis, and that axis is not the one joined.
+    if (batch.some((b) => b !== batch[0]) || (batch[0] >= 0 && batch[0] === axis)) {
+      throw unsupported(c.node, "its operands do not all carry the batch dimension on one axis other than the joined one");
+    }
+    c.emit.node("Concat", c.inputs.map((x) => x.name), { axis: { int: axis } }, c.out);
+    return batch[0];
+  },
 };
 
 /** Emits the ONNX nodes of one IR primitive node; returns its result's batch axis. */
