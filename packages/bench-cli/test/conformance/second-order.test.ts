@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Generator, gradcheck, sizeOf } from "@dualgrad/core";
-import { fn, gradients, op, tensor as hostTensor, type HostTensor, type StageSwitch, type SymbolicTensor } from "@dualgrad/graph";
+import { concat, fn, gather, gradients, op, takeAlongAxis, tensor as hostTensor, type HostTensor, type StageSwitch, type SymbolicTensor } from "@dualgrad/graph";
 import { tensorDifference } from "../../src/runners/agreement.js";
 import { useLeakCheck } from "./leak-hook.js";
 
@@ -64,6 +64,18 @@ const COMPOSITES: Composite[] = [
     shapes: [[6]],
     fixed: () => [hostTensor(uniform(104, [6]), [6])],
     loss: ([x], [r]) => x.sigmoid().mul(x).mul(r).sum(),
+  },
+  {
+    // sum(tanh(concat(gather(T, ids), take_along_axis(X, pick))) * r): the second order runs the
+    // gradients' own primitives (index_add, scatter_add, slices of concat) through their VJPs.
+    name: "tanh∘concat of gather and take_along_axis",
+    shapes: [[4, 3], [3, 4]],
+    fixed: () => [
+      hostTensor(new Int32Array([3, 0, 3]), [3], "int32"),
+      hostTensor(new Int32Array([1, 1, 0, 3, 2, 2]), [3, 2], "int32"),
+      hostTensor(uniform(105, [3, 5]), [3, 5]),
+    ],
+    loss: ([t, x], [ids, pick, r]) => concat([gather(t, ids), takeAlongAxis(x, pick, 1)], 1).tanh().mul(r).sum(),
   },
 ];
 
