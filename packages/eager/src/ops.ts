@@ -162,13 +162,18 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 }
 
 /** -x */ export const neg = (x: Tensor): Tensor => apply("neg", [x], {});
-/** e^x */ export const exp = (x: Tensor): Tensor => apply("exp", [x], {});
-/** ln x */ export const log = (x: Tensor): Tensor => apply("log", [x], {});
-/** √x */ export const sqrt = (x: Tensor): Tensor => apply("sqrt", [x], {});
+/** A floating-point unary op; int32 inputs become float32 first, as in PyTorch (core's floatUnary). */
+function floatUnary(prim: C.FloatUnaryPrim, x: Tensor): Tensor {
+  // The float case is the primitive alone: no composite bookkeeping on the hot path.
+  return x instanceof Tensor && !isFloat(x.dtype) ? composite((e) => C.floatUnary(e, prim, x)) : apply(prim, [x], {});
+}
+/** e^x */ export const exp = (x: Tensor): Tensor => floatUnary("exp", x);
+/** ln x */ export const log = (x: Tensor): Tensor => floatUnary("log", x);
+/** √x */ export const sqrt = (x: Tensor): Tensor => floatUnary("sqrt", x);
 /** |x| */ export const abs = (x: Tensor): Tensor => apply("abs", [x], {});
 /** max(x, 0) */ export const relu = (x: Tensor): Tensor => apply("relu", [x], {});
-/** tanh x */ export const tanh = (x: Tensor): Tensor => apply("tanh", [x], {});
-/** 1 / (1 + e^-x) */ export const sigmoid = (x: Tensor): Tensor => apply("sigmoid", [x], {});
+/** tanh x */ export const tanh = (x: Tensor): Tensor => floatUnary("tanh", x);
+/** 1 / (1 + e^-x) */ export const sigmoid = (x: Tensor): Tensor => floatUnary("sigmoid", x);
 /** x ** exponent */ export const pow = (x: Tensor, exponent: number): Tensor => apply("pow", [x], { exponent });
 
 /** Reduction options: `axis` a number or list (all axes when absent), `keepdims` as NumPy. */

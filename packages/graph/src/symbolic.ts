@@ -172,7 +172,9 @@ export function op<P extends Prim>(prim: P, inputs: readonly SymLike[], attrs: A
 }
 
 function unary(prim: "neg" | "exp" | "log" | "sqrt" | "abs" | "relu" | "tanh" | "sigmoid", x: SymLike): SymbolicTensor {
-  return op(prim, [x], {});
+  if (prim === "neg" || prim === "abs" || prim === "relu") return op(prim, [x], {});
+  // int32 becomes float32 first, as in PyTorch and eager (core's floatUnary).
+  return composite([x], (b, [id]) => C.floatUnary(b, prim, id));
 }
 
 /**

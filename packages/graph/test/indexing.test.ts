@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { DTypeError, ShapeError } from "@dualgrad/core";
+import { describe, expect, it } from "vitest";
+import { i32, keep, values } from "./disposal.js";
 import {
-  Variable, add, concat, div, fn, fromJSON, gather, gradients, matmul, printGraph, split, stack, takeAlongAxis, tensor, toDot, toJSON, toMermaid,
+  Variable, concat, fn, fromJSON, gather, gradients, printGraph, split, stack, takeAlongAxis, tensor, toDot, toJSON, toMermaid,
   trace, type HostTensor, type SymbolicTensor,
 } from "../src/index.js";
 import { GraphBuilder } from "../src/builder.js";
@@ -12,17 +12,8 @@ import { planMemory } from "../src/plan.js";
 
 /**
  * The indexing and joining ops (TensorFlow names) traced, compiled and run; the passes on their
- * multi-input nodes; the JSON/DOT/Mermaid exporters; and PyTorch's type promotion in traces.
+ * multi-input nodes; and the JSON/DOT/Mermaid exporters.
  */
-
-const made: { dispose(): void }[] = [];
-afterEach(() => made.splice(0).forEach((d) => d.dispose()));
-function keep<T extends { dispose(): void }>(x: T): T {
-  made.push(x);
-  return x;
-}
-const values = (t: HostTensor) => Array.from(t.data);
-const i32 = (v: number[], shape = [v.length]) => tensor(new Int32Array(v), shape, "int32");
 
 describe("indexing and joining (graph)", () => {
   it("gather of a Variable (an embedding lookup) and its gradient, in one compiled step", () => {
@@ -116,26 +107,5 @@ describe("indexing and joining (graph)", () => {
     const json = JSON.parse(toJSON(g));
     json.graph.nodes.find((n: { op: string }) => n.op === "concat").inputs = [];
     expect(() => fromJSON(JSON.stringify(json))).toThrow(/concat.*expected at least 1 input, got 0/);
-  });
-});
-
-describe("PyTorch type promotion (graph)", () => {
-  it("int32 + 0.5 is float32, int32 + 2 stays int32, int / int is float32, float32 + float64 is float64", () => {
-    const f = keep(fn((i: SymbolicTensor, x: SymbolicTensor) => [add(i, 0.5), add(i, 2), div(i, i), add(x, x.to("float64"))]));
-    const [h, two, q, wide] = f(i32([1, 2]), tensor(new Float32Array([1, 1]))) as HostTensor[];
-    expect([h.dtype, two.dtype, q.dtype, wide.dtype]).toEqual(["float32", "int32", "float32", "float64"]);
-    expect(values(h)).toEqual([1.5, 2.5]);
-    expect(values(q)).toEqual([1, 1]);
-  });
-  it("matmul of float32 by float64 is a DTypeError at trace time, naming the dtypes", () => {
-    let err: unknown;
-    try {
-      trace((a: SymbolicTensor, b: SymbolicTensor) => matmul(a, b), [{ shape: [1, 2], dtype: "float32" }, { shape: [2, 1], dtype: "float64" }]);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(DTypeError);
-    expect(err).not.toBeInstanceOf(ShapeError);
-    expect((err as Error).message).toMatch(/^matmul: expected two inputs of the same floating dtype, got float32\[1,2\] and float64\[2,1\]/);
   });
 });

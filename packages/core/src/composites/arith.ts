@@ -1,4 +1,4 @@
-import { promoteTypes, type DType } from "../dtype.js";
+import { floatResultType, promoteTypes, type DType } from "../dtype.js";
 import type { Emitter } from "../ops/prim.js";
 
 /**
@@ -22,6 +22,17 @@ export function promote<T>(e: Emitter<T>, a: T, b: T): [T, T] {
   if (da === db) return [a, b];
   const d = promoteTypes(da, db);
   return [cast(e, a, d), cast(e, b, d)];
+}
+
+/** The unary elementwise primitives that compute in floating point only. */
+export type FloatUnaryPrim = "exp" | "log" | "sqrt" | "tanh" | "sigmoid";
+
+/**
+ * `prim(x)` with PyTorch's rule for integer inputs: an int32 tensor is cast to the default
+ * float first (`torch.exp(int_tensor)` is float32); float inputs go straight to the primitive.
+ */
+export function floatUnary<T>(e: Emitter<T>, prim: FloatUnaryPrim, x: T): T {
+  return e.emit(prim, [cast(e, x, floatResultType(e.meta(x).dtype))], {});
 }
 
 /** `a prim b` with NumPy broadcasting and dtype promotion. */
