@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { allocator } from "@dualgrad/core";
 import { i32, keep, values } from "./disposal.js";
 import {
   Variable, concat, fn, fromJSON, gather, gradients, printGraph, split, stack, takeAlongAxis, tensor, toDot, toJSON, toMermaid,
@@ -26,6 +27,22 @@ describe("indexing and joining (graph)", () => {
     expect(values(rows)).toEqual([5, 6, 1, 2, 5, 6]);
     expect(values(grad)).toEqual([1, 1, 0, 0, 2, 2]);
     expect(values((f as unknown as (x: HostTensor) => HostTensor[])(i32([1]))[0])).toEqual([3, 4]);
+  });
+
+  it("a compiled step with gather, take_along_axis, concat and their gradients allocates nothing per call", () => {
+    const table = keep(new Variable([5, 3], "float32", { init: Array.from({ length: 15 }, (_, k) => k / 7) }));
+    const f = keep(fn((ids: SymbolicTensor, x: SymbolicTensor) => {
+      const rows = gather(table, ids); // [4,3]
+      const top = takeAlongAxis(x, x.argmax({ axis: 1, keepdims: true }), 1); // [4,1]
+      const loss = concat([rows, top, rows], 1).tanh().sum();
+      return [loss, ...gradients(loss, [table, x])];
+    }));
+    const ids = i32([4, 0, 4, 2]);
+    const x = tensor(new Float32Array([1, 5, 2, 7, 3, 0, 2, 2, 9, 1, 1, 8]), [4, 3]);
+    f(ids, x); // traces and compiles
+    const before = allocator.stats().allocations;
+    for (let k = 0; k < 3; k++) f(ids, x);
+    expect(allocator.stats().allocations - before).toBe(0);
   });
 
   it("an out-of-range index fails when the compiled step runs, naming op, index and axis size; the step still works after", () => {
