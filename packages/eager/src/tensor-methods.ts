@@ -1,5 +1,6 @@
 import { backward } from "./autograd.js";
 import * as ops from "./ops.js";
+import * as indexingOps from "./ops-indexing.js";
 import { installTensorMethods } from "./tensor.js";
 
 /**
@@ -8,4 +9,4 @@ import { installTensorMethods } from "./tensor.js";
  * module for its effect (the package index does, first) is what makes the methods work, and
  * keeps every runtime import inside the package one-way.
  */
-installTensorMethods({ ...ops, backward });
+installTensorMethods({ ...ops, ...indexingOps, backward });

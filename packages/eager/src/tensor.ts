@@ -4,11 +4,12 @@ import {
 import type { BackwardOptions, backward } from "./autograd.js";
 import type { Node } from "./node.js";
 import type * as Ops from "./ops.js";
+import type * as IndexingOps from "./ops-indexing.js";
 import { track } from "./scope.js";
 import { Storage } from "./storage.js";
 
 /** What the methods of {@link Tensor} call: the functional API and `backward`. */
-export type TensorMethodImpls = typeof Ops & { backward: typeof backward };
+export type TensorMethodImpls = typeof Ops & typeof IndexingOps & { backward: typeof backward };
 
 /**
  * The ops and autograd both construct Tensors, so this module cannot import them at runtime
@@ -254,6 +255,12 @@ export class Tensor {
   /** Adds a dimension of size 1 at `dim`. */ unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
   /** Removes dimensions of size 1 (all, or `dim`). */ squeeze(dim?: number): Tensor { return F.squeeze(this, dim); }
   /** Flattens to 1-D. */ flatten(): Tensor { return F.reshape(this, [-1]); }
+
+  // ---- indexing and splitting (PyTorch's Tensor methods) ----
+  /** Slices at int32 `index` along `dim` (`x.index_select(dim, index)`). */ indexSelect(dim: number, index: Tensor): Tensor { return F.indexSelect(this, dim, index); }
+  /** One element per index along `dim` (`x.take_along_dim(indices, dim)`). */ takeAlongDim(indices: Tensor, dim?: number): Tensor { return F.takeAlongDim(this, indices, dim); }
+  /** Pieces of a size, or of listed sizes, along `dim` (`x.split(...)`). */ split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] { return F.split(this, splitSizeOrSections, dim); }
+  /** `chunks` pieces of ceil(size / chunks) along `dim` (`x.chunk(...)`). */ chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
 
   // ---- linear algebra, types ----
   /** Matrix product (batched, broadcasting; 1-D operands as in PyTorch). */ matmul(other: Tensor): Tensor { return F.matmul(this, other); }

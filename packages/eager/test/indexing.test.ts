@@ -79,6 +79,11 @@ describe("indexing and joining (eager)", () => {
       const m = tensor([[1, 2, 3, 4], [5, 6, 7, 8]]);
       expect(chunk(m, 2, 1).map((t) => t.shape)).toEqual([[2, 2], [2, 2]]);
       expect(() => split(x, [2, 2])).toThrow("split: sizes [2,2] do not add up to the axis size 7");
+      // The Tensor methods are the same functions.
+      expect(x.split(4).map(values)).toEqual([[0, 1, 2, 3], [4, 5, 6]]);
+      expect(m.chunk(2, -1).map(values)).toEqual([[1, 2, 5, 6], [3, 4, 7, 8]]);
+      expect(values(m.indexSelect(1, tensor([3, 0], { dtype: "int32" })))).toEqual([4, 1, 8, 5]);
+      expect(values(m.takeAlongDim(tensor([[1], [0]], { dtype: "int32" }), 1))).toEqual([2, 5]);
       const [p, q] = split(x, [3, 4]);
       add(sum(p), mul(sum(q), 2)).backward();
       expect(values(x.grad!)).toEqual([1, 1, 1, 2, 2, 2, 2]);
