@@ -3,7 +3,7 @@ import { contiguousStrides, formatShape, normalizeAxis, shapesEqual, type Shape 
 import {
   checkIndices, extent, gatherKernel, indexAddKernel, scatterAddKernel, takeAlongKernel,
 } from "../kernels/indexing.js";
-import type { Meta, OpTable, View } from "./prim.js";
+import type { Meta, OpTable } from "./prim.js";
 
 /**
  * The gather family: two ways of reading rows by int32 index, each paired with the scatter-add
