@@ -99,6 +99,7 @@ describe("nn.Module registration", () => {
   it("parameters kept in an array are an error too; arrays of numbers or tensors are fine", () => {
     class P extends nn.Module {
       sizes = [1, 2, 3];
+      long = new Array<number>(300_000).fill(0); // walked without spreading it into a call
       consts = [zeros([1])];
       ws = [new nn.Parameter(zeros([2]))];
       forward(x: Tensor): Tensor {

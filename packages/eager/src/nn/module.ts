@@ -55,10 +55,11 @@ function holdsUnregistered(root: unknown): string | null {
     seen.add(x);
     const kind = x === root ? null : kindOf(x);
     if (kind) return kind;
-    if (Array.isArray(x)) pending.push(...x);
-    else if (x instanceof Map) pending.push(...x.values());
-    else if (x instanceof Set) pending.push(...x);
-    else if (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) pending.push(...Object.values(x));
+    // Loops, not spreads: a field may hold a long array of numbers.
+    if (Array.isArray(x)) for (let i = 0; i < x.length; i++) pending.push(x[i]);
+    else if (x instanceof Map) for (const v of x.values()) pending.push(v);
+    else if (x instanceof Set) for (const v of x) pending.push(v);
+    else if (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) for (const v of Object.values(x)) pending.push(v);
   }
   return null;
 }
