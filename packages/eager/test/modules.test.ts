@@ -59,7 +59,7 @@ describe("nn.Module registration", () => {
     const d = new nn.ModuleDict<nn.Module>({ forward: new nn.Linear(2, 2), b: new nn.Linear(2, 1, { bias: false }) });
     expect(names(d)).toEqual(["forward.weight", "forward.bias", "b.weight"]);
     expect(d.get("b")).toBeInstanceOf(nn.Linear);
-    expect(() => d.get("c")).toThrow(/no module 'c' \(keys: forward, b\)/);
+    expect(() => d.get("c")).toThrow(/ModuleDict: no entry 'c' \(keys: forward, b\)/);
     expect(() => d.set("a.b", new nn.ReLU())).toThrow(/without '\.'/);
     d.dispose();
   });
@@ -107,9 +107,31 @@ describe("nn.Module registration", () => {
       }
     }
     const p = new P();
-    expect(() => p.parameters()).toThrow(/P\.ws is an Array holding an nn\.Parameter.*give each nn\.Parameter its own field/);
+    expect(() => p.parameters()).toThrow(/P\.ws is an Array holding an nn\.Parameter.*nn\.ParameterList \(or nn\.ParameterDict\) for parameters/);
     p.consts[0].dispose();
     p.ws[0].dispose();
+  });
+
+  it("ParameterList and ParameterDict register parameters by index and key, making plain tensors parameters", () => {
+    class Mix extends nn.Module {
+      ws = new nn.ParameterList([zeros([2]), new nn.Parameter(zeros([3]))]);
+      scales = new nn.ParameterDict({ a: zeros([1]) });
+      forward(x: Tensor): Tensor {
+        return x.mul(this.scales.get("a")).add(this.ws[0]);
+      }
+    }
+    const m = new Mix();
+    m.ws.append(zeros([4]));
+    m.scales.set("b", zeros([1]));
+    expect(m.namedParameters().map(([n, p]) => [n, p.shape[0], p.requiresGrad])).toEqual([
+      ["ws.0", 2, true], ["ws.1", 3, true], ["ws.2", 4, true], ["scales.a", 1, true], ["scales.b", 1, true],
+    ]);
+    expect(() => m.ws.append(3 as unknown as Tensor)).toThrow("ParameterList: entry 3 must be an nn.Parameter or a Tensor, got number");
+    const t = zeros([1]);
+    expect(() => new nn.ModuleList([t as unknown as nn.Module])).toThrow("ModuleList: entry 0 must be an nn.Module, got Tensor");
+    expect(() => m.ws.forward(t)).toThrow(/ParameterList has no forward/);
+    t.dispose();
+    m.dispose();
   });
 
   it("#private fields are invisible (documented limitation): their parameters are not found and cannot be detected", () => {

@@ -1,45 +1,71 @@
 import { DualgradError } from "@dualgrad/core";
-import type { Tensor } from "../tensor.js";
-import { Module, type Parameter } from "./module.js";
+import { Tensor } from "../tensor.js";
+import { Module, Parameter } from "./module.js";
 
 /**
- * Sub-modules in a list, like `torch.nn.ModuleList`: each is registered under its index, so a
- * field `layers = new nn.ModuleList([...])` gives the names `layers.0.weight`, `layers.1.bias`.
- * Index it (`layers[0]`), iterate it, or `append`/`extend` it. The modules are stored as the
- * fields `0`, `1`, ... of the list itself, which is what makes {@link Module}'s discovery see them.
+ * What a list or dict container holds and how an entry is checked on the way in (`Parameter`
+ * containers also accept a plain tensor and make it a parameter, as PyTorch's do).
  */
-export class ModuleList<T extends Module = Module> extends Module implements Iterable<T> {
+interface EntryKind<T> {
+  /** The entry to store, or a thrown error naming `where`. */
+  admit(x: unknown, where: string): T;
+}
+
+const MODULE_ENTRY: EntryKind<Module> = {
+  admit(x, where) {
+    if (!(x instanceof Module)) throw new DualgradError(`${where} must be an nn.Module, got ${describe(x)}`);
+    return x;
+  },
+};
+
+const PARAMETER_ENTRY: EntryKind<Parameter> = {
+  admit(x, where) {
+    if (x instanceof Parameter) return x;
+    if (x instanceof Tensor) return new Parameter(x);
+    throw new DualgradError(`${where} must be an nn.Parameter or a Tensor, got ${describe(x)}`);
+  },
+};
+
+/**
+ * The list containers' shared part: entries are stored as the fields `0`, `1`, ... of the list
+ * itself, which is what makes {@link Module}'s discovery register them under their index (so a
+ * field `layers` holding one gives `layers.0.weight`), and what makes `list[i]` work.
+ */
+abstract class ListContainer<T extends Module | Parameter> extends Module implements Iterable<T> {
   readonly [index: number]: T;
   #length = 0;
+  // Private (#) so that neither registration nor tidy walks it.
+  readonly #kind: EntryKind<T>;
 
-  constructor(modules: Iterable<T> = []) {
+  protected constructor(kind: EntryKind<T>, entries: Iterable<unknown>) {
     super();
-    this.extend(modules);
+    this.#kind = kind;
+    this.extend(entries as Iterable<T>);
   }
 
-  /** Number of modules. */
+  /** Number of entries. */
   get length(): number {
     return this.#length;
   }
 
-  /** Adds `module` at the end; returns this list. */
-  append(module: T): this {
-    if (!(module instanceof Module)) throw new DualgradError(`nn.ModuleList.append: expected an nn.Module, got ${describe(module)}`);
-    (this as unknown as Record<number, T>)[this.#length++] = module;
+  /** Adds `entry` at the end; returns this list. */
+  append(entry: T): this {
+    (this as unknown as Record<number, T>)[this.#length] = this.#kind.admit(entry, `${this.constructor.name}: entry ${this.#length}`);
+    this.#length++;
     return this;
   }
 
-  /** Appends every module of `modules`; returns this list. */
-  extend(modules: Iterable<T>): this {
-    for (const m of modules) this.append(m);
+  /** Appends every entry of `entries`; returns this list. */
+  extend(entries: Iterable<T>): this {
+    for (const e of entries) this.append(e);
     return this;
   }
 
-  /** The module at `index` (negative counts from the end), or an error naming the index. */
+  /** The entry at `index` (negative counts from the end), or an error naming the index. */
   at(index: number): T {
     const i = index < 0 ? this.#length + index : index;
     if (!Number.isInteger(i) || i < 0 || i >= this.#length) {
-      throw new DualgradError(`nn.ModuleList: index ${index} is out of range for a list of ${this.#length}`);
+      throw new DualgradError(`${this.constructor.name}: index ${index} is out of range for a list of ${this.#length}`);
     }
     return this[i];
   }
@@ -48,90 +74,137 @@ export class ModuleList<T extends Module = Module> extends Module implements Ite
     for (let i = 0; i < this.#length; i++) yield this[i];
   }
 
-  /** A ModuleList has no forward of its own (as in PyTorch): iterate it in the owner's forward. */
+  /** A container has no forward of its own (as in PyTorch): use its entries in the owner's forward. */
   forward(_x: Tensor): Tensor {
-    throw new DualgradError(`nn.ModuleList has no forward; call its modules from the owning module's forward (for (const m of this.layers) ...)`);
+    throw new DualgradError(`${this.constructor.name} has no forward; use its entries from the owning module's forward (for (const m of this.layers) ...)`);
   }
 }
 
 /**
- * Sub-modules by name, like `torch.nn.ModuleDict`: a field `heads = new nn.ModuleDict({ a, b })`
- * gives `heads.a.weight`, in insertion order. Keys are kept in a Map (not as fields), so any
- * string is a valid key, even one that names a Module method.
+ * The dict containers' shared part: entries live in a Map (not as fields), so any string is a
+ * valid key, even one that names a Module method; they are registered under their keys in
+ * insertion order.
  */
-export class ModuleDict<T extends Module = Module> extends Module implements Iterable<[string, T]> {
-  #modules = new Map<string, T>();
+abstract class DictContainer<T extends Module | Parameter> extends Module implements Iterable<[string, T]> {
+  #entries = new Map<string, T>();
+  readonly #kind: EntryKind<T>;
 
-  constructor(modules: Record<string, T> | Iterable<[string, T]> = {}) {
+  protected constructor(kind: EntryKind<T>, entries: Record<string, unknown> | Iterable<[string, unknown]>) {
     super();
-    this.update(modules);
+    this.#kind = kind;
+    this.update(entries as Record<string, T>);
   }
 
-  /** Number of modules. */
+  /** Number of entries. */
   get size(): number {
-    return this.#modules.size;
+    return this.#entries.size;
   }
 
-  /** Adds or replaces the module under `key`; returns this dict. */
-  set(key: string, module: T): this {
+  /** Adds or replaces the entry under `key`; returns this dict. */
+  set(key: string, entry: T): this {
+    const api = this.constructor.name;
     if (typeof key !== "string" || key === "" || key.includes(".")) {
-      throw new DualgradError(`nn.ModuleDict: key must be a non-empty string without '.', got ${JSON.stringify(key)}`);
+      throw new DualgradError(`${api}: key must be a non-empty string without '.', got ${JSON.stringify(key)}`);
     }
-    if (!(module instanceof Module)) throw new DualgradError(`nn.ModuleDict: '${key}' must be an nn.Module, got ${describe(module)}`);
-    this.#modules.set(key, module);
+    this.#entries.set(key, this.#kind.admit(entry, `${api}: '${key}'`));
     return this;
   }
 
-  /** The module under `key`, or an error listing the keys. */
+  /** The entry under `key`, or an error listing the keys. */
   get(key: string): T {
-    const m = this.#modules.get(key);
-    if (!m) throw new DualgradError(`nn.ModuleDict: no module '${key}' (keys: ${[...this.#modules.keys()].join(", ") || "none"})`);
-    return m;
+    const e = this.#entries.get(key);
+    if (!e) throw new DualgradError(`${this.constructor.name}: no entry '${key}' (keys: ${[...this.#entries.keys()].join(", ") || "none"})`);
+    return e;
   }
 
   /** Whether `key` is present. */
   has(key: string): boolean {
-    return this.#modules.has(key);
+    return this.#entries.has(key);
   }
 
-  /** Removes the module under `key`; returns whether there was one. */
+  /** Removes the entry under `key` (without disposing it); returns whether there was one. */
   delete(key: string): boolean {
-    return this.#modules.delete(key);
+    return this.#entries.delete(key);
   }
 
-  /** Adds every entry of `modules`; returns this dict. */
-  update(modules: Record<string, T> | Iterable<[string, T]>): this {
-    const entries = Symbol.iterator in modules ? (modules as Iterable<[string, T]>) : Object.entries(modules);
-    for (const [k, m] of entries) this.set(k, m);
+  /** Adds every entry of `entries`; returns this dict. */
+  update(entries: Record<string, T> | Iterable<[string, T]>): this {
+    const pairs = Symbol.iterator in entries ? (entries as Iterable<[string, T]>) : Object.entries(entries);
+    for (const [k, e] of pairs) this.set(k, e);
     return this;
   }
 
   /** The keys, in insertion order. */
   keys(): IterableIterator<string> {
-    return this.#modules.keys();
+    return this.#entries.keys();
   }
 
-  /** The modules, in insertion order. */
+  /** The entries, in insertion order. */
   values(): IterableIterator<T> {
-    return this.#modules.values();
+    return this.#entries.values();
   }
 
-  /** `[key, module]` pairs, in insertion order. */
+  /** `[key, entry]` pairs, in insertion order. */
   entries(): IterableIterator<[string, T]> {
-    return this.#modules.entries();
+    return this.#entries.entries();
   }
 
   [Symbol.iterator](): Iterator<[string, T]> {
-    return this.#modules.entries();
+    return this.#entries.entries();
   }
 
   protected override registeredFields(): [string, Module | Parameter][] {
-    return [...super.registeredFields(), ...this.#modules];
+    return [...super.registeredFields(), ...this.#entries];
   }
 
-  /** A ModuleDict has no forward of its own (as in PyTorch): call its modules from the owner's forward. */
+  /** A container has no forward of its own (as in PyTorch): use its entries in the owner's forward. */
   forward(_x: Tensor): Tensor {
-    throw new DualgradError(`nn.ModuleDict has no forward; call its modules from the owning module's forward (this.heads.get("name").forward(x))`);
+    throw new DualgradError(`${this.constructor.name} has no forward; use its entries from the owning module's forward (this.heads.get("name"))`);
+  }
+}
+
+/**
+ * Sub-modules in a list, like `torch.nn.ModuleList`: registered under their index, so a field
+ * `layers = new nn.ModuleList([...])` gives `layers.0.weight`, `layers.1.bias`. Index it
+ * (`layers[0]`), iterate it, or `append`/`extend` it.
+ */
+export class ModuleList<T extends Module = Module> extends ListContainer<T> {
+  constructor(modules: Iterable<T> = []) {
+    super(MODULE_ENTRY as EntryKind<T>, modules);
+  }
+}
+
+/** Sub-modules by name, like `torch.nn.ModuleDict`: a field `heads = new nn.ModuleDict({ a, b })` gives `heads.a.weight`. */
+export class ModuleDict<T extends Module = Module> extends DictContainer<T> {
+  constructor(modules: Record<string, T> | Iterable<[string, T]> = {}) {
+    super(MODULE_ENTRY as EntryKind<T>, modules);
+  }
+}
+
+/**
+ * Parameters in a list, like `torch.nn.ParameterList`: a field `ws = new nn.ParameterList([...])`
+ * gives `ws.0`, `ws.1`. A plain tensor put in becomes an {@link Parameter} (consumed, see there).
+ */
+export class ParameterList extends ListContainer<Parameter> {
+  constructor(parameters: Iterable<Tensor> = []) {
+    super(PARAMETER_ENTRY, parameters);
+  }
+
+  /** Adds `t` (made a Parameter if it is a plain tensor) at the end; returns this list. */
+  override append(t: Tensor): this {
+    return super.append(t as Parameter);
+  }
+}
+
+/** Parameters by name, like `torch.nn.ParameterDict`: a field `scales = new nn.ParameterDict({ a })` gives `scales.a`. */
+export class ParameterDict extends DictContainer<Parameter> {
+  constructor(parameters: Record<string, Tensor> | Iterable<[string, Tensor]> = {}) {
+    super(PARAMETER_ENTRY, parameters);
+  }
+
+  /** Adds or replaces `t` (made a Parameter if it is a plain tensor) under `key`; returns this dict. */
+  override set(key: string, t: Tensor): this {
+    return super.set(key, t as Parameter);
   }
 }
 

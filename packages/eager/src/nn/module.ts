@@ -82,7 +82,8 @@ function containerName(x: object): string {
  *
  * Modules or parameters kept in an Array, Map, Set or plain object cannot be registered; rather
  * than train without them, `parameters()` (and everything else that walks the module) throws,
- * naming the field and pointing to `nn.ModuleList` / `nn.ModuleDict`. Fields declared
+ * naming the field and pointing to `nn.ModuleList` / `nn.ModuleDict` (`nn.ParameterList` /
+ * `nn.ParameterDict` for parameters). Fields declared
  * `#private` are invisible to any JavaScript code, so modules or parameters there are neither
  * registered nor detectable: use a TypeScript `private` field instead.
  *
@@ -113,7 +114,7 @@ export abstract class Module {
         throw new DualgradError(
           `nn.Module: ${this.constructor.name}.${name} is ${containerName(value)} holding ${hidden}, which cannot be registered ` +
             `(it would be neither trained nor saved); use nn.ModuleList (or nn.ModuleDict for named ones) for modules, ` +
-            `and give each nn.Parameter its own field`,
+            `nn.ParameterList (or nn.ParameterDict) for parameters`,
         );
       }
     }
