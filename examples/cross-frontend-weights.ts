@@ -56,3 +56,5 @@ x.dispose();
 y.dispose();
 rmSync(dir, { recursive: true, force: true });
 console.log(`max difference across frontends: ${Math.max(diff1, diff2)}`);
+// The example checks itself: the same weights give the same bits on both frontends.
+if (diff1 !== 0 || diff2 !== 0) throw new Error(`the frontends disagree: ${diff1}, ${diff2}`);

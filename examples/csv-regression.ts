@@ -67,3 +67,5 @@ console.log(`test RMSE ${rmse.toFixed(2)} (prices ${Math.min(...train.y).toFixed
 optimizer.dispose();
 model.dispose();
 for (const t of [xTrain, xTest, yTrain, yTest]) t.dispose();
+// The example checks itself (predicting the mean price would give an RMSE near 100).
+if (!(rmse < 15)) throw new Error(`did not learn: test RMSE ${rmse}`);

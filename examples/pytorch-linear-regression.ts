@@ -48,6 +48,8 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 
 const [weight, bias] = [model.linear.weight.item(), model.linear.bias!.item()];
 console.log(`Learned weight ${weight.toFixed(4)}, bias ${bias.toFixed(4)} (true: 2, 1)`);
+// The example checks itself, so `pnpm test` notices if it stops learning.
+if (Math.abs(weight - 2) > 0.1 || Math.abs(bias - 1) > 0.1) throw new Error(`did not converge: weight ${weight}, bias ${bias}`);
 
 optimizer.dispose();
 model.dispose();

@@ -6,27 +6,23 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 // Every examples/*.ts runs here, shortened (DUALGRAD_EXAMPLE_QUICK=1 cuts epochs and steps), by
 // importing it: vitest resolves @dualgrad/* to the packages' sources, so no build is needed, and
 // the shared leak hook checks that each example frees every tensor it made. The type check is
-// strict tsc over examples/tsconfig.json. Examples this file does not know (added by others)
-// must still run and print; the known ones must reach their bound on their final line.
+// strict tsc over examples/tsconfig.json. Each example checks its own result and throws if it is
+// off; examples this file does not know (added by others) must still run and print.
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const examples = readdirSync(`${root}examples`).filter((f) => f.endsWith(".ts")).sort();
 
-/** Final-line checks of the examples written with this test. */
-const FINAL: Record<string, (line: string) => void> = {
-  "pytorch-linear-regression.ts": (line) => {
-    const [, w, b] = line.match(/^Learned weight (\S+), bias (\S+)/) ?? [];
-    expect(Math.abs(Number(w) - 2)).toBeLessThan(0.1);
-    expect(Math.abs(Number(b) - 1)).toBeLessThan(0.1);
-  },
-  "keras-fit.ts": (line) => expect(Number(line.match(/^final loss (\S+)$/)?.[1])).toBeLessThan(0.2),
-  "mnist-mlp.ts": (line) => {
-    const [, eager, graph] = line.match(/^test accuracy: eager (\S+), graph (\S+)$/) ?? [];
-    expect(Number(eager)).toBeGreaterThan(0.7);
-    expect(Number(graph)).toBeGreaterThan(0.7);
-  },
-  "csv-regression.ts": (line) => expect(Number(line.match(/^test RMSE (\S+) /)?.[1])).toBeLessThan(15),
-  "cross-frontend-weights.ts": (line) => expect(line).toBe("max difference across frontends: 0"),
+/**
+ * The final line of each example written with this test. The examples check their own bounds
+ * (a loss, an accuracy, the cross-frontend difference) and throw when one is missed; this only
+ * checks that each got to the end and reported.
+ */
+const FINAL: Record<string, RegExp> = {
+  "pytorch-linear-regression.ts": /^Learned weight \S+, bias \S+ \(true: 2, 1\)$/,
+  "keras-fit.ts": /^final loss \S+$/,
+  "mnist-mlp.ts": /^test accuracy: eager \S+, graph \S+$/,
+  "csv-regression.ts": /^test RMSE \S+ /,
+  "cross-frontend-weights.ts": /^max difference across frontends: 0$/,
 };
 
 describe("examples/", () => {
@@ -50,7 +46,7 @@ describe("examples/", () => {
     expect(examples).toEqual(expect.arrayContaining(Object.keys(FINAL)));
   });
 
-  it.each(examples)("%s runs shortened and reaches its bound", async (file) => {
+  it.each(examples)("%s runs shortened, passes its own checks and reports last", async (file) => {
     const lines: string[] = [];
     const log = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
       lines.push(args.map(String).join(" "));
@@ -61,6 +57,6 @@ describe("examples/", () => {
       log.mockRestore();
     }
     expect(lines.length, `${file} printed nothing`).toBeGreaterThan(0);
-    FINAL[file]?.(lines[lines.length - 1]);
+    if (FINAL[file]) expect(lines[lines.length - 1]).toMatch(FINAL[file]);
   });
 });
