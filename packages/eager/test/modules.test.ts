@@ -134,6 +134,29 @@ describe("nn.Module registration", () => {
     m.dispose();
   });
 
+  it("prints the module tree as PyTorch's print(model) does", () => {
+    class Net extends nn.Module {
+      body = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU());
+      head = new nn.Linear(4, 1, { bias: false });
+      forward(x: Tensor): Tensor {
+        return this.head.forward(this.body.forward(x));
+      }
+    }
+    const net = new Net();
+    expect(String(net)).toBe(
+      [
+        "Net(",
+        "  (body): Sequential(",
+        "    (0): Linear(in_features=3, out_features=4, bias=True)",
+        "    (1): ReLU()",
+        "  )",
+        "  (head): Linear(in_features=4, out_features=1, bias=False)",
+        ")",
+      ].join("\n"),
+    );
+    net.dispose();
+  });
+
   it("#private fields are invisible (documented limitation): their parameters are not found and cannot be detected", () => {
     class Hidden extends nn.Module {
       #inner = new nn.Linear(2, 2);

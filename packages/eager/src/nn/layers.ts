@@ -23,6 +23,10 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? "True" : "False"}`;
+  }
 }
 
 /** Functional linear layer: x W^T + b. The transpose is a matmul flag, never a copy. */

@@ -217,6 +217,23 @@ export abstract class Module {
     });
   }
 
+  /** The text inside this module's parentheses in {@link toString} (PyTorch's `extra_repr`); layers override it. */
+  extraRepr(): string {
+    return "";
+  }
+
+  /**
+   * The module tree as PyTorch prints it (`print(model)`): the class name, `extraRepr()`, and
+   * each child as `(name): ...`, indented.
+   */
+  toString(): string {
+    const children = this.namedChildren();
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (children.length === 0) return `${head})`;
+    const lines = children.map(([name, m]) => `  (${name}): ${m.toString().split("\n").join("\n  ")}`);
+    return `${head}\n${lines.join("\n")}\n)`;
+  }
+
   /** Releases every parameter (and its gradient). */
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
