@@ -5,7 +5,7 @@
  */
 export * from "./models.js";
 export { syntheticBatch, type Batch } from "./datasets/synthetic.js";
-export { resolveDataset, type Dataset } from "./datasets/index.js";
+export { resolveDataset, loadMnist, loadCsv, shuffleGenerator, type Dataset, type MnistOptions, type CsvOptions } from "./datasets/index.js";
 export { makeTrainer, FRONTENDS, type Frontend, type Trainer, type TrainerOptions } from "./runners/index.js";
 export { measure } from "./runners/measure.js";
 export type { MeasureOptions } from "./runners/timing.js";

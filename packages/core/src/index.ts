@@ -30,6 +30,7 @@ export * from "./execute.js";
 export * from "./gradcheck.js";
 export * from "./random/philox.js";
 export * from "./random/init.js";
+export * from "./random/permutation.js";
 export * from "./io/safetensors.js";
 export * from "./io/atomic-write.js";
 export * from "./io/read-file.js";

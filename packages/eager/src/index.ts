@@ -15,3 +15,4 @@ export { tidy, keep, dispose, memory } from "./memory.js";
 export { manualSeed, Generator } from "@dualgrad/core";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
+export * as utils from "./utils/index.js";

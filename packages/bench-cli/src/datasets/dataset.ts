@@ -1,4 +1,4 @@
-import { DualgradError, Generator as PhiloxGenerator } from "@dualgrad/core";
+import { DualgradError, Generator as PhiloxGenerator, randpermInto } from "@dualgrad/core";
 import type { Batch } from "./synthetic.js";
 
 /**
@@ -61,27 +61,9 @@ function keyedGenerator(api: string, seed: number, domain: bigint): PhiloxGenera
   return new PhiloxGenerator(BigInt.asUintN(64, BigInt(seed) ^ domain));
 }
 
-/** Philox blocks one {@link permutationInto} call of length n consumes (float64 uniforms: 2 per block). */
+/** Philox blocks one {@link randpermInto} call of length n consumes (float64 uniforms: 2 per block). */
 function permutationBlocks(n: number): number {
   return Math.ceil(n / 2);
-}
-
-/**
- * Fills `out` with a uniformly random permutation of 0..n-1 drawn from `gen` (Fisher–Yates).
- * One float64 uniform per position picks the swap partner: floor(u * (i + 1)) with u in [0, 1)
- * is always <= i, and its bias (2^-53 relative) is far below anything a shuffle can show.
- */
-function permutationInto(out: Int32Array, gen: PhiloxGenerator): void {
-  const n = out.length;
-  for (let i = 0; i < n; i++) out[i] = i;
-  const u = new Float64Array(n);
-  gen.fillUniform(u);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(u[i] * (i + 1));
-    const t = out[i];
-    out[i] = out[j];
-    out[j] = t;
-  }
 }
 
 /**
@@ -92,8 +74,18 @@ function permutationInto(out: Int32Array, gen: PhiloxGenerator): void {
 export function seededPermutation(n: number, seed: number, domain: bigint): Int32Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new DualgradError(`seededPermutation: n must be a non-negative integer, got ${String(n)}`);
   const perm = new Int32Array(n);
-  permutationInto(perm, keyedGenerator("seededPermutation", seed, domain));
+  randpermInto(perm, keyedGenerator("seededPermutation", seed, domain));
   return perm;
+}
+
+/**
+ * The generator behind {@link shuffledOrder}: epoch k's order is the k-th `randperm` drawn from
+ * it, so an eager `DataLoader` given `generator: shuffleGenerator(seed)` and `shuffle: true`
+ * visits the rows in exactly the order of `batches(..., { shuffle: true, seed, epoch })` for
+ * epochs 0, 1, 2, ... (tested in data-loader-order.test.ts).
+ */
+export function shuffleGenerator(seed: number): PhiloxGenerator {
+  return keyedGenerator("shuffledOrder", seed, SHUFFLE_KEY);
 }
 
 /**
@@ -104,10 +96,10 @@ export function seededPermutation(n: number, seed: number, domain: bigint): Int3
 export function shuffledOrder(n: number, seed: number, epoch: number): Int32Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new DualgradError(`shuffledOrder: n must be a non-negative integer, got ${String(n)}`);
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new DualgradError(`shuffledOrder: epoch must be a non-negative integer, got ${String(epoch)}`);
-  const gen = keyedGenerator("shuffledOrder", seed, SHUFFLE_KEY);
+  const gen = shuffleGenerator(seed);
   gen.setState({ seed: gen.seed, offset: epoch * permutationBlocks(n) });
   const perm = new Int32Array(n);
-  permutationInto(perm, gen);
+  randpermInto(perm, gen);
   return perm;
 }
 
@@ -210,7 +202,7 @@ export function splitTrainTest(b: Batch, testFraction: number, seed: number): { 
   const nTest = Math.max(1, Math.round(n * testFraction));
   if (n - nTest < 1) throw new DualgradError(`${api}: ${n} row${n === 1 ? "" : "s"} cannot be split into non-empty train and test sets (test fraction ${testFraction})`);
   const perm = new Int32Array(n);
-  permutationInto(perm, keyedGenerator(api, seed, SPLIT_KEY));
+  randpermInto(perm, keyedGenerator(api, seed, SPLIT_KEY));
   const testIdx = perm.slice(0, nTest).sort();
   const trainIdx = perm.slice(nTest).sort();
   return { train: gather(b, trainIdx, xw, yw), test: gather(b, testIdx, xw, yw) };

@@ -5,7 +5,7 @@ import { splitTrainTest, type Dataset } from "./dataset.js";
 import { MNIST_CLASSES, MNIST_PIXELS, loadMnist } from "./mnist.js";
 import { syntheticBatch } from "./synthetic.js";
 
-export { accuracy, batches, seededPermutation, shuffledOrder, splitTrainTest, type BatchOptions, type ColumnStats, type Dataset } from "./dataset.js";
+export { accuracy, batches, seededPermutation, shuffleGenerator, shuffledOrder, splitTrainTest, type BatchOptions, type ColumnStats, type Dataset } from "./dataset.js";
 export { loadCsv, type CsvOptions } from "./csv.js";
 export { loadMnist, mnistSize, MNIST_CLASSES, MNIST_PIXELS, type MnistOptions } from "./mnist.js";
 export { syntheticBatch, type Batch } from "./synthetic.js";

@@ -1,5 +1,6 @@
 /** Neural-network building blocks with PyTorch's names and semantics. */
-export { Module, parameter, isParameter } from "./module.js";
+export { Module, Parameter, parameter, isParameter } from "./module.js";
+export { ModuleList, ModuleDict, ParameterList, ParameterDict } from "./containers.js";
 export { Linear, ReLU, Tanh, Sigmoid, Sequential, linear, type LinearOptions } from "./layers.js";
 export { MSELoss, CrossEntropyLoss, BCEWithLogitsLoss, mseLoss, crossEntropy, binaryCrossEntropyWithLogits } from "./loss.js";
 export { save, load, saveTensors, loadTensors } from "./serialization.js";

@@ -2,7 +2,8 @@ import { composites as C } from "@dualgrad/core";
 import { zeros } from "../factories.js";
 import * as F from "../ops.js";
 import type { Tensor } from "../tensor.js";
-import { Module, parameter } from "./module.js";
+import { ModuleList } from "./containers.js";
+import { Module, parameter, type Parameter } from "./module.js";
 
 /** Options of {@link Linear}: `bias`, `dtype`, `generator` (default: the global one, see `manualSeed`). */
 export type LinearOptions = C.LinearInitOptions;
@@ -12,8 +13,8 @@ export type LinearOptions = C.LinearInitOptions;
  * (U(-1/sqrt(in), 1/sqrt(in)) for weight then bias, drawn from core's Philox generator).
  */
 export class Linear extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
     ({ weight: this.weight, bias: this.bias } = C.initLinear(inFeatures, outFeatures, options, (_, shape, dtype) => parameter(zeros(shape, { dtype }))));
@@ -21,6 +22,10 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias ? "True" : "False"}`;
   }
 }
 
@@ -50,21 +55,23 @@ export class Sigmoid extends Module {
   }
 }
 
-/** Modules applied in order; children are named `0`, `1`, ... as in PyTorch. */
-export class Sequential extends Module {
-  readonly layers: Module[];
+/**
+ * Modules applied in order, like `torch.nn.Sequential`: a {@link ModuleList} with a forward, so
+ * children are named `0`, `1`, ... as in PyTorch and can be indexed (`model[0]`).
+ */
+export class Sequential extends ModuleList {
   constructor(...layers: Module[]) {
-    super();
-    this.layers = layers;
+    super(layers);
   }
 
-  override namedChildren(): [string, Module][] {
-    return this.layers.map((m, i) => [String(i), m]);
+  /** The modules, in order (a new array). */
+  get layers(): Module[] {
+    return [...this];
   }
 
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     let h = x;
-    for (const layer of this.layers) {
+    for (const layer of this) {
       const next = layer.forward(h);
       // Intermediate handles are ours; autograd keeps what backward needs.
       if (h !== x) h.dispose();

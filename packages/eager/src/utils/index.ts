@@ -1,0 +1,2 @@
+/** Utilities, like `torch.utils`. */
+export * as data from "./data/index.js";
