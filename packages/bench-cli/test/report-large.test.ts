@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { toHtml } from "../src/report/html.js";
 import { toMarkdown } from "../src/report/markdown.js";
 import { downsample, minMax } from "../src/report/series.js";
-import type { BenchReport, BenchResult } from "../src/report/types.js";
+import type { BenchReport, BenchResult, PeerResult } from "../src/report/types.js";
 
 /**
  * Reports far larger than a normal bench run (a million-step loss curve, 40k results) render
@@ -68,4 +68,22 @@ describe("large reports render", () => {
     const results = Array.from({ length: 40_000 }, (_, i) => result("mlp", i % 2 ? "graph" : "eager", [5, 4, 3, 2, 1]));
     expect(toHtml({ machine, results, agreement: [] })).toMatch(/<svg/);
   });
+  it("many different models: every renderer looks runs up by model once, not by a scan per model", () => {
+    // A scan of all runs per model made a 40k-model report take minutes. Counting element reads
+    // of the run arrays tells linear from quadratic deterministically, without timing anything.
+    const models = Array.from({ length: 2000 }, (_, i) => `m${i}`);
+    let reads = 0;
+    const counted = <T extends object>(xs: T[]): T[] =>
+      new Proxy(xs, { get: (t, k, r) => (typeof k === "string" && /^\d+$/.test(k) && reads++, Reflect.get(t, k, r)) });
+    const results = counted(models.flatMap((m) => [result(m, "eager"), result(m, "graph")]));
+    const peers = counted(models.map((m) => ({ ...result(m, "eager"), frontend: "jax-js", peer: { packages: {}, backend: "wasm", detail: "" } }) as PeerResult));
+    const report: BenchReport = { machine, results, agreement: [], peers };
+    const md = toMarkdown(report);
+    const html = toHtml(report);
+    expect(md.match(/^### m/gm)).toHaveLength(2000);
+    expect(html).toContain("<h3>m1999</h3>");
+    const runs = results.length + peers.length;
+    // A few passes over the runs (index, model list, chart data); a scan per model would be ~2000 passes.
+    expect(reads).toBeLessThan(20 * runs);
+  }, 60_000);
 });

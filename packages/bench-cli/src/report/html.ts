@@ -189,9 +189,16 @@ function shortLabel(m: string): string {
   return m.length > MAX_LABEL ? `${m.slice(0, MAX_LABEL - 1)}…` : m;
 }
 
+/** Length of the longest drawn label (a loop: a spread of 40k names would near the argument limit). */
+function longestLabel(models: string[]): number {
+  let longest = 0;
+  for (const m of models) longest = Math.max(longest, shortLabel(m).length);
+  return longest;
+}
+
 /** True when the category labels do not fit side by side and are drawn slanted. */
 function slantLabels(models: string[], groupW: number): boolean {
-  return Math.max(0, ...models.map((m) => shortLabel(m).length)) * 7.5 > groupW - 8;
+  return longestLabel(models) * 7.5 > groupW - 8;
 }
 
 /** Model names under their groups, slanted when the groups are too narrow for the text. */
@@ -235,7 +242,7 @@ function groupedBars(opts: {
   const groupW = (frame.right - frame.left) / Math.max(1, models.length);
   // Slanted labels need room below the axis (sin 30° of their length); grow the picture rather
   // than clip them.
-  const longest = Math.max(0, ...models.map((m) => shortLabel(m).length));
+  const longest = longestLabel(models);
   const extra = slantLabels(models, groupW) ? longest * 7.5 * 0.5 : 0;
   const height = H + extra;
 

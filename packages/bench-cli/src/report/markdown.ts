@@ -1,5 +1,6 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
 import { COMPARISON_NOTE, metricRows, type Measured } from "./metrics.js";
+import { runIndex } from "./run-index.js";
 import { minMax } from "./series.js";
 import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
 
@@ -35,13 +36,12 @@ export function modelsOf(report: BenchReport): string[] {
 
 /** Models with at least one measured run (frontend or peer), in report order. */
 export function benchedModels(report: BenchReport): string[] {
-  const runs = runsOf(report);
-  return modelsOf(report).filter((m) => runs.some((r) => r.model === m));
+  return runIndex(report).models;
 }
 
 /** The frontends and peers measured anywhere in the report: eager, graph, then the peers. */
 export function frontendsOf(report: BenchReport): string[] {
-  const seen = [...new Set(runsOf(report).map((r) => r.frontend as string))];
+  const seen = [...runIndex(report).frontends];
   const rank = (f: string) => {
     const i = FRONTEND_ORDER.indexOf(f);
     return i < 0 ? FRONTEND_ORDER.length + seen.indexOf(f) : i;
@@ -57,9 +57,7 @@ export function hasComparison(report: BenchReport): boolean {
 
 /** The one run of a model on a frontend or peer (the last one wins if a file repeats a pair). */
 export function resultFor(report: BenchReport, model: string, frontend: string): Measured | undefined {
-  let found: Measured | undefined;
-  for (const r of runsOf(report)) if (r.model === model && r.frontend === frontend) found = r;
-  return found;
+  return runIndex(report).get(model, frontend);
 }
 
 /** One line describing where the numbers were measured. */
@@ -116,7 +114,7 @@ export function peerComparisonTable(report: BenchReport): ReportTable | null {
   const numeric = header.map((_, i) => i > 0);
   const models = benchedModels(report);
   const rows = models.map((model) => {
-    const best = report.results.filter((r) => r.model === model).sort((a, b) => num(a.msPerStep?.median) - num(b.msPerStep?.median))[0];
+    const best = runIndex(report).runsOf(model).filter((r) => !("peer" in r)).sort((a, b) => num(a.msPerStep?.median) - num(b.msPerStep?.median))[0];
     const ours = num(best?.msPerStep?.median);
     const row = [model, best ? `${formatMs(ours)} (${best.frontend})` : MISSING];
     for (const name of names) {

@@ -2,6 +2,7 @@ import { color, newTable } from "../output.js";
 import { formatSci } from "./format.js";
 import { peerComparisonTable, type ReportTable } from "./markdown.js";
 import { metricRows } from "./metrics.js";
+import { runIndex } from "./run-index.js";
 import type { BenchReport } from "./types.js";
 
 /**
@@ -12,9 +13,10 @@ export function benchTable(report: BenchReport): string {
   const frontends = [...new Set(report.results.map((r) => r.frontend as string))];
   const compare = frontends.includes("eager") && frontends.includes("graph");
   const table = newTable(["model", "metric", ...frontends, ...(compare ? ["graph vs eager"] : [])]);
+  const index = runIndex(report);
   const models = [...new Set(report.results.map((r) => r.model))];
   for (const model of models) {
-    const runs = frontends.map((f) => report.results.find((r) => r.model === model && r.frontend === f));
+    const runs = frontends.map((f) => index.get(model, f));
     metricRows(runs, frontends, compare).forEach((row, i) => table.push([i === 0 ? color.cyan(model) : "", ...row]));
   }
   if (report.agreement.length === 0) return table.toString();
