@@ -41,7 +41,7 @@ export function packageInfo(name: string): { dir: string; entry: string; version
 /** A `PeerResult` from a timed run, with the same statistics as `measure` (median, p90, mean, min). */
 export function summarize(peer: PeerName, spec: ModelSpec, options: MeasureOptions, run: Timed, info: PeerResult["peer"], tensorMemory: Partial<PeerResult["memory"]> = {}): PeerResult {
   const n = run.times.length;
-  const { msPerStep, stepsPerSec, lossCurve } = stepStatistics(run);
+  const { msPerStep, stepsPerSec, lossCurve, lossSteps } = stepStatistics(run);
   return {
     model: spec.id,
     frontend: peer,
@@ -56,6 +56,7 @@ export function summarize(peer: PeerName, spec: ModelSpec, options: MeasureOptio
     },
     loss: { first: run.losses[0], last: run.losses[n - 1] },
     lossCurve,
+    lossSteps,
     peer: info,
   };
 }

@@ -300,29 +300,59 @@ function groupedBars(opts: {
 
 interface LossPanel {
   title: string;
-  series: { frontend: string; label: string; losses: number[] }[];
+  /** `steps[i]` is the true step number of `losses[i]` (runs are sampled at different strides). */
+  series: { frontend: string; label: string; losses: number[]; steps: number[] }[];
+}
+
+/**
+ * The true step numbers of a benchmark run's sampled loss curve: `lossSteps` when the file has
+ * it; for older files, the stride `stepStatistics` used (every floor(steps/100)-th step) when
+ * the lengths match, else the samples spread evenly over the timed steps.
+ */
+function benchLossSteps(r: { lossCurve?: unknown; lossSteps?: unknown; steps?: unknown }, length: number): number[] {
+  if (Array.isArray(r.lossSteps) && r.lossSteps.length === length && r.lossSteps.every((s) => typeof s === "number")) return r.lossSteps as number[];
+  const steps = typeof r.steps === "number" && r.steps >= length ? r.steps : length;
+  const every = Math.max(1, Math.floor(steps / 100));
+  if (Math.ceil(steps / every) === length) return Array.from({ length }, (_, k) => k * every);
+  return Array.from({ length }, (_, k) => (length > 1 ? Math.round((k * (steps - 1)) / (length - 1)) : 0));
 }
 
 /** Groups loss data into panels: one per training run (model + dataset) and one per benchmarked model. */
 function lossPanels(report: BenchReport): LossPanel[] {
   const panels = new Map<string, LossPanel>();
-  const add = (key: string, title: string, frontend: string, label: string, losses: unknown) => {
+  const add = (key: string, title: string, frontend: string, label: string, losses: unknown, steps: (length: number) => number[]) => {
     if (!Array.isArray(losses) || losses.length === 0) return;
     let p = panels.get(key);
     if (!p) panels.set(key, (p = { title, series: [] }));
-    p.series.push({ frontend, label, losses: losses.map((x) => (typeof x === "number" ? x : NaN)) });
+    p.series.push({ frontend, label, losses: losses.map((x) => (typeof x === "number" ? x : NaN)), steps: steps(losses.length) });
   };
+  const everyStep = (length: number) => Array.from({ length }, (_, i) => i);
   for (const t of report.training ?? []) {
     const acc = t.accuracy !== undefined && Number.isFinite(t.accuracy) ? ` (${(t.accuracy * 100).toFixed(1)}%)` : "";
-    add(`train\u0000${t.model}\u0000${t.dataset}`, `${t.model} on ${t.dataset} (training)`, String(t.frontend), `${t.frontend}${acc}`, t.losses);
+    add(`train\u0000${t.model}\u0000${t.dataset}`, `${t.model} on ${t.dataset} (training)`, String(t.frontend), `${t.frontend}${acc}`, t.losses, everyStep);
   }
   for (const r of report.results) {
-    add(`bench\u0000${r.model}`, `${r.model} (benchmark steps)`, r.frontend, r.frontend, r.lossCurve);
+    add(`bench\u0000${r.model}`, `${r.model} (benchmark steps)`, r.frontend, r.frontend, r.lossCurve, (length) => benchLossSteps(r, length));
   }
   // Draw eager before graph whatever the file's order, so the dashed graph line lies on top.
   const rank = (f: string) => (f === "eager" ? 0 : f === "graph" ? 1 : 2);
   for (const p of panels.values()) p.series.sort((a, b) => rank(a.frontend) - rank(b.frontend));
   return [...panels.values()];
+}
+
+/**
+ * A panel's curves as `[step, loss]` points over the same step range: up to the last step the
+ * shortest run reached, so a run that went on longer is not drawn squeezed against the others.
+ * Each series is cut there first and then downsampled (true step numbers kept).
+ */
+export function panelPoints(series: { losses: number[]; steps: number[] }[]): { points: [number, number][][]; lastStep: number } {
+  const lastStep = Math.min(...series.map((s) => s.steps[s.steps.length - 1] ?? 0));
+  const points = series.map((s) => {
+    let end = 0;
+    while (end < s.steps.length && s.steps[end] <= lastStep) end++;
+    return downsample(s.losses.slice(0, end)).map(([i, v]): [number, number] => [s.steps[i], v]);
+  });
+  return { points, lastStep };
 }
 
 /** The loss chart: small multiples, one panel per model/run, each with its own axes. */
@@ -347,10 +377,9 @@ function lossChart(report: BenchReport): string {
     const oy = Math.floor(i / cols) * PH;
     const f: Frame = { left: ox + 86, right: ox + PW - 16, top: oy + 52, bottom: oy + PH - 40 };
     // Downsampling keeps each bucket's extremes, so the axis from the kept points is the full one.
-    const points = p.series.map((s) => downsample(s.losses));
-    const maxLen = minMax(p.series.map((s) => s.losses.length)).max;
+    const { points, lastStep } = panelPoints(p.series);
     const y = makeScale(points.flatMap((pts) => pts.map((pt) => pt[1])), "loss", f.bottom, f.top, false);
-    const xs = makeScale([0, Math.max(1, maxLen - 1)], "steps", f.left, f.right, true);
+    const xs = makeScale([0, Math.max(1, lastStep)], "steps", f.left, f.right, true);
 
     parts.push(`<g class="panel">`);
     parts.push(`<text class="panel-title" x="${n(f.left)}" y="${n(oy + 22)}">${h(p.title)}</text>`);
@@ -511,7 +540,7 @@ export function toHtml(report: BenchReport): string {
   const loss = lossChart(report);
   if (loss) {
     body.push(`<h2>Loss</h2>`);
-    body.push(`<figure>${loss}<figcaption>Loss per step; eager solid, graph dashed.</figcaption></figure>`);
+    body.push(`<figure>${loss}<figcaption>Loss against the true step number, over the steps every run in a panel reached; eager solid, graph dashed.</figcaption></figure>`);
   }
 
   if (benched.length > 0) {

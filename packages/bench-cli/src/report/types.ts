@@ -50,6 +50,8 @@ export interface BenchResult {
   loss: { first: number; last: number };
   /** Loss per step sampled over the run (for charts), optional. */
   lossCurve?: number[];
+  /** The timed-step number (0-based) of each `lossCurve` entry; older files lack it. */
+  lossSteps?: number[];
   /** Graph only: plan facts. */
   graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
 }

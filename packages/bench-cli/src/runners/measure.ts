@@ -21,7 +21,7 @@ export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOpt
   const run = timeSteps(() => trainer.step(batch), options, () => (before = allocator.stats()));
   const after = allocator.stats();
   const n = run.times.length;
-  const { msPerStep, stepsPerSec, lossCurve } = stepStatistics(run);
+  const { msPerStep, stepsPerSec, lossCurve, lossSteps } = stepStatistics(run);
   const result: BenchResult = {
     model: spec.id,
     frontend,
@@ -39,6 +39,7 @@ export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOpt
     },
     loss: { first: run.losses[0], last: run.losses[n - 1] },
     lossCurve,
+    lossSteps,
   };
   if (frontend === "graph") {
     const step = (trainer as GraphTrainer).compiledStep;

@@ -41,13 +41,24 @@ export function timeSteps(step: () => number, options: TimingOptions, afterWarmu
   return { times, losses };
 }
 
-/** Median, p90 (nearest rank), mean and min of step times, and the loss curve sampled to ~100 points. */
-export function stepStatistics({ times, losses }: Timed): { msPerStep: { median: number; p90: number; mean: number; min: number }; stepsPerSec: number; lossCurve: number[] } {
+/**
+ * Median, p90 (nearest rank), mean and min of step times, and the loss curve sampled to ~100
+ * points with the timed-step number of each (`lossSteps`): two runs of different lengths are
+ * sampled at different strides, so a chart must plot against these, not against the index.
+ */
+export function stepStatistics({ times, losses }: Timed): {
+  msPerStep: { median: number; p90: number; mean: number; min: number };
+  stepsPerSec: number;
+  lossCurve: number[];
+  lossSteps: number[];
+} {
   const n = times.length;
   const sorted = [...times].sort((a, b) => a - b);
   const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   const p90 = sorted[Math.min(n - 1, Math.max(0, Math.ceil(0.9 * n) - 1))];
   const mean = times.reduce((a, b) => a + b, 0) / n;
   const every = Math.max(1, Math.floor(n / 100));
-  return { msPerStep: { median, p90, mean, min: sorted[0] }, stepsPerSec: 1000 / mean, lossCurve: losses.filter((_, i) => i % every === 0) };
+  const lossSteps: number[] = [];
+  for (let i = 0; i < losses.length; i += every) lossSteps.push(i);
+  return { msPerStep: { median, p90, mean, min: sorted[0] }, stepsPerSec: 1000 / mean, lossCurve: lossSteps.map((i) => losses[i]), lossSteps };
 }
