@@ -60,7 +60,7 @@ export function registerBench(program: Command): void {
     .option("--html <file>", "write a self-contained HTML report")
     .option("--force", "overwrite existing output files")
     .option("--quiet", "no progress notes on stderr")
-    .addOption(new Option("--peers <list>", "also run other libraries on the same workloads, each in a fresh process: tfjs (= tfjs-cpu,tfjs-wasm), jax-js, all").argParser(parsePeers))
+    .addOption(new Option("--peers <list>", "also run other libraries on the same workloads, each in a fresh process: tfjs (= tfjs-cpu,tfjs-wasm), jax-js, torch (= torch-{eager,jit}-{1,2}t, system Python), all").argParser(parsePeers))
     .action(async (flags: BenchFlags) => {
       const targets = { json: flags.json, md: flags.md, html: flags.html };
       // Fail on unusable output paths before spending minutes measuring.

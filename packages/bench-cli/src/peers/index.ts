@@ -2,10 +2,11 @@ import { InvalidArgumentError } from "commander";
 import type { ModelSpec } from "../models.js";
 import type { PeerResult } from "../report/types.js";
 import type { MeasureOptions } from "../runners/timing.js";
-import { PEERS, type PeerName } from "./names.js";
+import { PEERS, TORCH_PEERS, isTorchPeer, type PeerName } from "./names.js";
 import { PeerUnavailableError, packageInfo } from "./shared.js";
+import { torchAvailable } from "./torch-env.js";
 
-export { PEERS, type PeerName } from "./names.js";
+export { PEERS, TORCH_PEERS, type PeerName } from "./names.js";
 export { PeerUnavailableError, packageInfo } from "./shared.js";
 export type { PeerResult } from "../report/types.js";
 
@@ -24,8 +25,8 @@ const TESTED: Record<string, string> = {
   "@jax-js/jax": "0.1.25",
 };
 
-/** The npm packages each peer needs. */
-const PACKAGES: Record<PeerName, string[]> = {
+/** The npm packages each JS peer needs (the torch peers need a Python with torch instead). */
+const PACKAGES: Record<Exclude<PeerName, (typeof TORCH_PEERS)[number]>, string[]> = {
   "tfjs-cpu": ["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-cpu"],
   "tfjs-wasm": ["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm"],
   "jax-js": ["@jax-js/jax"],
@@ -50,20 +51,22 @@ export function checkInstalled(peer: string, packages: string[]): { available: t
 /** Whether `name` is a known peer with its packages installed; when not, the note to print. */
 export function peerAvailable(name: string): { available: true; versions: Record<string, string> } | { available: false; note: string } {
   if (!(PEERS as readonly string[]).includes(name)) return { available: false, note: `unknown peer '${name}' (known: ${PEERS.join(", ")})` };
-  return checkInstalled(name, PACKAGES[name as PeerName]);
+  if (isTorchPeer(name)) return torchAvailable();
+  return checkInstalled(name, PACKAGES[name as keyof typeof PACKAGES]);
 }
 
-/** `--peers` values: peer names, plus `tfjs` for both TF.js backends and `all`. */
+/** `--peers` values: peer names, plus `tfjs` for both TF.js backends, `torch` for the four PyTorch runs, and `all`. */
 export function parsePeers(value: string): PeerName[] {
   const out: PeerName[] = [];
   for (const item of value.split(",").map((s) => s.trim()).filter(Boolean)) {
     if (item === "all") out.push(...PEERS);
     else if (item === "tfjs") out.push("tfjs-cpu", "tfjs-wasm");
+    else if (item === "torch" || item === "pytorch") out.push(...TORCH_PEERS);
     else if (item === "jax" || item === "jaxjs") out.push("jax-js");
     else if ((PEERS as readonly string[]).includes(item)) out.push(item as PeerName);
-    else throw new InvalidArgumentError(`unknown peer '${item}'; valid: tfjs, ${PEERS.join(", ")}, all`);
+    else throw new InvalidArgumentError(`unknown peer '${item}'; valid: tfjs, torch, ${PEERS.join(", ")}, all`);
   }
-  if (out.length === 0) throw new InvalidArgumentError(`empty list; valid: tfjs, ${PEERS.join(", ")}, all`);
+  if (out.length === 0) throw new InvalidArgumentError(`empty list; valid: tfjs, torch, ${PEERS.join(", ")}, all`);
   return [...new Set(out)];
 }
 
@@ -77,6 +80,10 @@ export async function measurePeer(name: string, spec: ModelSpec, options: Measur
   if (!status.available) throw new PeerUnavailableError(status.note);
   if (spec.optimizer !== "sgd") throw new PeerUnavailableError(`peer ${name} skipped for ${spec.id}: peers run plain SGD only (got ${spec.optimizer})`);
   const peer = name as PeerName;
+  if (isTorchPeer(peer)) {
+    const { measureTorch } = await import("./torch.js");
+    return measureTorch(peer, spec, options, status.versions);
+  }
   if (peer === "jax-js") {
     const { measureJaxjs } = await import("./jaxjs.js");
     return measureJaxjs(spec, options, status.versions);

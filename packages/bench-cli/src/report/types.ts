@@ -62,7 +62,8 @@ export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "g
   memory: {
     /** Peak resident set size of the process (OS figure), as for our frontends. */
     peakRssBytes: number;
-    heapUsedBytes: number;
+    /** V8 heap in use at the end (JS peers; not the PyTorch peers, which run in Python). */
+    heapUsedBytes?: number;
     /** The library's own tensor accounting, where it has one (TF.js: `tf.profile`, `tf.memory`). */
     peakTensorBytes?: number;
     liveTensorBytes?: number;
