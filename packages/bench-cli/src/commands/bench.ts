@@ -2,11 +2,13 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
-import { WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
+import { WORKLOAD_IDS, type ModelSpec } from "../models.js";
+import { specFromFlags, type ModelFlags } from "../spec-options.js";
+import { parseSweep, sweepSpecs, type Sweep } from "../sweep.js";
 import { note } from "../output.js";
-import { listOf } from "../parse.js";
-import { benchTable, peerTable } from "../report/terminal.js";
-import type { BenchReport, BenchResult } from "../report/types.js";
+import { listOf, positiveInt, positiveNumber } from "../parse.js";
+import { benchTable, peerTable, sweepTerminalTable } from "../report/terminal.js";
+import type { BenchReport, BenchResult, SweepResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
 import { measure } from "../runners/measure.js";
@@ -16,7 +18,7 @@ import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../pe
 import { runPeerWorker } from "./peer-worker.js";
 import { addProtocolOptions } from "./protocol-options.js";
 
-interface BenchFlags {
+interface BenchFlags extends Omit<ModelFlags, "model"> {
   models: string[];
   frontends: Frontend[];
   steps: number;
@@ -29,6 +31,13 @@ interface BenchFlags {
   force?: boolean;
   quiet?: boolean;
   peers?: PeerName[];
+  sweep?: Sweep;
+}
+
+/** The models to run: a custom `--layers` stack, or each `--models` workload, with the model flags applied. */
+function benchSpecs(flags: BenchFlags): ModelSpec[] {
+  if (flags.layers) return [specFromFlags(flags)];
+  return flags.models.map((id) => specFromFlags({ ...flags, layers: undefined, model: id }));
 }
 
 
@@ -55,6 +64,12 @@ export function registerBench(program: Command): void {
       .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
       .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"])),
   )
+    .option("--layers <list>", "a custom model's layer widths instead of --models, e.g. 784,1024,1024,10")
+    .addOption(new Option("--activation <name>", "hidden activation").choices(["relu", "tanh", "sigmoid"]))
+    .addOption(new Option("--loss <name>", "loss: mean squared error or softmax cross-entropy").choices(["mse", "ce"]))
+    .option("--lr <x>", "learning rate", positiveNumber)
+    .option("--batch-size <n>", "batch size", positiveInt)
+    .addOption(new Option("--sweep <param=sizes>", "measure each model at several sizes: batch=1,4,16,64 or width=16,64,256 (hidden layer widths)").argParser(parseSweep))
     .option("--json <file>", "write the results as JSON")
     .option("--md <file>", "write a Markdown report")
     .option("--html <file>", "write a self-contained HTML report")
@@ -65,12 +80,16 @@ export function registerBench(program: Command): void {
       const targets = { json: flags.json, md: flags.md, html: flags.html };
       // Fail on unusable output paths before spending minutes measuring.
       writeReports(null, targets, { overwrite: flags.force, dryRun: true });
+      const bases = benchSpecs(flags);
+      // Every size of every model, each an ordinary spec; fails on a bad sweep before measuring.
+      const groups = bases.map((base) => ({ base, specs: flags.sweep ? sweepSpecs(base, flags.sweep) : [base] }));
       const results: BenchResult[] = [];
-      for (const id of flags.models) {
-        const spec = workload(id);
-        for (const frontend of flags.frontends) {
-          if (!flags.quiet) note(`measuring ${id} on ${frontend} ...`);
-          results.push(await runWorker(spec, frontend, flags));
+      for (const { specs } of groups) {
+        for (const spec of specs) {
+          for (const frontend of flags.frontends) {
+            if (!flags.quiet) note(`measuring ${spec.id} on ${frontend} ...`);
+            results.push(await runWorker(spec, frontend, flags));
+          }
         }
       }
       // Peers: same workloads, same protocol, a fresh process each; a peer that is not installed
@@ -83,19 +102,25 @@ export function registerBench(program: Command): void {
           notes.add(status.note);
           continue;
         }
-        for (const id of flags.models) {
-          if (!flags.quiet) note(`measuring ${id} on ${name} ...`);
-          const outcome = await runPeerWorker(workload(id), name, flags);
+        for (const spec of groups.flatMap((g) => g.specs)) {
+          if (!flags.quiet) note(`measuring ${spec.id} on ${name} ...`);
+          const outcome = await runPeerWorker(spec, name, flags);
           if (outcome.ok) peers.push(outcome.result);
           else notes.add(outcome.note);
         }
       }
-      const agree = flags.frontends.length === 2 ? flags.models.map((id) => agreement(workload(id), flags.seed)) : [];
+      // Agreement at each model's own size: a sweep's largest sizes would cost more than they tell.
+      const agree = flags.frontends.length === 2 ? bases.map((spec) => agreement(spec, flags.seed)) : [];
       const report: BenchReport = { machine: machineInfo(`dualgrad bench ${process.argv.slice(3).join(" ")}`.trim()), results, agreement: agree };
       if (flags.peers) report.peers = peers;
+      if (flags.sweep) {
+        const { param, values } = flags.sweep;
+        report.sweeps = groups.map(({ base, specs }): SweepResult => ({ model: base.id, param, values, models: specs.map((s) => s.id) }));
+      }
       writeReports(report, targets, { overwrite: flags.force });
       process.stdout.write(`${benchTable(report)}\n`);
       if (peers.length > 0) process.stdout.write(`${peerTable(report)}\n`);
+      for (const sweep of report.sweeps ?? []) process.stdout.write(`${sweepTerminalTable(report, sweep)}\n`);
       for (const line of notes) note(line);
       if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
     });

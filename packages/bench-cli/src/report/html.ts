@@ -10,12 +10,14 @@ import {
   peerInfoTable,
   resultFor,
   resultsTable,
+  SWEEP_NOTE,
   trainingTable,
   type ReportTable,
 } from "./markdown.js";
 import { COMPARISON_NOTE, metric, metricValue } from "./metrics.js";
 import { downsample, minMax } from "./series.js";
-import type { BenchReport } from "./types.js";
+import { SWEEP_METRICS, sweepLabel, sweepSeries, sweepTable, sweepTitle } from "./sweep.js";
+import type { BenchReport, SweepResult } from "./types.js";
 
 /**
  * The HTML report: one self-contained file (inline CSS, inline SVG charts drawn here, no
@@ -43,7 +45,7 @@ function n(x: number): string {
 // ---------------------------------------------------------------------------------------------
 // Scales
 
-type Unit = "ms" | "bytes" | "loss" | "steps";
+type Unit = "ms" | "bytes" | "loss" | "steps" | "size";
 
 interface Scale {
   /** Value to pixel (y grows downwards in SVG, so `lo` maps to the bottom). */
@@ -60,16 +62,16 @@ interface Scale {
  * Log ticks are powers of ten, or powers of two for bytes so they land on round KiB/MiB; linear
  * ticks are 1-2-5 steps, in the value's binary unit for bytes for the same reason.
  */
-function makeScale(values: number[], unit: Unit, pxBottom: number, pxTop: number, includeZero: boolean): Scale {
+function makeScale(values: number[], unit: Unit, pxBottom: number, pxTop: number, includeZero: boolean, forceLog = false): Scale {
   const finite = values.filter((v) => Number.isFinite(v));
   const positive = finite.filter((v) => v > 0);
   const min = positive.length ? minMax(positive).min : 0;
   const range = minMax(finite);
   const max = finite.length ? range.max : 0;
-  const log = unit !== "steps" && positive.length > 0 && max / min > 100 && finite.every((v) => v > 0 || includeZero);
+  const log = forceLog ? positive.length > 0 : unit !== "steps" && positive.length > 0 && max / min > 100 && finite.every((v) => v > 0 || includeZero);
 
   if (log) {
-    const base = unit === "bytes" ? 2 : 10;
+    const base = unit === "bytes" || unit === "size" ? 2 : 10;
     const lg = (v: number) => Math.log(v) / Math.log(base);
     let a = Math.floor(lg(min) + 1e-9);
     let b = Math.ceil(lg(max) - 1e-9);
@@ -423,6 +425,50 @@ function lossChart(report: BenchReport): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sweeps
+
+/**
+ * One sweep quantity against size on log-log axes, a line with dots per frontend and peer: a
+ * flat stretch is per-op overhead, a slope of 1 is work growing with size.
+ */
+function sweepChart(report: BenchReport, sweep: SweepResult, key: (typeof SWEEP_METRICS)[number]): string {
+  const series = sweepSeries(report, sweep, key);
+  if (series.length === 0) return "";
+  const unit: Unit = key === "msMedian" ? "ms" : "bytes";
+  const what = key === "msMedian" ? "ms / step (median)" : "peak tensor bytes";
+  const title = `${sweep.model}: ${what} against ${sweepLabel(sweep)}`;
+  const W = 960;
+  const H = 360;
+  const f: Frame = { left: 86, right: W - 16, top: 48, bottom: H - 44 };
+  const xs = makeScale(sweep.values, "size", f.left, f.right, false, true);
+  const ys = makeScale(series.flatMap((s) => s.points.map((p) => p[1])), unit, f.bottom, f.top, false, true);
+  const others = series.map((s) => s.frontend).filter((x) => x !== "eager" && x !== "graph");
+  const parts: string[] = [];
+  parts.push(`<svg data-testid="chart-sweep-${h(key)}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${h(title)}">`);
+  parts.push(`<title>${h(title)}</title>`);
+  parts.push(`<text class="chart-title" x="${f.left}" y="22">${h(title)}</text>`);
+  parts.push(legend(series.map((s) => ({ label: s.frontend, cls: seriesClass(s.frontend, others) })), f.right, 36, true));
+  parts.push(yAxis(ys, unit, f, what));
+  for (const t of xs.ticks) {
+    const x = xs.map(t);
+    parts.push(`<line class="axis" x1="${n(x)}" x2="${n(x)}" y1="${n(f.bottom)}" y2="${n(f.bottom + 4)}"/>`);
+    parts.push(`<text class="tick" x="${n(x)}" y="${n(f.bottom + 16)}" text-anchor="middle">${h(tickLabel(t, "size"))}</text>`);
+  }
+  parts.push(`<text class="axis-title" x="${n((f.left + f.right) / 2)}" y="${n(f.bottom + 34)}" text-anchor="middle">${h(`${sweepLabel(sweep)} (log scale)`)}</text>`);
+  for (const s of series) {
+    const cls = seriesClass(s.frontend, others);
+    const pts = s.points.map(([x, y]) => `${n(xs.map(x))},${n(ys.map(y))}`);
+    if (pts.length > 1) parts.push(`<polyline class="line line-${cls}" points="${pts.join(" ")}"><title>${h(s.frontend)}</title></polyline>`);
+    for (const [x, y] of s.points) {
+      const tip = `${s.frontend}, ${sweepLabel(sweep)} ${x}: ${unit === "ms" ? formatMs(y) : formatBytes(y)}`;
+      parts.push(`<circle class="fill-${cls}" cx="${n(xs.map(x))}" cy="${n(ys.map(y))}" r="3"><title>${h(tip)}</title></circle>`);
+    }
+  }
+  parts.push(`</svg>`);
+  return parts.join("");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tables and page
 
 function htmlTable(t: ReportTable, caption?: string): string {
@@ -558,6 +604,18 @@ export function toHtml(report: BenchReport): string {
     body.push(`<p class="note">${h(PEER_NOTE)}</p>`);
     body.push(htmlTable(peers));
     body.push(htmlTable(peerInfo));
+  }
+  if (report.sweeps?.length) {
+    body.push(`<h2>Sweeps</h2>`);
+    body.push(`<p class="note">${h(SWEEP_NOTE)}</p>`);
+    for (const sweep of report.sweeps) {
+      body.push(`<h3>${h(sweepTitle(sweep))}</h3>`);
+      for (const key of SWEEP_METRICS) {
+        const chart = sweepChart(report, sweep, key);
+        if (chart) body.push(`<figure>${chart}</figure>`);
+      }
+      body.push(htmlTable(sweepTable(report, sweep)));
+    }
   }
   const agreement = agreementTable(report);
   if (agreement) {

@@ -1,6 +1,11 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
 import { COMPARISON_NOTE, metricRows, type Measured } from "./metrics.js";
-import { runIndex } from "./run-index.js";
+import { benchedModels, frontendsOf, hasComparison, runIndex } from "./run-index.js";
+import { sweepTable, sweepTitle } from "./sweep.js";
+import type { ReportTable } from "./table.js";
+
+export { benchedModels, frontendsOf, hasComparison, modelsOf, runsOf } from "./run-index.js";
+export type { ReportTable } from "./table.js";
 import { minMax } from "./series.js";
 import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
 
@@ -10,50 +15,6 @@ import type { BenchReport, BenchResult, MachineInfo } from "./types.js";
  * below and the metric rows from metrics.ts, so the documents can never disagree about a number
  * or a label. Cells are plain text here; each renderer escapes them for its own syntax.
  */
-
-/** A table as plain-text cells; `numeric[i]` says column i holds numbers (right-aligned). */
-export interface ReportTable {
-  header: string[];
-  numeric: boolean[];
-  rows: string[][];
-}
-
-/** The canonical column order: eager first (the baseline), graph second, anything else after. */
-const FRONTEND_ORDER = ["eager", "graph"];
-
-/** Every measured run: our frontends' results, then the peer libraries' (`bench --peers`). */
-export function runsOf(report: BenchReport): Measured[] {
-  return [...report.results, ...(report.peers ?? [])];
-}
-
-/** Models in the order the report lists them (bench order), peer-only and agreement-only models after. */
-export function modelsOf(report: BenchReport): string[] {
-  const seen = new Set<string>();
-  for (const r of runsOf(report)) seen.add(r.model);
-  for (const a of report.agreement) seen.add(a.model);
-  return [...seen];
-}
-
-/** Models with at least one measured run (frontend or peer), in report order. */
-export function benchedModels(report: BenchReport): string[] {
-  return runIndex(report).models;
-}
-
-/** The frontends and peers measured anywhere in the report: eager, graph, then the peers. */
-export function frontendsOf(report: BenchReport): string[] {
-  const seen = [...runIndex(report).frontends];
-  const rank = (f: string) => {
-    const i = FRONTEND_ORDER.indexOf(f);
-    return i < 0 ? FRONTEND_ORDER.length + seen.indexOf(f) : i;
-  };
-  return seen.sort((a, b) => rank(a) - rank(b));
-}
-
-/** True when both frontends were measured, i.e. a "graph vs eager" comparison makes sense. */
-export function hasComparison(report: BenchReport): boolean {
-  const fs = frontendsOf(report);
-  return fs.includes("eager") && fs.includes("graph");
-}
 
 /** The one run of a model on a frontend or peer (the last one wins if a file repeats a pair). */
 export function resultFor(report: BenchReport, model: string, frontend: string): Measured | undefined {
@@ -136,6 +97,9 @@ export function peerInfoTable(report: BenchReport): ReportTable | null {
   if (seen.size === 0) return null;
   return { header: ["peer", "packages", "backend", "how it ran"], numeric: [false, false, false, false], rows: [...seen.values()] };
 }
+
+/** The note under the sweep tables and charts. */
+export const SWEEP_NOTE = "One model at several sizes, each size measured like any model. Where per-op overhead dominates, ms/step barely grows with size; once the arithmetic dominates it grows in proportion.";
 
 /** The note under the peer tables: what the ratio means. */
 export const PEER_NOTE = "Other libraries on the same workloads with the same timing protocol, each in a fresh process. peer/ours: the peer's median ms/step over our best frontend's (below 1x: the peer is faster).";
@@ -242,6 +206,11 @@ export function toMarkdown(report: BenchReport): string {
   const peerInfo = peerInfoTable(report);
   if (peers && peerInfo) {
     out.push("## Peer libraries", "", escapeMarkdown(PEER_NOTE), "", markdownTable(peers), "", markdownTable(peerInfo), "");
+  }
+
+  if (report.sweeps?.length) {
+    out.push("## Sweeps", "", escapeMarkdown(SWEEP_NOTE), "");
+    for (const sweep of report.sweeps) out.push(`### ${escapeMarkdown(sweepTitle(sweep))}`, "", markdownTable(sweepTable(report, sweep)), "");
   }
 
   const agreement = agreementTable(report);

@@ -14,7 +14,8 @@ export const REPORT_MAX_BYTES = 64 * 1024 * 1024;
  *
  * The structure is checked as far as the renderers rely on it (`machine`; `results` entries with
  * `model`, `frontend`, `msPerStep.median` and `memory`; `agreement` entries with `model`,
- * `maxAbs`, `maxRel`; `training` runs with `losses` when present), so a wrong file fails here
+ * `maxAbs`, `maxRel`; `sweeps` as docs/REPORT-JSON.md gives them; `training` runs with `losses`
+ * when present), so a wrong file fails here
  * with a message that names it and the first field that is off, rather than as a TypeError deep
  * inside a chart. Extra fields are allowed: the format is additive.
  *
@@ -73,6 +74,13 @@ function checkReport(data: unknown): string | null {
     if (typeof a.model !== "string") return `${at}.model is missing or not a string`;
     for (const k of ["maxAbs", "maxRel"]) if (typeof a[k] !== "number") return `${at}.${k} is missing or not a number`;
   }
+  if (data.sweeps !== undefined) {
+    if (!Array.isArray(data.sweeps)) return "'sweeps' is not an array";
+    for (let i = 0; i < data.sweeps.length; i++) {
+      const problem = checkSweep(data.sweeps[i], `sweeps[${i}]`);
+      if (problem) return problem;
+    }
+  }
   if (data.training !== undefined) {
     if (!Array.isArray(data.training)) return "'training' is not an array";
     for (let i = 0; i < data.training.length; i++) {
@@ -81,6 +89,17 @@ function checkReport(data: unknown): string | null {
       if (!Array.isArray(t.losses)) return `training[${i}].losses is missing or not an array`;
     }
   }
+  return null;
+}
+
+/** The first problem with one sweep (the shape docs/REPORT-JSON.md documents), or null. */
+function checkSweep(w: unknown, at: string): string | null {
+  if (!isObject(w)) return `${at} is not an object`;
+  if (typeof w.model !== "string") return `${at}.model is missing or not a string`;
+  if (w.param !== "batch" && w.param !== "width") return `${at}.param is ${describe(w.param)}, expected "batch" or "width"`;
+  if (!Array.isArray(w.values) || !w.values.every((v) => typeof v === "number" && Number.isFinite(v) && v > 0)) return `${at}.values is missing or not an array of positive numbers`;
+  if (!Array.isArray(w.models) || !w.models.every((m) => typeof m === "string")) return `${at}.models is missing or not an array of strings`;
+  if (w.models.length !== w.values.length) return `${at}.models has ${w.models.length} entries but values has ${w.values.length}`;
   return null;
 }
 

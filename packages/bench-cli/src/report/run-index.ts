@@ -58,3 +58,40 @@ export function runIndex(report: BenchReport): RunIndex {
   cache.set(report, { results: report.results, peers: report.peers, resultCount: report.results.length, peerCount: peers.length, index });
   return index;
 }
+
+/** The canonical column order: eager first (the baseline), graph second, anything else after. */
+const FRONTEND_ORDER = ["eager", "graph"];
+
+/** Every measured run: our frontends' results, then the peer libraries' (`bench --peers`). */
+export function runsOf(report: BenchReport): Measured[] {
+  return [...report.results, ...(report.peers ?? [])];
+}
+
+/** Models in the order the report lists them (bench order), peer-only and agreement-only models after. */
+export function modelsOf(report: BenchReport): string[] {
+  const seen = new Set<string>();
+  for (const r of runsOf(report)) seen.add(r.model);
+  for (const a of report.agreement) seen.add(a.model);
+  return [...seen];
+}
+
+/** Models with at least one measured run (frontend or peer), in report order. */
+export function benchedModels(report: BenchReport): string[] {
+  return runIndex(report).models;
+}
+
+/** The frontends and peers measured anywhere in the report: eager, graph, then the peers. */
+export function frontendsOf(report: BenchReport): string[] {
+  const seen = [...runIndex(report).frontends];
+  const rank = (f: string) => {
+    const i = FRONTEND_ORDER.indexOf(f);
+    return i < 0 ? FRONTEND_ORDER.length + seen.indexOf(f) : i;
+  };
+  return seen.sort((a, b) => rank(a) - rank(b));
+}
+
+/** True when both frontends were measured, i.e. a "graph vs eager" comparison makes sense. */
+export function hasComparison(report: BenchReport): boolean {
+  const fs = frontendsOf(report);
+  return fs.includes("eager") && fs.includes("graph");
+}

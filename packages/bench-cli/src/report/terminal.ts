@@ -3,7 +3,8 @@ import { formatSci } from "./format.js";
 import { peerComparisonTable, type ReportTable } from "./markdown.js";
 import { metricRows } from "./metrics.js";
 import { runIndex } from "./run-index.js";
-import type { BenchReport } from "./types.js";
+import { sweepTable, sweepTitle } from "./sweep.js";
+import type { BenchReport, SweepResult } from "./types.js";
 
 /**
  * The side-by-side benchmark table for the terminal: our frontends only (peers get their own,
@@ -26,6 +27,14 @@ export function benchTable(report: BenchReport): string {
     agree.push([color.cyan(a.model), formatSci(a.maxAbs), formatSci(a.maxRel), a.unfusedMaxAbs === undefined ? "-" : formatSci(a.unfusedMaxAbs)]);
   }
   return `${table.toString()}\n${agree.toString()}`;
+}
+
+/** One sweep (`bench --sweep`) as a table under its title. */
+export function sweepTerminalTable(report: BenchReport, sweep: SweepResult): string {
+  const t = sweepTable(report, sweep);
+  const table = newTable(t.header);
+  for (const row of t.rows) table.push(row);
+  return `${color.cyan(sweepTitle(sweep))}\n${table.toString()}`;
 }
 
 /** The peer libraries beside our best frontend (the Markdown and HTML reports' table); "" without peers. */

@@ -91,6 +91,23 @@ export interface BenchReport {
   agreement: AgreementResult[];
   /** Other libraries on the same workloads (`dualgrad bench --peers`); `frontend` is the peer name. */
   peers?: PeerResult[];
+  /** `bench --sweep`: one model at several sizes (see docs/REPORT-JSON.md). */
+  sweeps?: SweepResult[];
   /** Optional training runs (dualgrad train --json), for loss curves. */
   training?: { model: string; frontend: string; dataset: string; losses: number[]; accuracy?: number }[];
+}
+
+/**
+ * One model measured at several sizes (`bench --sweep`). The numbers themselves are ordinary
+ * entries of `results` and `peers`, whose `model` is `models[i]` for size `values[i]`.
+ */
+export interface SweepResult {
+  /** The swept model's own id (e.g. "mlp"). */
+  model: string;
+  /** What varies: the batch size, or the width of every hidden layer. */
+  param: "batch" | "width";
+  /** The sizes, ascending. */
+  values: number[];
+  /** The result model id at each size, same length as `values` (e.g. "mlp@batch=16"). */
+  models: string[];
 }
