@@ -15,7 +15,8 @@ const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
  * without Python or torch, `bench --peers torch` prints one note and succeeds.
  */
 
-const tiny = { steps: 5, warmup: 2, minSeconds: 0.001, seed: 3 };
+// maxSteps: exactly 5 timed steps on both sides, so the last losses are of the same step.
+const tiny = { steps: 5, warmup: 2, minSeconds: 0.001, maxSteps: 5, seed: 3 };
 const status = torchAvailable();
 const skipNote = status.available ? "" : ` (SKIPPED: ${status.note})`;
 
@@ -31,7 +32,7 @@ describe("torch peer", () => {
     for (const peer of ["torch-eager-1t", "torch-jit-2t"] as const) {
       const r = await measurePeer(peer, WORKLOADS.linreg, tiny);
       expect(r.frontend).toBe(peer);
-      expect(r.steps).toBeGreaterThanOrEqual(5);
+      expect(r.steps).toBe(5);
       expect(r.msPerStep.median).toBeGreaterThan(0);
       expect(r.msPerStep.median).toBeLessThanOrEqual(r.msPerStep.p90);
       expect(r.memory.peakRssBytes).toBeGreaterThan(1 << 20);
