@@ -120,6 +120,7 @@ describe("--sweep", () => {
     for (const [flags, message] of [
       [["--models", "linreg", "--sweep", "width=4"], /--sweep width: model linreg has no hidden layer/],
       [["--sweep", "depth=4"], /--sweep.*expected batch=N,N,... or width=N,N,.../],
+      [["--models", "mlp", "--sweep", "width=16,2000000"], /model mlp@width=2000000 with batch size 128 needs the 2000000x2000000 weight of layer 1, .* over the .*-element limit of one tensor/],
     ] as const) {
       const bad = spawnSync(process.execPath, [CLI, "bench", ...flags, "--quiet"], { encoding: "utf8" });
       expect(bad.status).toBe(2);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
+import { checkMemory } from "../memory-budget.js";
 import { WORKLOAD_IDS, type ModelSpec } from "../models.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 import { parseSweep, sweepSpecs, type Sweep } from "../sweep.js";
@@ -83,6 +84,8 @@ export function registerBench(program: Command): void {
       const bases = benchSpecs(flags);
       // Every size of every model, each an ordinary spec; fails on a bad sweep before measuring.
       const groups = bases.map((base) => ({ base, specs: flags.sweep ? sweepSpecs(base, flags.sweep) : [base] }));
+      // A size that cannot fit is a one-line error now, not a worker dying of memory later.
+      for (const spec of groups.flatMap((g) => g.specs)) checkMemory(spec, 0);
       const results: BenchResult[] = [];
       for (const { specs } of groups) {
         for (const spec of specs) {
