@@ -678,6 +678,25 @@ describe("matmulTransposeFlags", () => {
     `);
     expectBitwiseEqual(interpret(g), interpret(out));
   });
+
+  it("leaves float32 matrix-vector products alone (their summation order follows the layout), folds float64 ones", () => {
+    const mv = (dtype: typeof f32 | "float64") =>
+      build((b) => {
+        const g = b.input("g", [5, 5], dtype);
+        const e = b.input("e", [5, 1], dtype);
+        const gt = b.emit("transpose", [g], { perm: [1, 0] });
+        const row = b.emit("matmul", [b.emit("transpose", [e], { perm: [1, 0] }), g], { transA: false, transB: false }); // [1,5]
+        return [b.emit("matmul", [gt, e], { transA: false, transB: false }), row]; // [5,1]
+      });
+    const g32 = mv(f32);
+    expect(printGraph(apply(matmulTransposeFlags, g32))).toBe(printGraph(g32));
+    expect(printGraph(apply(matmulTransposeFlags, mv("float64")))).toMatchInlineSnapshot(`
+      "{ lambda a:f64[5,5] b:f64[5,1] .
+        let c:f64[1,5] = matmul[transA=true,transB=false] b a
+            d:f64[5,1] = matmul[transA=true,transB=false] a b
+        in (d, c) }"
+    `);
+  });
 });
 
 // ------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  Generator, ValueEmitter, execute, inferMeta, isFloat, ops, releaseValue, sizeOf, valueFrom,
+  Generator, ValueEmitter, execute, getBackend, inferMeta, isFloat, ops, releaseValue, setBackend, sizeOf, valueFrom, wasmAvailable,
   type Attrs, type DType, type Meta, type Prim, type TypedArray, type Value,
 } from "@dualgrad/core";
 import * as eager from "@dualgrad/eager";
@@ -359,6 +359,40 @@ describe("conformance: regressions (bugs this suite found, now fixed)", () => {
     } finally {
       x.dispose();
       g.dispose();
+    }
+  });
+
+  /**
+   * FIXED BUG (graph, transposeFlags pass; latent since the wasm matrix-vector kernels, 2f1b957):
+   * the pass folds `matmul(transpose(g), e)` into `matmul(g, e)` with `transA` flipped, trusting
+   * that a matmul's bits never depend on its flags. The wasm float32 matrix-vector kernel picks its
+   * loop by layout (dotRows sums four lane partials, axpyRows sums in increasing p), so the graph's
+   * gradient of `transpose(matmul(e, e^T))` (g = transpose of the output's cotangent, e [5,1])
+   * differed from eager's, which materialises the transpose, in the last bit (property (a), seed
+   * 197889492). Fix: the pass leaves float32 matrix-vector products alone (core's matmulFlagsExact).
+   */
+  it("a transposed cotangent into a float32 matrix-vector product: graph gradient equals eager's bitwise", () => {
+    const x0 = new Float32Array([0.05, 0.05625, 0.0625, 0.06875, 0.075]);
+    const r0 = Float32Array.from({ length: 25 }, (_, i) => Math.sin(i + 1));
+    // The program as primitives (no composite rewrites it), on either frontend's `apply`.
+    const body = <T extends { mul(o: T): T; sum(): T }>(run: (prim: Prim, args: T[], attrs: object) => T, x: T, r: T) => {
+      const e = run("reshape", [run("exp", [x], {})], { shape: [5, 1] });
+      const f = run("matmul", [e, e], { transA: false, transB: true });
+      return run("transpose", [f], { perm: [1, 0] }).mul(r).sum();
+    };
+    const onGraph = (prim: Prim, args: SymbolicTensor[], attrs: object) => op(prim, args, attrs as never);
+    const onEager = (prim: Prim, args: eager.Tensor[], attrs: object) => eager.apply(prim, args, attrs as never);
+    const saved = getBackend();
+    if (wasmAvailable()) setBackend("wasm"); // the backend whose matrix-vector kernel showed it
+    const g = fn((x: SymbolicTensor, r: SymbolicTensor) => gradients(body(onGraph, x, r), [x])[0], { disable: ["fuse", "simplify"] });
+    const x = eager.tensor(x0, { requiresGrad: true });
+    try {
+      eager.tidy(() => body(onEager, x, eager.tensor(r0, { shape: [5, 5] })).backward());
+      expectBitwise("graph vs eager gradient", (g(hostTensor(x0), hostTensor(r0, [5, 5])) as HostTensor).data, x.grad!.data);
+    } finally {
+      x.dispose();
+      g.dispose();
+      setBackend(saved);
     }
   });
 

@@ -10,7 +10,8 @@
  *   ./wasm/reduce-wasm.ts). Arithmetic and column sums give the JS kernels' bits; matmul and
  *   exp/log/tanh/sigmoid agree with them within float32 rounding (1 ulp for the functions).
  *   Every result is deterministic: the same bits on every run and for every thread count, and a
- *   kernel's path depends only on backend, shapes and dtypes. Float64 work, the other reductions
+ *   kernel's path depends only on backend, shapes, dtypes and (for matrix-vector products only,
+ *   see {@link matmulFlagsExact}) matmul's transpose flags. Float64 work, the other reductions
  *   and the shape and index ops stay on the TypeScript kernels.
  *
  * Chosen at start-up by the `DUALGRAD_BACKEND` environment variable (`js` or `wasm`, read once
@@ -33,6 +34,18 @@ export const BACKENDS: readonly Backend[] = ["js", "wasm"];
 
 /** The signature every matmul kernel shares: `C = op(A) @ op(B)` over flat row-major buffers (see {@link gemm}). */
 export type GemmKernel = typeof gemm;
+
+/**
+ * Whether a matmul with an output of `m` x `n` gives the same bits whatever its transpose flags,
+ * on every backend (so a graph compiled under one backend and run under another stays exact).
+ * Every kernel but one sums each element in an order fixed by the shapes alone (the gemms pack
+ * op(A) and op(B) first, or walk them in increasing p); the exception is the float32 matrix-vector product (m = 1 or n = 1) on the wasm backend reads its matrix in place
+ * and picks its loop by layout (./wasm/gemv-wasm.ts): `dotRows` sums four lane partials, `axpyRows`
+ * sums in increasing p, so flipping a flag there can change the last bits.
+ */
+export function matmulFlagsExact(dtype: DType, m: number, n: number): boolean {
+  return dtype !== "float32" || (m !== 1 && n !== 1);
+}
 
 /** Whether this engine can run the wasm backend (WebAssembly with fixed-width SIMD). */
 export function wasmAvailable(): boolean {

@@ -1,11 +1,14 @@
+import { matmulFlagsExact } from "@dualgrad/core";
 import type { Graph, GraphNode } from "../ir.js";
 import { commitRewrite } from "./dce.js";
 
 /**
  * Folds "transpose the last two axes" into matmul's `transA`/`transB` flags, so the gemm reads
  * the operand with swapped strides instead of a transposed copy being materialised first. Core's
- * gemm accumulates every element in the same order whatever the flags (its determinism
- * contract), so the result is bitwise the same.
+ * gemms accumulate every element in the same order whatever the flags (their determinism
+ * contract), so the result is bitwise the same; float32 matrix-vector products are the exception
+ * (their order follows the layout, see core's `matmulFlagsExact`), so those are left alone, or
+ * the graph would differ from eager (which materialises the transpose) in the last bits.
  */
 
 /** True for a transpose node whose perm is `[0, 1, ..., r-3, r-1, r-2]`: only the matrix axes swap. */
@@ -30,8 +33,10 @@ export function matmulTransposeFlags(g: Graph): Graph {
     }
     const [a, b] = n.inputs.map((i) => nodes[i]);
     const { transA, transB } = n.attrs;
-    const foldA = swapsLastTwo(a);
-    const foldB = swapsLastTwo(b);
+    const r = n.shape.length;
+    const exact = matmulFlagsExact(n.dtype, n.shape[r - 2], n.shape[r - 1]);
+    const foldA = exact && swapsLastTwo(a);
+    const foldB = exact && swapsLastTwo(b);
     if (!foldA && !foldB) {
       nodes.push(n);
       continue;
