@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ProfileRecorder, allocator, profiler, setProfiler, type ProfileSpan } from "@dualgrad/core";
 import { main } from "../src/cli.js";
+import { machineInfo } from "../src/machine.js";
+import { toHtml } from "../src/report/html.js";
+import { readReport } from "../src/report/read.js";
 import { syntheticBatch } from "../src/datasets/synthetic.js";
 import { workload } from "../src/models.js";
 import { profileFrontend } from "../src/profile/run.js";
@@ -129,22 +132,24 @@ describe("profiling off changes nothing a step counts", () => {
   });
 });
 
+/** Runs the CLI in this process, capturing what it prints. */
+function runCli(args: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((stdout += String(s)), true));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((stderr += String(s)), true));
+  return main(args).then((code) => {
+    out.mockRestore();
+    err.mockRestore();
+    return { code, stdout, stderr };
+  });
+}
+
 describe("dualgrad profile (in process)", () => {
-  function cli(args: string[]) {
-    let stdout = "";
-    let stderr = "";
-    const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((stdout += String(s)), true));
-    const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((stderr += String(s)), true));
-    return main(args).then((code) => {
-      out.mockRestore();
-      err.mockRestore();
-      return { code, stdout, stderr };
-    });
-  }
   it("prints the tables and writes the trace and JSON", async () => {
     const trace = join(dir, "trace.json");
     const json = join(dir, "profile.json");
-    const r = await cli(["profile", "--model", "linreg", "--steps", "2", "--warmup", "1", "--trace", trace, "--json", json]);
+    const r = await runCli(["profile", "--model", "linreg", "--steps", "2", "--warmup", "1", "--trace", trace, "--json", json]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/dispatch\+alloc[\s\S]*eager kernels[\s\S]*graph kernels/);
     expect(traceProblems(JSON.parse(readFileSync(trace, "utf8")))).toEqual([]);
@@ -155,12 +160,35 @@ describe("dualgrad profile (in process)", () => {
   it("refuses an existing output without --force before running, and a bad frontend, with one line", async () => {
     const existing = join(dir, "existing.json");
     writeFileSync(existing, "{}");
-    let r = await cli(["profile", "--model", "linreg", "--trace", existing]);
+    let r = await runCli(["profile", "--model", "linreg", "--trace", existing]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^dualgrad: --trace '.*existing\.json' already exists; pass --force to overwrite it\n$/);
     expect(readFileSync(existing, "utf8")).toBe("{}");
-    r = await cli(["profile", "--frontend", "jit"]);
+    r = await runCli(["profile", "--frontend", "jit"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--frontend.*jit.*eager, graph, both/);
+  });
+});
+
+describe("the HTML report's per-op breakdown", () => {
+  const reportPath = join(dir, "bench.json");
+  const bare = { machine: machineInfo("dualgrad bench"), results: [], agreement: [] };
+  it("appears once a profile is added to a bench report, eager vs graph, and is replaced, not repeated, on a second add", async () => {
+    writeFileSync(reportPath, JSON.stringify(bare));
+    expect(toHtml(readReport(reportPath))).not.toMatch(/Where the time goes/);
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(["profile", "--model", "mlp-small", "--steps", "2", "--warmup", "1", "--add-to", reportPath]);
+      expect(r.code).toBe(0);
+    }
+    const report = readReport(reportPath);
+    expect(report.profile?.map((p) => p.model)).toEqual(["mlp-small"]);
+    const html = toHtml(report);
+    expect(html).toMatch(/Where the time goes[\s\S]*<th>share<\/th><th class="num">eager<\/th><th class="num">graph<\/th>/);
+    expect(html).toMatch(/mlp-small · graph: kernels per step[\s\S]*fused\(/);
+  });
+  it("a malformed profile is refused when the report is read, naming the field", () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...bare, profile: [{ model: "m", frontends: [{ frontend: "eager", split: { stepMs: 1 }, ops: [] }] }] }));
+    expect(() => readReport(bad)).toThrow(/profile\[0\]\.frontends\[0\]\.split\.kernelMs is missing or not a number/);
   });
 });

@@ -10,6 +10,8 @@ import { profileFrontend } from "../profile/run.js";
 import type { ProfileReport } from "../profile/summary.js";
 import { profileTables } from "../profile/table.js";
 import { toChromeTrace } from "../profile/trace.js";
+import { readReport } from "../report/read.js";
+import { toJson } from "../report/write.js";
 import { FRONTENDS, type Frontend } from "../runners/trainer.js";
 
 interface ProfileFlags {
@@ -20,6 +22,7 @@ interface ProfileFlags {
   trace?: string;
   json?: string;
   force?: boolean;
+  addTo?: string;
 }
 
 /** `dualgrad profile`: where a training step's time goes, kernel by kernel, on each frontend. */
@@ -33,6 +36,7 @@ export function registerProfile(program: Command): void {
     .option("--warmup <n>", "unprofiled steps first (compilation, pool growth, JIT)", nonNegativeInt, 10)
     .option("--trace <file>", "write a Chrome trace-event JSON (open in Perfetto or chrome://tracing)")
     .option("--json <file>", "write the profile as JSON")
+    .option("--add-to <file>", "add the profile to a `bench --json` report (replacing this model's), for `dualgrad report --html`")
     .option("--force", "overwrite existing output files")
     .action((flags: ProfileFlags) => {
       const targets: OutputTarget[] = [];
@@ -40,6 +44,8 @@ export function registerProfile(program: Command): void {
       if (flags.json) targets.push({ flag: "--json", path: flags.json });
       // Outputs first, as every command does: a bad path fails before any step runs.
       const paths = checkOutputs(targets, flags.force === true);
+      // The report is read (and refused if malformed) before any step runs; rewriting it is the point, so no --force.
+      const addTo = flags.addTo ? { path: checkOutputs([{ flag: "--add-to", path: flags.addTo }], true)[0], report: readReport(flags.addTo) } : null;
       const spec = workload(flags.model);
       checkMemory(spec, 0);
       const frontends = flags.frontend === "both" ? FRONTENDS : [flags.frontend];
@@ -51,5 +57,10 @@ export function registerProfile(program: Command): void {
         writeFileAtomic(paths[i], `${JSON.stringify(body)}\n`);
         note(`wrote ${t.path}`);
       });
+      if (addTo) {
+        addTo.report.profile = [...(addTo.report.profile ?? []).filter((p) => p.model !== report.model), report];
+        writeFileAtomic(addTo.path, toJson(addTo.report));
+        note(`added the ${report.model} profile to ${flags.addTo}`);
+      }
     });
 }

@@ -29,6 +29,11 @@ export interface TimeSplit {
   otherMs: number;
 }
 
+/** The shares of a step as tables label them, step first. */
+export const SHARES: readonly (readonly [string, keyof TimeSplit])[] = [
+  ["step", "stepMs"], ["kernels", "kernelMs"], ["dispatch+alloc", "dispatchMs"], ["tape", "tapeMs"], ["backward walk", "backwardMs"], ["other", "otherMs"],
+];
+
 /** One frontend's profile over its steady-state steps. */
 export interface FrontendProfile {
   frontend: Frontend;

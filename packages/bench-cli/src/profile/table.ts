@@ -1,18 +1,17 @@
 import { newTable } from "../output.js";
 import { formatBytes, formatMs } from "../report/format.js";
-import type { ProfileReport } from "./summary.js";
+import { SHARES, type ProfileReport } from "./summary.js";
 
 /** Calls per step: whole when the steps agree (they do for a fixed model), else one decimal. */
-function formatCalls(n: number): string {
+export function formatCalls(n: number): string {
   return Math.abs(n - Math.round(n)) < 1e-9 ? String(Math.round(n)) : n.toFixed(1);
 }
 
 /** The terminal tables of `dualgrad profile`: where a step's time goes per frontend, then each frontend's kernels. */
 export function profileTables(report: ProfileReport): string {
-  const split = newTable(["frontend", "step", "kernels", "dispatch+alloc", "tape", "backward walk", "other", "launches/step"]);
+  const split = newTable(["frontend", ...SHARES.map(([label]) => label), "launches/step"]);
   for (const f of report.frontends) {
-    const s = f.split;
-    split.push([f.frontend, formatMs(s.stepMs), formatMs(s.kernelMs), formatMs(s.dispatchMs), formatMs(s.tapeMs), formatMs(s.backwardMs), formatMs(s.otherMs), formatCalls(f.launchesPerStep.reduce((a, b) => a + b, 0) / f.steps)]);
+    split.push([f.frontend, ...SHARES.map(([, key]) => formatMs(f.split[key])), formatCalls(f.launchesPerStep.reduce((a, b) => a + b, 0) / f.steps)]);
   }
   const parts = [`${report.model}: per step, mean of ${report.steps} steps after ${report.warmup} warm-up steps\n${split.toString()}`];
   for (const f of report.frontends) {
