@@ -10,6 +10,7 @@ import { registerCheckRef } from "./commands/check-ref.js";
 import { registerCompare } from "./commands/compare.js";
 import { registerExport } from "./commands/export.js";
 import { registerGraph } from "./commands/graph.js";
+import { registerProfile } from "./commands/profile.js";
 import { registerReport } from "./commands/report.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerCheckRef(program);
   registerGraph(program);
+  registerProfile(program);
   registerReport(program);
   registerExport(program);
   registerServe(program);
@@ -59,7 +61,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-const COMMANDS = "train, bench, compare, check-ref, graph, report, export, serve, bench-serve";
+const COMMANDS = "train, bench, compare, check-ref, graph, report, export, serve, bench-serve, profile";
 
 /** Runs the CLI on `argv` (user arguments only) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {

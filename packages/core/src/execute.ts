@@ -5,6 +5,7 @@ import { arityError, ops } from "./ops/index.js";
 import type { Attrs, Emitter, Meta, Prim, View } from "./ops/prim.js";
 import { checkShape, sizeOf, type Shape } from "./shape.js";
 import { DualgradError } from "./errors.js";
+import { profiler, shapesLabel, type ProfileRecorder } from "./profiler.js";
 
 /**
  * Running primitives on concrete values, through the allocator. This is the whole of "run an
@@ -57,8 +58,27 @@ export function releaseValue(v: Value): void {
 
 /** Runs `prim` on `inputs` now: infers, allocates the output, runs the kernel, counts the launch. */
 export function execute<P extends Prim>(prim: P, inputs: readonly View[], attrs: Attrs[P], options: ExecuteOptions = {}): Value {
+  // The one profiling branch of an eager kernel launch (see profiler.ts).
+  const p = profiler;
+  if (p !== null) return executeProfiled(p, prim, inputs, attrs, options);
+  const meta = inferMeta(prim, inputs, attrs);
+  return runKernel(prim, inputs, attrs, options, allocValue(meta.dtype, meta.shape));
+}
+
+/** {@link execute} timed: the whole call as a `dispatch` span, the kernel inside it as a `kernel` span. */
+function executeProfiled<P extends Prim>(p: ProfileRecorder, prim: P, inputs: readonly View[], attrs: Attrs[P], options: ExecuteOptions): Value {
+  const t0 = p.now();
   const meta = inferMeta(prim, inputs, attrs);
   const out = allocValue(meta.dtype, meta.shape);
+  const t1 = p.now();
+  runKernel(prim, inputs, attrs, options, out);
+  p.kernel(prim, t1, shapesLabel(inputs), out.data.byteLength);
+  p.span("execute", "dispatch", t0);
+  return out;
+}
+
+/** Runs `prim`'s kernel into `out` (released if the kernel throws) and counts the launch. */
+function runKernel<P extends Prim>(prim: P, inputs: readonly View[], attrs: Attrs[P], options: ExecuteOptions, out: Value): Value {
   try {
     const def = ops[prim];
     if (options.reference) def.reference(inputs, out, attrs);

@@ -27,6 +27,7 @@ export { compileProgram, programSource } from "./kernels/elementwise-program.js"
 export { compileWasmElementwise, wasmElementwiseSupported, type WasmElementwiseKernel } from "./kernels/wasm/elementwise-wasm.js";
 export { gemm, gemmReference } from "./kernels/gemm.js";
 export * from "./execute.js";
+export * from "./profiler.js";
 export * from "./gradcheck.js";
 export * from "./random/philox.js";
 export * from "./random/init.js";

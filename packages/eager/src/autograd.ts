@@ -1,4 +1,4 @@
-import { DualgradError, formatShape, ops, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
+import { DualgradError, formatShape, ops, profiler, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
 import { enableGrad, isAnomalyDetectionEnabled, noGrad } from "./grad-mode.js";
 import { beginScope, endScope, keep } from "./scope.js";
 import { isTensor, type Tensor } from "./tensor.js";
@@ -57,6 +57,18 @@ function checkAnomaly(node: Node, grads: readonly (Tensor | null)[]): void {
  * PyTorch does, until zeroed). `gradient` is required for non-scalar roots.
  */
 export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
+  // Profiling on: one `backward` span; its self time (minus the ops the rules run) is the tape walk.
+  const p = profiler;
+  if (p === null) return backwardNow(root, gradient, options);
+  const t0 = p.now();
+  try {
+    backwardNow(root, gradient, options);
+  } finally {
+    p.span("backward", "backward", t0);
+  }
+}
+
+function backwardNow(root: Tensor, gradient: Tensor | undefined, options: BackwardOptions): void {
   const createGraph = options.createGraph ?? false;
   const retainGraph = options.retainGraph ?? createGraph;
   if (root.dtype === "int32") {

@@ -1,6 +1,6 @@
 import {
   DTypeError, DualgradError, allocator, broadcastsTo, compileProgram, composites as C, execute, floatResultType, formatShape, isFloat, numberLiteral, ops,
-  releaseValue, resultType, shapesEqual, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
+  profiler, releaseValue, resultType, shapesEqual, shapesLabel, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./node.js";
@@ -33,6 +33,16 @@ function checkInput(t: Tensor, op: string, i: number): void {
 
 /** Runs primitive `prim` on tensors now and records it for autograd when any input requires grad. */
 export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
+  // Profiling on: the call is a `tape` span, whose self time (minus core's execute) is the autograd bookkeeping.
+  const p = profiler;
+  if (p === null) return applyNow(prim, inputs, attrs);
+  const t0 = p.now();
+  const out = applyNow(prim, inputs, attrs);
+  p.span(prim, "tape", t0);
+  return out;
+}
+
+function applyNow<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
   inputs.forEach((t, i) => checkInput(t, prim, i));
   const value = execute(prim, inputs.map((t) => t._storage.value), attrs);
   // Inside backward the node-level check names the Function instead (see autograd.ts).
@@ -255,7 +265,13 @@ export function inPlace<T extends Tensor>(self: T, prim: "add" | "sub" | "mul" |
     try {
       operand._checkAlive(`${prim}_`);
       const out = self._storage.value;
-      ops[prim].kernel([out, operand._storage.value], out, {});
+      const p = profiler;
+      if (p === null) ops[prim].kernel([out, operand._storage.value], out, {});
+      else {
+        const t0 = p.now();
+        ops[prim].kernel([out, operand._storage.value], out, {});
+        p.kernel(`${prim}_`, t0, shapesLabel([out, operand._storage.value]), 0);
+      }
       allocator.countLaunch();
       self._storage.version++;
       return self;
@@ -301,7 +317,13 @@ export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: nu
     subScaledKernels.set(key, kernel);
   }
   const v = self._storage.value;
-  kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
+  const p = profiler;
+  if (p === null) kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
+  else {
+    const t0 = p.now();
+    kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
+    p.kernel("fused(mul→sub)_", t0, shapesLabel([v, x]), 0);
+  }
   allocator.countLaunch();
   self._storage.version++;
   return self;

@@ -1,6 +1,6 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, releaseValue, shapesEqual, valueFrom,
-  type Prim, type TypedArray, type Value, type View,
+  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, profiler, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
 import { isPrimNode, type Graph, type PrimNode } from "./ir.js";
@@ -30,6 +30,9 @@ export class CompiledGraph {
   /** Variable buffers that kernels write during a call (updates planned into their variable). */
   private readonly writtenVariables: TypedArray[];
   private readonly kernels: (() => void)[] = [];
+  /** Each kernel's name and input shapes as the profiler reports them (a fused kernel by its chain: `fused(mul→sub)`). */
+  private readonly kernelNames: string[] = [];
+  private readonly kernelShapes: string[] = [];
   /** Variables the graph reads or updates: checked alive before each call, since kernels write them. */
   private readonly usedVariables: Variable[];
   private disposed = false;
@@ -67,6 +70,8 @@ export class CompiledGraph {
       const node = graph.nodes[step.node];
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
+      this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
+      this.kernelShapes.push(shapesLabel(ins));
       if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);
@@ -113,8 +118,11 @@ export class CompiledGraph {
       (this.views[id] as { data: TypedArray }).data = this.aliasesWrittenVariable(x.data) ? copies[copies.push(valueFrom(x.dtype, x.shape, x.data)) - 1].data : x.data;
     });
     const kernels = this.kernels;
+    // The one profiling branch of a compiled call (see core's profiler.ts).
+    const p = profiler;
     try {
-      for (let i = 0; i < kernels.length; i++) kernels[i]();
+      if (p === null) for (let i = 0; i < kernels.length; i++) kernels[i]();
+      else this.runProfiled(p);
     } finally {
       copies.forEach(releaseValue);
     }
@@ -129,6 +137,16 @@ export class CompiledGraph {
       if (this.views[u.value].data !== target) target.set(this.views[u.value].data);
     }
     return outputs;
+  }
+
+  /** Runs the kernels timing each plan step (nothing is allocated: every kernel writes into the arena or a variable). */
+  private runProfiled(p: ProfileRecorder): void {
+    const kernels = this.kernels;
+    for (let i = 0; i < kernels.length; i++) {
+      const t0 = p.now();
+      kernels[i]();
+      p.kernel(this.kernelNames[i], t0, this.kernelShapes[i], 0);
+    }
   }
 
   /** Whether `data` overlaps a variable buffer that a kernel writes during the call (then it must be copied first). */

@@ -1,5 +1,6 @@
 import { DualgradError, readInputText } from "@dualgrad/core";
 import { PEERS } from "../peers/names.js";
+import { profileProblem } from "../profile/check.js";
 import type { BenchReport } from "./types.js";
 
 /**
@@ -89,6 +90,7 @@ function checkReport(data: unknown): string | null {
       if (!Array.isArray(t.losses)) return `training[${i}].losses is missing or not an array`;
     }
   }
+  if (data.profile !== undefined) return profileProblem(data.profile);
   return null;
 }
 

@@ -1,4 +1,5 @@
 import type { PeerName } from "../peers/names.js";
+import type { ProfileReport } from "../profile/summary.js";
 
 /**
  * The benchmark results document: what `dualgrad bench --json` writes and `dualgrad report`
@@ -95,6 +96,8 @@ export interface BenchReport {
   sweeps?: SweepResult[];
   /** Optional training runs (dualgrad train --json), for loss curves. */
   training?: { model: string; frontend: string; dataset: string; losses: number[]; accuracy?: number }[];
+  /** Optional per-op profiles (`dualgrad profile --add-to`), for the HTML report's breakdown. */
+  profile?: ProfileReport[];
 }
 
 /**
