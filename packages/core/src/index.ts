@@ -40,3 +40,4 @@ export * from "./io/read-file.js";
 export * from "./kernels/backend.js";
 export { heapByteOffset, heapStats } from "./kernels/wasm/heap.js";
 export * as composites from "./composites/index.js";
+export * from "./conv-options.js";

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
-import { WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
+import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
 import { note } from "../output.js";
 import { listOf } from "../parse.js";
 import { benchTable, peerTable } from "../report/terminal.js";
@@ -52,7 +52,7 @@ export function registerBench(program: Command): void {
     program
       .command("bench")
       .description("time the reference workloads on each frontend (fresh process each) and compare gradients")
-      .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
+      .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(DEFAULT_WORKLOAD_IDS))
       .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"])),
   )
     .option("--json <file>", "write the results as JSON")

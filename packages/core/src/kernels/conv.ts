@@ -93,6 +93,9 @@ function patches(img: FloatArray, cols: FloatArray, g: ConvGeometry, gather: boo
       for (let j = 0; j < kw; j++) {
         const row = ((c * kh + i) * kw + j) * N;
         const shift = j * dw - pw;
+        // Output columns [lo, hi) read inside the image (0 <= ow*sw + shift < W); the rest is padding.
+        const lo = Math.min(OW, Math.max(0, Math.ceil(-shift / sw)));
+        const hi = Math.max(lo, Math.min(OW, Math.ceil((W - shift) / sw)));
         for (let b = 0; b < B; b++) {
           const xc = (b * C + c) * H * W;
           for (let oh = 0; oh < OH; oh++) {
@@ -103,11 +106,13 @@ function patches(img: FloatArray, cols: FloatArray, g: ConvGeometry, gather: boo
               continue;
             }
             const xr = xc + h * W + shift;
-            for (let ow = 0; ow < OW; ow++) {
-              const w = ow * sw + shift;
-              const inside = w >= 0 && w < W;
-              if (gather) cols[at + ow] = inside ? img[xr + ow * sw] : 0;
-              else if (inside) img[xr + ow * sw] += cols[at + ow];
+            if (gather) {
+              cols.fill(0, at, at + lo);
+              if (sw === 1) cols.set(img.subarray(xr + lo, xr + hi), at + lo);
+              else for (let ow = lo; ow < hi; ow++) cols[at + ow] = img[xr + ow * sw];
+              cols.fill(0, at + hi, at + OW);
+            } else {
+              for (let ow = lo; ow < hi; ow++) img[xr + ow * sw] += cols[at + ow];
             }
           }
         }

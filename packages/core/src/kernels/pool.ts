@@ -45,57 +45,28 @@ export function poolGeometry(x: Shape, { kernel, stride, padding }: PoolParams):
 }
 
 /**
- * Flat input index of the first maximum of each window, written to `arg` (one per output), or
- * -1 for a window that lies wholly in the padding. NaN counts as a maximum (it propagates, as
- * in PyTorch); the first NaN wins.
+ * Flat index of the first maximum of the window rows [hs, he) x columns [ws, we) of the plane at
+ * `base` (row-major scan; NaN counts as a maximum and propagates, as in PyTorch, the first NaN
+ * winning). An empty window (wholly in the padding) gives -1.
  */
-function argmaxWindows(x: FloatArray, g: PoolGeometry, visit: (o: number, xi: number) => void): void {
-  const { BC, H, W, kh, kw, sh, sw, ph, pw, OH, OW } = g;
-  for (let p = 0; p < BC; p++) {
-    const base = p * H * W;
-    for (let oh = 0; oh < OH; oh++) {
-      const h0 = oh * sh - ph;
-      const hs = Math.max(h0, 0);
-      const he = Math.min(h0 + kh, H);
-      for (let ow = 0; ow < OW; ow++) {
-        const w0 = ow * sw - pw;
-        const ws = Math.max(w0, 0);
-        const we = Math.min(w0 + kw, W);
-        let best = -Infinity;
-        let at = -1;
-        for (let h = hs; h < he; h++) {
-          for (let w = ws; w < we; w++) {
-            const v = x[base + h * W + w];
-            if (v > best || (v !== v && best === best) || at < 0) {
-              best = v;
-              at = base + h * W + w;
-              if (v !== v) break;
-            }
-          }
-          if (best !== best) break;
-        }
-        visit((p * OH + oh) * OW + ow, at);
+function firstMax(x: FloatArray, base: number, W: number, hs: number, he: number, ws: number, we: number): number {
+  if (hs >= he || ws >= we) return -1;
+  let at = base + hs * W + ws;
+  let best = x[at];
+  if (best !== best) return at;
+  for (let h = hs; h < he; h++) {
+    const row = base + h * W;
+    for (let w = ws; w < we; w++) {
+      const v = x[row + w];
+      if (v > best) {
+        best = v;
+        at = row + w;
+      } else if (v !== v) {
+        return row + w;
       }
     }
   }
-}
-
-/** max_pool2d: each output is its window's maximum (-infinity for a window wholly in padding). */
-export function maxPool2dKernel(x: FloatArray, out: FloatArray, g: PoolGeometry): void {
-  argmaxWindows(x, g, (o, xi) => (out[o] = xi < 0 ? -Infinity : x[xi]));
-}
-
-/** Gradient of max_pool2d: `dx` (overwritten) gets each output's cotangent at its window's first maximum. */
-export function maxPool2dGradKernel(x: FloatArray, gy: FloatArray, dx: FloatArray, g: PoolGeometry): void {
-  dx.fill(0);
-  argmaxWindows(x, g, (o, xi) => {
-    if (xi >= 0) dx[xi] += gy[o];
-  });
-}
-
-/** The adjoint of the gradient: each output takes `c` at its window's first maximum of `x`. */
-export function maxPool2dSelectKernel(x: FloatArray, c: FloatArray, out: FloatArray, g: PoolGeometry): void {
-  argmaxWindows(x, g, (o, xi) => (out[o] = xi < 0 ? 0 : c[xi]));
+  return at;
 }
 
 /** Calls `f(output index, plane offset, h start, h end, w start, w end)` for every window, clipped to the input. */
@@ -110,6 +81,31 @@ function eachClippedWindow(g: PoolGeometry, f: (o: number, base: number, hs: num
       }
     }
   }
+}
+
+/** max_pool2d: each output is its window's maximum (-infinity for a window wholly in padding). */
+export function maxPool2dKernel(x: FloatArray, out: FloatArray, g: PoolGeometry): void {
+  eachClippedWindow(g, (o, base, hs, he, ws, we) => {
+    const at = firstMax(x, base, g.W, hs, he, ws, we);
+    out[o] = at < 0 ? -Infinity : x[at];
+  });
+}
+
+/** Gradient of max_pool2d: `dx` (overwritten) gets each output's cotangent at its window's first maximum. */
+export function maxPool2dGradKernel(x: FloatArray, gy: FloatArray, dx: FloatArray, g: PoolGeometry): void {
+  dx.fill(0);
+  eachClippedWindow(g, (o, base, hs, he, ws, we) => {
+    const at = firstMax(x, base, g.W, hs, he, ws, we);
+    if (at >= 0) dx[at] += gy[o];
+  });
+}
+
+/** The adjoint of the gradient: each output takes `c` at its window's first maximum of `x`. */
+export function maxPool2dSelectKernel(x: FloatArray, c: FloatArray, out: FloatArray, g: PoolGeometry): void {
+  eachClippedWindow(g, (o, base, hs, he, ws, we) => {
+    const at = firstMax(x, base, g.W, hs, he, ws, we);
+    out[o] = at < 0 ? 0 : c[at];
+  });
 }
 
 /** avg_pool2d with the padding counted: each output is its window's sum over kh*kw. */

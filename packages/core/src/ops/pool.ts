@@ -17,15 +17,20 @@ import type { Attrs, Meta, OpTable, View } from "./prim.js";
  */
 export type PoolPrim = "max_pool2d" | "max_pool2d_grad" | "max_pool2d_select" | "avg_pool2d" | "avg_pool2d_grad";
 
+/** Throws unless the padding is at most half the kernel on each axis (PyTorch's rule). */
+export function checkPoolPadding(op: string, { kernel, padding }: PoolParams): void {
+  if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) {
+    throw new ShapeError(op, `padding ${JSON.stringify(padding)} must be at most half the kernel ${JSON.stringify(kernel)} (as in PyTorch)`);
+  }
+}
+
 /** Validates pooling an input of meta `x` and returns the geometry. */
 function checkPool(op: string, x: Meta, attrs: PoolParams): PoolGeometry {
   if (x.shape.length !== 4 || !isFloat(x.dtype)) throw new ShapeError(op, `expected a 4-D NCHW floating input, got ${x.dtype}${formatShape(x.shape)}`);
   checkPair(op, "kernel", attrs.kernel, 1);
   checkPair(op, "stride", attrs.stride, 1);
   checkPair(op, "padding", attrs.padding, 0);
-  if (attrs.padding[0] * 2 > attrs.kernel[0] || attrs.padding[1] * 2 > attrs.kernel[1]) {
-    throw new ShapeError(op, `padding ${JSON.stringify(attrs.padding)} must be at most half the kernel ${JSON.stringify(attrs.kernel)} (as in PyTorch)`);
-  }
+  checkPoolPadding(op, attrs);
   const g = poolGeometry(x.shape, attrs);
   if (g.OH < 1 || g.OW < 1) {
     throw new ShapeError(op, `the ${g.kh}x${g.kw} window (padding ${attrs.padding.join("x")}) does not fit the ${g.H}x${g.W} input ${formatShape(x.shape)}`);
