@@ -7,8 +7,7 @@ import { DualgradError } from "./errors.js";
 import { checkPoolPadding } from "./ops/pool.js";
 import type { Attrs } from "./ops/prim.js";
 import { fillLinearInit } from "./random/init.js";
-import { defaultGenerator, type Generator } from "./random/philox.js";
-import type { DType, TypedArray } from "./dtype.js";
+import type { Generator } from "./random/philox.js";
 
 /** An int (both axes) or a [height, width] pair, as PyTorch's `_pair` accepts. */
 export type IntOrPair = number | readonly [number, number] | readonly number[];
@@ -72,48 +71,6 @@ export function fillConv2dInit(
   kernel: readonly [number, number],
 ): void {
   fillLinearInit(gen, weight, bias, inChannels * kernel[0] * kernel[1], outChannels);
-}
-
-/** Options of a Conv2d layer's parameters, shared by both frontends' `Conv2d`. */
-export interface Conv2dInitOptions extends Conv2dOptions {
-  /** Whether the layer has a bias (default true). */
-  bias?: boolean;
-  /** Parameter dtype (default float32). */
-  dtype?: DType;
-  /** Source of the initial values (default: the global generator, see `manualSeed`). */
-  generator?: Generator;
-}
-
-/**
- * Validates a Conv2d layer's arguments and creates its parameters with {@link fillConv2dInit}:
- * weight `[out, in, kh, kw]`, then bias `[out]` unless `bias: false`. `make` allocates one
- * parameter in the frontend's own form (an eager tensor, a graph variable), so the same generator
- * state gives both frontends bitwise-identical parameters. Returns them with the resolved kernel
- * size and the conv2d primitive's attributes.
- */
-export function initConv2d<P extends { readonly data: TypedArray }>(
-  inChannels: number,
-  outChannels: number,
-  kernelSize: IntOrPair,
-  options: Conv2dInitOptions,
-  make: (role: "weight" | "bias", shape: number[], dtype: DType) => P,
-): { weight: P; bias: P | null; kernelSize: [number, number]; attrs: Attrs["conv2d"] } {
-  const kernel = toPair("Conv2d", "kernel_size", kernelSize, 1);
-  toPair("Conv2d", "in_channels", inChannels, 1);
-  toPair("Conv2d", "out_channels", outChannels, 1);
-  const attrs = convAttrs("Conv2d", options);
-  const dtype = options.dtype ?? "float32";
-  const weight = make("weight", [outChannels, inChannels, ...kernel], dtype);
-  const bias = options.bias === false ? null : make("bias", [outChannels], dtype);
-  fillConv2dInit(
-    options.generator ?? defaultGenerator,
-    weight.data as Float32Array | Float64Array,
-    bias ? (bias.data as Float32Array | Float64Array) : null,
-    inChannels,
-    outChannels,
-    kernel,
-  );
-  return { weight, bias, kernelSize: kernel, attrs };
 }
 
 /**

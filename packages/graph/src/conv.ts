@@ -1,24 +1,20 @@
-import {
-  convAttrs, flattenShape, initConv2d, poolAttrs, type Conv2dInitOptions, type Conv2dOptions, type IntOrPair, type Pool2dOptions,
-} from "@dualgrad/core";
-import { SymbolicTensor, op, read, type SymLike } from "./symbolic.js";
+import { composites as C, convAttrs, poolAttrs, type Conv2dOptions, type IntOrPair, type Pool2dOptions } from "@dualgrad/core";
+import { composite, op, type SymbolicTensor, type SymLike } from "./symbolic.js";
 import { Variable } from "./variable.js";
 
 /**
- * Convolution and pooling for traced code, with the op sequences the eager frontend runs
- * (conv2d, then the bias reshaped to [K,1,1] and added), so the two agree bitwise with fusion off.
+ * Convolution and pooling for traced code: thin adapters over core's composites, which the eager
+ * frontend runs too, so the two agree bitwise with fusion off.
  * Channels first (NCHW, weight `[out, in, kh, kw]`): PyTorch's layout, so weights move between
  * the frontends and PyTorch unchanged.
  */
 
-const sym = (v: Variable | SymbolicTensor): SymbolicTensor => (v instanceof Variable ? read(v) : v);
-
-/** 2-D convolution (groups = 1): x `[B,C,H,W]`, weight `[K,C,kh,kw]`, optional bias `[K]`. */
+/** 2-D convolution (groups = 1): x `[B,C,H,W]`, weight `[K,C,kh,kw]`, optional bias `[K]` (core's conv2d composite). */
 export function conv2d(x: SymLike, weight: Variable | SymbolicTensor, bias: Variable | SymbolicTensor | null = null, options: Conv2dOptions = {}): SymbolicTensor {
-  const y = op("conv2d", [x, sym(weight)], convAttrs("conv2d", options));
-  if (!bias) return y;
-  const b = sym(bias);
-  return y.add(b.reshape([b.size, 1, 1]));
+  const attrs = convAttrs("conv2d", options);
+  return bias === null
+    ? composite([x, weight], (b, [xi, w]) => C.conv2d(b, xi, w, null, attrs))
+    : composite([x, weight, bias], (b, [xi, w, bi]) => C.conv2d(b, xi, w, bi, attrs));
 }
 
 /** Max pooling; the gradient goes to each window's first maximum (as PyTorch). */
@@ -33,11 +29,11 @@ export function avgPool2d(x: SymLike, kernelSize: IntOrPair, options: Pool2dOpti
 
 /** Flattens dims `startDim..endDim` into one (`torch.flatten`; default keeps the batch dim). */
 export function flatten(x: SymbolicTensor, startDim = 1, endDim = -1): SymbolicTensor {
-  return x.reshape(flattenShape(x.shape, startDim, endDim));
+  return composite([x], (b, [xi]) => C.flatten(b, xi, startDim, endDim));
 }
 
 /** Options of {@link Conv2d}. */
-export interface Conv2dLayerOptions extends Conv2dInitOptions {
+export interface Conv2dLayerOptions extends C.Conv2dInitOptions {
   /** Prefix for the variables' names. */
   name?: string;
 }
@@ -50,7 +46,7 @@ export class Conv2d {
   readonly options: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: IntOrPair, options: Conv2dLayerOptions = {}) {
     const name = options.name ?? "conv2d";
-    ({ weight: this.weight, bias: this.bias, kernelSize: this.kernelSize, attrs: this.options } = initConv2d(
+    ({ weight: this.weight, bias: this.bias, kernelSize: this.kernelSize, attrs: this.options } = C.initConv2d(
       inChannels, outChannels, kernelSize, options, (role, shape, dtype) => new Variable(shape, dtype, { name: `${name}.${role}` }),
     ));
   }

@@ -1,6 +1,6 @@
 import {
-  convAttrs, flattenShape, defaultGenerator, fillDropoutMask, checkDropoutP, initConv2d, poolAttrs,
-  type Conv2dInitOptions, type Conv2dOptions, type Generator, type IntOrPair, type Pool2dOptions,
+  composites as C, convAttrs, defaultGenerator, fillDropoutMask, checkDropoutP, poolAttrs,
+  type Conv2dOptions, type Generator, type IntOrPair, type Pool2dOptions,
 } from "@dualgrad/core";
 import { zeros } from "../factories.js";
 import * as F from "../ops.js";
@@ -13,22 +13,15 @@ import { Module, parameter } from "./module.js";
  */
 
 /** Options of {@link Conv2d}: the convolution's, plus `bias`, `dtype` and the init `generator` (default: the global one). */
-export type Conv2dLayerOptions = Conv2dInitOptions;
+export type Conv2dLayerOptions = C.Conv2dInitOptions;
 
 /**
  * Functional 2-D convolution, `torch.nn.functional.conv2d` (groups = 1): x `[B, C, H, W]`,
  * weight `[K, C, kh, kw]`, optional bias `[K]` added per output channel.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
-  const y = F.apply("conv2d", [x, weight], convAttrs("conv2d", options));
-  if (!bias) return y;
-  const b = F.reshape(bias, [bias.size, 1, 1]);
-  try {
-    return F.add(y, b);
-  } finally {
-    y.dispose();
-    b.dispose();
-  }
+  const attrs = convAttrs("conv2d", options);
+  return F.composite((e) => C.conv2d(e, x, weight, bias, attrs));
 }
 
 /** Functional max pooling (`F.max_pool2d`); the gradient goes to each window's first maximum. */
@@ -43,7 +36,7 @@ export function avgPool2d(x: Tensor, kernelSize: IntOrPair, options: Pool2dOptio
 
 /** Flattens dims `startDim..endDim` into one (`torch.flatten`; nn.Flatten uses startDim 1). */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  return F.reshape(x, flattenShape(x.shape, startDim, endDim));
+  return F.composite((e) => C.flatten(e, x, startDim, endDim));
 }
 
 /**
@@ -70,7 +63,7 @@ export class Conv2d extends Module {
   private readonly options: Conv2dOptions;
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: IntOrPair, options: Conv2dLayerOptions = {}) {
     super();
-    ({ weight: this.weight, bias: this.bias, kernelSize: this.kernelSize, attrs: this.options } = initConv2d(
+    ({ weight: this.weight, bias: this.bias, kernelSize: this.kernelSize, attrs: this.options } = C.initConv2d(
       inChannels, outChannels, kernelSize, options, (_, shape, dtype) => parameter(zeros(shape, { dtype })),
     ));
   }
