@@ -65,6 +65,13 @@ function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "flo
   return { params, names, forward: (x) => stages.reduce((h, f) => f(h), x) };
 }
 
+/** Views flat rows `[N, C*H*W]` as the spec's per-sample shape (ONNX export and serving pass flat rows). */
+function withInputShape(spec: ModelSpec, model: GraphModel): GraphModel {
+  const shape = spec.inputShape;
+  if (!shape || shape.length < 2) return model;
+  return { ...model, forward: (x) => model.forward(x.ndim === 2 ? x.reshape([x.shape[0], ...shape]) : x) };
+}
+
 /**
  * Builds a spec's layers from `gen` (the same draws, in the same order, as the eager frontend's
  * nn.Sequential) and its forward pass: the module list when the spec has one (`cnn`), else the
@@ -72,5 +79,5 @@ function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "flo
  * same function.
  */
 export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
-  return spec.modules ? graphModules(spec.modules, spec.id, dtype, gen) : graphMlp(spec, dtype, gen);
+  return spec.modules ? withInputShape(spec, graphModules(spec.modules, spec.id, dtype, gen)) : graphMlp(spec, dtype, gen);
 }
