@@ -3,8 +3,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Generator, allocator, readSafetensors } from "@dualgrad/core";
-import { HostTensor, tensor } from "../src/index.js";
-import { layers, sequential } from "../src/layers/index.js";
+import { HostTensor, data as tfdata, fn, tensor, type SymbolicTensor } from "../src/index.js";
+import { layers, sequential, type Dropout } from "../src/layers/index.js";
 
 /** Keras-style image layers on the graph frontend (channels first, PyTorch's weight layout). */
 
@@ -93,6 +93,25 @@ describe("layers.conv2d / pooling / flatten / dropout in a sequential model", ()
     expect(Array.from(model.predict(tensor(x.data, [60, 64])).data)).toEqual(Array.from(model.predict(x).data));
     model.dispose();
     expect(allocator.stats().liveBytes).toBe(before);
+  });
+
+  it("fit over a Dataset draws dropout masks too; model.call takes them as traced inputs", async () => {
+    const model = smallCnn(6, 0.5);
+    model.compile({ optimizer: "sgd", loss: "sparseCategoricalCrossentropy" });
+    const { x, y } = data(32, 8);
+    const hist = await model.fit(tfdata.Dataset.fromTensorSlices([x, y]).batch(16), { epochs: 2 });
+    expect(hist.history.loss.every(Number.isFinite)).toBe(true);
+    const drop = model.layers[5] as Dropout;
+    const noMask = fn((xs: SymbolicTensor) => model.call(xs, { training: true }));
+    expect(() => noMask(x)).toThrow(/Dropout\): a training call needs its mask as a traced input/);
+    noMask.dispose();
+    // With the mask as a traced input, a training call differs from inference.
+    const withMask = fn((xs: SymbolicTensor, m: SymbolicTensor) => model.call(xs, { training: true, masks: [m] }));
+    const out = withMask(x, drop.maskFor(32)) as HostTensor;
+    expect(out.shape).toEqual([32, 3]);
+    expect(Array.from(out.data)).not.toEqual(Array.from(model.predict(x).data));
+    withMask.dispose();
+    model.dispose();
   });
 
   it("errors name the layer and the shapes", () => {
