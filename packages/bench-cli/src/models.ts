@@ -13,6 +13,16 @@ export type LossKind = "mse" | "ce";
 /** Optimisers the CLI offers. */
 export type OptimizerKind = "sgd" | "momentum" | "adam";
 
+/**
+ * One module of a `torch.nn.Sequential`, as the convolutional reference files describe it
+ * (snake_case fields, [height, width] pairs). Its index in the list is its parameter prefix.
+ */
+export type ModuleSpec =
+  | { type: "conv2d"; in_channels: number; out_channels: number; kernel_size: [number, number]; stride: [number, number]; padding: [number, number] }
+  | { type: "max_pool2d" | "avg_pool2d"; kernel_size: [number, number]; stride: [number, number]; padding?: [number, number] }
+  | { type: "linear"; in_features: number; out_features: number }
+  | { type: "flatten" | "relu" | "tanh" | "sigmoid" };
+
 /** A model, its loss, its optimiser and its batch size. */
 export interface ModelSpec {
   id: string;
@@ -28,9 +38,28 @@ export interface ModelSpec {
   /** Momentum for "momentum" (default 0.9). */
   momentum?: number;
   batch: number;
+  /**
+   * An explicit module list (a Sequential), used instead of `layers`/`activation` to build the
+   * model; `layers` then only gives the flat input size and the number of outputs.
+   */
+  modules?: ModuleSpec[];
+  /** Per-sample input shape the flat rows are viewed as (e.g. [1, 28, 28]); default [layers[0]]. */
+  inputShape?: number[];
   /** The synthetic data recipe. */
   data: "linreg" | "linreg-wide" | "mlp-small" | "mlp" | "regression" | "classification";
 }
+
+/** The `cnn` workload's Sequential: two 3x3 conv + ReLU + 2x2 max-pool stages, then a linear classifier. */
+const CNN_MODULES: ModuleSpec[] = [
+  { type: "conv2d", in_channels: 1, out_channels: 8, kernel_size: [3, 3], stride: [1, 1], padding: [1, 1] },
+  { type: "relu" },
+  { type: "max_pool2d", kernel_size: [2, 2], stride: [2, 2] },
+  { type: "conv2d", in_channels: 8, out_channels: 16, kernel_size: [3, 3], stride: [1, 1], padding: [1, 1] },
+  { type: "relu" },
+  { type: "max_pool2d", kernel_size: [2, 2], stride: [2, 2] },
+  { type: "flatten" },
+  { type: "linear", in_features: 784, out_features: 10 },
+];
 
 /** The reference workloads. */
 export const WORKLOADS: Record<string, ModelSpec> = {
@@ -38,10 +67,17 @@ export const WORKLOADS: Record<string, ModelSpec> = {
   "linreg-wide": { id: "linreg-wide", layers: [256, 1], activation: null, loss: "mse", optimizer: "sgd", lr: 0.01, batch: 1024, data: "linreg-wide" },
   "mlp-small": { id: "mlp-small", layers: [8, 64, 64, 1], activation: "tanh", loss: "mse", optimizer: "sgd", lr: 0.01, batch: 32, data: "mlp-small" },
   mlp: { id: "mlp", layers: [784, 256, 256, 10], activation: "relu", loss: "ce", optimizer: "sgd", lr: 0.1, batch: 128, data: "mlp" },
+  cnn: {
+    id: "cnn", layers: [784, 10], activation: "relu", loss: "ce", optimizer: "momentum", lr: 0.05, momentum: 0.9, batch: 64, data: "mlp",
+    modules: CNN_MODULES, inputShape: [1, 28, 28],
+  },
 };
 
-/** Names of the reference workloads, in WORKLOADS.md order. */
+/** Names of the reference workloads, in WORKLOADS.md order, then `cnn`. */
 export const WORKLOAD_IDS = Object.keys(WORKLOADS);
+
+/** The workloads `bench` runs by default: the four of WORKLOADS.md (`cnn` on request, it takes longer). */
+export const DEFAULT_WORKLOAD_IDS = WORKLOAD_IDS.filter((id) => id !== "cnn");
 
 /** Looks up a workload by id, with an error listing the valid ones. */
 export function workload(id: string): ModelSpec {
@@ -56,14 +92,26 @@ export function hiddenActivation(spec: ModelSpec, i: number): Activation | null 
   return spec.activations?.[i] ?? spec.activation;
 }
 
-/** Parameter shapes in PyTorch layout: weight [out, in] then bias [out] per layer. */
+/** Parameter shapes in PyTorch layout: weight [out, in] (conv: [out, in, kh, kw]) then bias [out] per layer. */
 export function parameterShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [];
+  if (spec.modules) {
+    spec.modules.forEach((m, k) => {
+      const w = m.type === "conv2d" ? [m.out_channels, m.in_channels, ...m.kernel_size] : m.type === "linear" ? [m.out_features, m.in_features] : null;
+      if (w) out.push({ name: `${k}.weight`, shape: w }, { name: `${k}.bias`, shape: [w[0]] });
+    });
+    return out;
+  }
   for (let i = 0; i < spec.layers.length - 1; i++) {
     out.push({ name: `${2 * i}.weight`, shape: [spec.layers[i + 1], spec.layers[i]] });
     out.push({ name: `${2 * i}.bias`, shape: [spec.layers[i + 1]] });
   }
   return out;
+}
+
+/** The shape a batch of `n` flat rows is viewed as for this model: [n, ...inputShape]. */
+export function batchInputShape(spec: ModelSpec, n: number): number[] {
+  return spec.inputShape ? [n, ...spec.inputShape] : [n, spec.layers[0]];
 }
 
 /** The generator both frontends draw initial parameters from, for a seed. */

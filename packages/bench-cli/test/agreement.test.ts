@@ -10,7 +10,7 @@ import { differences } from "../src/runners/agreement.js";
 const asArrays = (m: Map<string, Float64Array>) => Object.fromEntries([...m].map(([k, v]) => [k, Array.from(v)]));
 
 describe("eager and graph agree (same init, same batch)", () => {
-  for (const id of ["linreg", "mlp-small", "mlp"]) {
+  for (const id of ["linreg", "mlp-small", "mlp", "cnn"]) {
     it(`${id}: with fusion off, gradients and 3 steps of parameters are bitwise identical`, () => {
       const spec = workload(id);
       const batch = syntheticBatch(spec, spec.batch, 7);

@@ -30,7 +30,7 @@ function saveWeights(spec: ModelSpec, path: string, seed: number, shapes = param
 }
 
 describe("dualgrad export --format onnx", () => {
-  for (const id of ["mlp-small", "mlp"]) {
+  for (const id of ["mlp-small", "mlp", "cnn"]) {
     it(`${id}: ONNX Runtime reproduces the graph frontend's outputs with the saved weights`, async () => {
       const spec = WORKLOADS[id];
       const weights = join(dir, `${id}.safetensors`);

@@ -17,6 +17,9 @@ export type { ElementwiseOp, ElementwiseOperand, ElementwisePrim, ElementwisePro
 export type { ReducePrim } from "./ops/reduce.js";
 export { resolveReshape, invertPerm, type ShapePrim } from "./ops/shape-ops.js";
 export type { MatmulPrim } from "./ops/matmul.js";
+export type { ConvPrim } from "./ops/conv.js";
+export type { PoolPrim } from "./ops/pool.js";
+export { convOutSize } from "./kernels/conv.js";
 export type { IndexPrim } from "./ops/index-ops.js";
 export type { GatherPrim } from "./ops/gather-ops.js";
 export type { ConcatPrim } from "./ops/concat.js";
@@ -38,3 +41,4 @@ export * from "./io/read-file.js";
 export * from "./kernels/backend.js";
 export { heapByteOffset, heapStats } from "./kernels/wasm/heap.js";
 export * as composites from "./composites/index.js";
+export * from "./conv-options.js";

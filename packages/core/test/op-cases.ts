@@ -1,4 +1,4 @@
-import type { Attrs, DType, Prim } from "../src/index.js";
+import { convOutSize, type Attrs, type DType, type Prim } from "../src/index.js";
 
 /**
  * The table of op cases: which shapes, dtypes, value ranges and attributes each primitive is
@@ -126,6 +126,35 @@ export function opCases(): OpCase[] {
     [[0, 2], [2, 3], false, false],
   ] as [number[], number[], boolean, boolean][]) {
     cases.push(c("matmul", { transA, transB }, [f(a), f(b)]));
+  }
+  for (const [x, w, stride, padding, dilation] of [
+    [[2, 3, 5, 5], [4, 3, 3, 3], [1, 1], [1, 1], [1, 1]],
+    [[1, 2, 6, 5], [3, 2, 2, 3], [2, 1], [0, 1], [1, 1]],
+    [[2, 1, 7, 6], [2, 1, 3, 2], [2, 3], [1, 0], [2, 1]],
+    [[1, 1, 3, 3], [1, 1, 1, 1], [1, 1], [0, 0], [1, 1]],
+    [[3, 2, 4, 4], [1, 2, 4, 4], [1, 1], [0, 0], [1, 1]],
+    [[0, 2, 4, 4], [3, 2, 3, 3], [1, 1], [1, 1], [1, 1]],
+  ] as number[][][]) {
+    const attrs = { stride, padding, dilation };
+    const out = [x[0], w[0], convOutSize(x[2], w[2], stride[0], padding[0], dilation[0]), convOutSize(x[3], w[3], stride[1], padding[1], dilation[1])];
+    cases.push(c("conv2d", attrs, [f(x), f(w)]));
+    cases.push(c("conv2d_grad_input", { ...attrs, inputShape: x }, [f(out), f(w)]));
+    cases.push(c("conv2d_grad_weight", { ...attrs, weightShape: w }, [f(x), f(out)]));
+  }
+  for (const [x, kernel, stride, padding] of [
+    [[2, 3, 4, 4], [2, 2], [2, 2], [0, 0]],
+    [[1, 2, 5, 7], [3, 2], [2, 1], [1, 1]],
+    [[2, 1, 6, 5], [3, 3], [1, 2], [1, 0]],
+    [[1, 1, 1, 1], [1, 1], [1, 1], [0, 0]],
+    [[0, 2, 4, 4], [2, 2], [2, 2], [0, 0]],
+  ] as number[][][]) {
+    const attrs = { kernel, stride, padding };
+    const out = [x[0], x[1], convOutSize(x[2], kernel[0], stride[0], padding[0], 1), convOutSize(x[3], kernel[1], stride[1], padding[1], 1)];
+    cases.push(c("max_pool2d", attrs, [f(x)]));
+    cases.push(c("max_pool2d_grad", attrs, [f(x), f(out)], [false, true]));
+    cases.push(c("max_pool2d_select", attrs, [f(x), f(x)], [false, true]));
+    cases.push(c("avg_pool2d", attrs, [f(x)]));
+    cases.push(c("avg_pool2d_grad", { ...attrs, inputShape: x }, [f(out)]));
   }
   for (const s of [[], [4], [2, 3], [0]]) {
     cases.push(c("one_hot", { depth: 5, dtype: "float32" }, [{ shape: s, kind: "int32", range: [0, 5] }]));

@@ -10,6 +10,10 @@ Each file describes a Linear/activation stack and what PyTorch computed for it (
   after1.<i>.*, after5.<i>.*                       parameters after 1 and 5 plain SGD steps (same batch)
   losses [5] (loss before each step), loss_after5
   __metadata__: hidden_activations (comma list or "none"), loss ("mse" | "softmax_cross_entropy"), lr
+Convolutional files (format_version 2, written by cnn_refs) describe a torch.nn.Sequential as the
+JSON list in metadata `layers` (conv2d / max_pool2d / avg_pool2d / flatten / linear / relu / tanh /
+sigmoid objects); their parameters are named by module index (params.<k>.weight is the
+Sequential's `<k>.weight`), input is [B,C,H,W] and metadata input_shape, model = "cnn", dtype.
 The safetensors container is written by hand (8-byte header length, JSON, data) so that only
 torch is needed.
 """
@@ -43,6 +47,32 @@ def save_safetensors(path, tensors, metadata):
 
 
 ACTS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}
+
+
+def sgd_record(model, named, x, y, loss_fn, lr, dtype, out):
+    """Five plain SGD steps on one batch, recording into `out` the output, loss and gradients
+    (grad.<name>) at the start, the parameters after 1 and 5 steps (after1.<name>, after5.<name>),
+    the loss before each step (losses) and after the last (loss_after5). `named` lists
+    (name, parameter) pairs."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for step in range(5):
+        opt.zero_grad()
+        pred = model(x)
+        l = loss_fn(pred, y)
+        l.backward()
+        if step == 0:
+            out["output"] = pred.detach().clone()
+            out["loss"] = l.detach().clone()
+            out.update({f"grad.{k}": p.grad.detach().clone() for k, p in named})
+        losses.append(l.item())
+        opt.step()
+        if step in (0, 4):
+            tag = "after1" if step == 0 else "after5"
+            out.update({f"{tag}.{k}": p.detach().clone() for k, p in named})
+    out["losses"] = torch.tensor(losses, dtype=dtype)
+    with torch.no_grad():
+        out["loss_after5"] = loss_fn(model(x), y).detach().clone()
 
 
 def workload(name, dtype, seed=1234):
@@ -81,29 +111,8 @@ def workload(name, dtype, seed=1234):
         out[f"params.{i}.bias"] = lin.bias.detach().clone()
     out["input"] = x
     out["target"] = y
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    losses = []
-    for step in range(5):
-        opt.zero_grad()
-        pred = model(x)
-        l = loss_fn(pred, y)
-        l.backward()
-        if step == 0:
-            out["output"] = pred.detach().clone()
-            out["loss"] = l.detach().clone()
-            for i, lin in enumerate(linears):
-                out[f"grad.{i}.weight"] = lin.weight.grad.detach().clone()
-                out[f"grad.{i}.bias"] = lin.bias.grad.detach().clone()
-        losses.append(l.item())
-        opt.step()
-        if step in (0, 4):
-            tag = "after1" if step == 0 else "after5"
-            for i, lin in enumerate(linears):
-                out[f"{tag}.{i}.weight"] = lin.weight.detach().clone()
-                out[f"{tag}.{i}.bias"] = lin.bias.detach().clone()
-    out["losses"] = torch.tensor(losses, dtype=dtype)
-    with torch.no_grad():
-        out["loss_after5"] = loss_fn(model(x), y).detach().clone()
+    named = [(f"{i}.{k}", getattr(lin, k)) for i, lin in enumerate(linears) for k in ("weight", "bias")]
+    sgd_record(model, named, x, y, loss_fn, lr, dtype, out)
     meta = {"hidden_activations": act and ",".join([act] * (len(sizes) - 2)) or "none", "loss": loss, "lr": repr(lr),
             "workload": name, "torch_version": torch.__version__}
     return out, meta
@@ -144,6 +153,71 @@ def optimizer_refs(path, steps=3):
     print(path)
 
 
+def conv_module(d):
+    t = d["type"]
+    if t == "conv2d":
+        return torch.nn.Conv2d(d["in_channels"], d["out_channels"], tuple(d["kernel_size"]), stride=tuple(d["stride"]),
+                               padding=tuple(d["padding"]))
+    if t == "max_pool2d":
+        return torch.nn.MaxPool2d(tuple(d["kernel_size"]), stride=tuple(d["stride"]))
+    if t == "avg_pool2d":
+        return torch.nn.AvgPool2d(tuple(d["kernel_size"]), stride=tuple(d["stride"]))
+    if t == "flatten":
+        return torch.nn.Flatten()
+    if t == "linear":
+        return torch.nn.Linear(d["in_features"], d["out_features"])
+    return ACTS[t]()
+
+
+def conv(cin, cout, k, s=(1, 1), p=(0, 0)):
+    return {"type": "conv2d", "in_channels": cin, "out_channels": cout, "kernel_size": list(k), "stride": list(s), "padding": list(p)}
+
+
+def pool(kind, k, s):
+    return {"type": kind, "kernel_size": list(k), "stride": list(s)}
+
+
+CNN_REFS = {
+    # The `cnn` workload's architecture on a small batch of 28x28 images.
+    "cnn": ([conv(1, 8, (3, 3), p=(1, 1)), {"type": "relu"}, pool("max_pool2d", (2, 2), (2, 2)),
+             conv(8, 16, (3, 3), p=(1, 1)), {"type": "relu"}, pool("max_pool2d", (2, 2), (2, 2)),
+             {"type": "flatten"}, {"type": "linear", "in_features": 784, "out_features": 10}],
+            [4, 1, 28, 28], "softmax_cross_entropy", 0.05),
+    # Uneven kernels, strides and padding, tanh, average pooling, cross-entropy.
+    "cnn-mixed": ([conv(1, 3, (3, 3), p=(1, 1)), {"type": "relu"}, pool("max_pool2d", (2, 2), (2, 2)),
+                   conv(3, 4, (2, 3), s=(1, 2), p=(1, 0)), {"type": "tanh"}, pool("avg_pool2d", (2, 1), (1, 1)),
+                   {"type": "flatten"}, {"type": "linear", "in_features": 12, "out_features": 3}],
+                  [2, 1, 6, 6], "softmax_cross_entropy", 0.1),
+    # Two input channels, sigmoid, MSE.
+    "cnn-mse": ([conv(2, 3, (3, 3), p=(1, 1)), {"type": "sigmoid"}, pool("max_pool2d", (2, 2), (2, 2)),
+                 {"type": "flatten"}, {"type": "linear", "in_features": 12, "out_features": 2}],
+                [3, 2, 5, 5], "mse", 0.1),
+}
+
+
+def cnn_refs(name, dtype, seed=4321):
+    layers, input_shape, loss, lr = CNN_REFS[name]
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(*[conv_module(d) for d in layers]).to(dtype)
+    x = torch.rand(*input_shape, generator=g, dtype=dtype)
+    outputs = model(x).shape[1]
+    if loss == "mse":
+        y = torch.rand(input_shape[0], outputs, generator=g, dtype=dtype)
+        loss_fn = torch.nn.MSELoss()
+    else:
+        y = torch.randint(0, outputs, (input_shape[0],), generator=g)
+        loss_fn = torch.nn.CrossEntropyLoss()
+    out = {f"params.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    out["input"] = x
+    out["target"] = y
+    sgd_record(model, list(model.named_parameters()), x, y, loss_fn, lr, dtype, out)
+    meta = {"format_version": "2", "model": "cnn", "dtype": "float64" if dtype == torch.float64 else "float32",
+            "input_shape": json.dumps(input_shape), "loss": loss, "lr": repr(lr), "layers": json.dumps(layers),
+            "workload": name, "torch_version": torch.__version__}
+    return out, meta
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "."
     runs = [("linreg", torch.float64), ("linreg", torch.float32), ("mlp-small", torch.float64),
@@ -155,6 +229,11 @@ def main():
         save_safetensors(path, tensors, meta)
         print(path, f"loss={tensors['loss'].item():.6g}", f"loss_after5={tensors['loss_after5'].item():.6g}")
     optimizer_refs(f"{outdir}/torch-optimizers-f64.safetensors")
+    for name, dtype in [("cnn", torch.float32), ("cnn-mixed", torch.float64), ("cnn-mse", torch.float64), ("cnn-mse", torch.float32)]:
+        tensors, meta = cnn_refs(name, dtype)
+        path = f"{outdir}/torch-{name}-{'f64' if dtype == torch.float64 else 'f32'}.safetensors"
+        save_safetensors(path, tensors, meta)
+        print(path, f"loss={tensors['loss'].item():.6g}", f"loss_after5={tensors['loss_after5'].item():.6g}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ export { matmulTransposeFlags } from "./passes/transpose-flags.js";
 export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
 export { sgdOptions, adamOptions } from "./optimizer-config.js";
 export { Linear, linear, mseLoss, crossEntropy, binaryCrossEntropyWithLogits, type LinearOptions } from "./nn.js";
+export { Conv2d, conv2d, maxPool2d, avgPool2d, flatten, type Conv2dLayerOptions } from "./conv.js";
 export * from "./export/index.js";
 export * from "./layers/index.js";
 export { Dataset, data, type ShuffleOptions, type BatchOptions, type TensorSlicesInput, type SlicesOf, type MapArgs } from "./data/dataset.js";

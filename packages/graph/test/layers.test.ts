@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DualgradError, Generator, allocator, readSafetensors } from "@dualgrad/core";
 import { HostTensor, Linear, optimizers, tensor } from "../src/index.js";
-import { layers, sequential, type EpochLogs } from "../src/layers/index.js";
+import { Dense, layers, sequential, type EpochLogs } from "../src/layers/index.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dualgrad-layers-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -149,8 +149,8 @@ describe("Sequential: inference, weights and summary", () => {
     expect(got.map((t) => t.shape)).toEqual([[3, 2], [2], [2, 1]]);
     expect(got.map((t) => t.toArray())).toEqual([k1.toArray(), b1.toArray(), k2.toArray()]);
     // PyTorch layout inside: weight [out, in]
-    expect(model.layers[0].weight.shape).toEqual([2, 3]);
-    expect(Array.from(model.layers[0].weight.data)).toEqual([1, 2, 0, -1, 0, 1]);
+    expect((model.layers[0] as Dense).weight.shape).toEqual([2, 3]);
+    expect(Array.from((model.layers[0] as Dense).weight.data)).toEqual([1, 2, 0, -1, 0, 1]);
     const x = tensor([[1, 1, 1], [0, 0, 0], [-1, 2, 3], [1, 0, 0], [0, 1, 0]]);
     const out = model.predict(x, { batchSize: 2 });
     expect(out.shape).toEqual([5, 1]);
@@ -235,7 +235,7 @@ describe("Sequential: save/load and disposal", () => {
     expect([...st.tensors.values()].map((t) => [t.dtype, t.shape])).toEqual([
       ["F32", [4, 3]], ["F32", [4]], ["F32", [5, 4]], ["F32", [5]], ["F32", [2, 5]], ["F32", [2]],
     ]);
-    expect(Array.from(st.tensors.get("2.weight")!.data as Float32Array)).toEqual(Array.from(a.layers[1].weight.data));
+    expect(Array.from(st.tensors.get("2.weight")!.data as Float32Array)).toEqual(Array.from((a.layers[1] as Dense).weight.data));
     expect(st.metadata.format).toBe("pt");
     // no temp file left behind by the atomic write
     expect(fs.readdirSync(tmp).filter((f) => f !== "model.safetensors")).toEqual([]);

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
 import { checkMemory } from "../memory-budget.js";
-import { WORKLOAD_IDS, type ModelSpec } from "../models.js";
+import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 import { parseSweep, sweepSpecs, type Sweep } from "../sweep.js";
 import { note } from "../output.js";
@@ -62,7 +62,7 @@ export function registerBench(program: Command): void {
     program
       .command("bench")
       .description("time the reference workloads on each frontend (fresh process each) and compare gradients")
-      .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(WORKLOAD_IDS))
+      .addOption(new Option("--models <list>", `models to run (${WORKLOAD_IDS.join(",")})`).argParser(listOf(WORKLOAD_IDS)).default(DEFAULT_WORKLOAD_IDS))
       .addOption(new Option("--frontends <list>", "frontends to run (eager,graph)").argParser(listOf(["eager", "graph"])).default(["eager", "graph"])),
   )
     .option("--layers <list>", "a custom model's layer widths instead of --models, e.g. 784,1024,1024,10")

@@ -4,12 +4,14 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import type { Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
+import { bad, lossAndLr, referenceBatch } from "./check-ref-common.js";
 import type { Activation, ModelSpec } from "../models.js";
 import { color, newTable } from "../output.js";
 import { positiveNumber } from "../parse.js";
 import { formatSci } from "../report/format.js";
 import { tensorDifference } from "../runners/agreement.js";
 import { makeTrainer, type Frontend } from "../runners/index.js";
+import { specFromConvReference } from "./check-ref-conv.js";
 
 /** One compared tensor. */
 export interface RefRow {
@@ -26,12 +28,16 @@ const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid"];
 /** The result tensors a reference file may hold, as the no-result error lists them. */
 const RESULT_TENSORS = "output, loss, grad.<i>.weight/bias, after1.*, after5.*, losses, loss_after5";
 
-function bad(path: string, why: string): never {
-  throw new UsageError(`check-ref: ${path} does not describe a model: ${why}`);
-}
-
-/** Reads the model a reference file describes (see the file layout in the README). */
-export function specFromReference(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch } {
+/**
+ * Reads the model a reference file describes (see the file layout in the README): a
+ * Linear/activation stack, or with metadata format_version "2" a convolutional Sequential
+ * (check-ref-conv.ts). `names` pairs each parameter's name in the file (after `params.`,
+ * `grad.`, ...) with the trainer's.
+ */
+export function specFromReference(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch; names: [string, string][] } {
+  const version = file.metadata.format_version;
+  if (version === "2") return specFromConvReference(file, path);
+  if (version !== undefined && version !== "1") bad(path, `unknown metadata format_version '${version}' (this version reads 1 and 2)`);
   const t = (name: string) => file.tensors.get(name);
   const layers: number[] = [];
   for (let i = 0; t(`params.${i}.weight`); i++) {
@@ -53,10 +59,7 @@ export function specFromReference(file: SafetensorsFile, path: string): { spec: 
   const acts = actText === "none" || actText === "" ? [] : actText.split(",").map((s) => s.trim());
   if (acts.length !== layers.length - 2) bad(path, `hidden_activations lists ${acts.length} activations for ${layers.length - 2} hidden layers`);
   for (const a of acts) if (!ACTIVATIONS.includes(a as Activation)) bad(path, `unknown activation '${a}' (expected relu, tanh or sigmoid)`);
-  const lossText = meta.loss ?? bad(path, "metadata loss is missing");
-  const loss = lossText.startsWith("mse") ? "mse" : lossText.startsWith("softmax_cross_entropy") ? "ce" : bad(path, `unknown loss '${lossText}'`);
-  const lr = Number(meta.lr);
-  if (!(lr > 0)) bad(path, `metadata lr must be a positive number, got '${meta.lr}'`);
+  const { loss, lr } = lossAndLr(meta, path);
   const input = t("input") ?? bad(path, "tensor input is missing");
   const target = t("target") ?? bad(path, "tensor target is missing");
   if (input.shape.length !== 2 || input.shape[1] !== layers[0]) bad(path, `input must be [B,${layers[0]}], got [${input.shape}]`);
@@ -74,18 +77,15 @@ export function specFromReference(file: SafetensorsFile, path: string): { spec: 
     batch: n,
     data: loss === "ce" ? "classification" : "regression",
   };
-  const batch: Batch = {
-    x: toDTypeArray(input, dtype, "input") as Float32Array | Float64Array,
-    xShape: [n, layers[0]],
-    y: toDTypeArray(target, loss === "ce" ? "int32" : dtype, "target"),
-    yShape: [...target.shape],
-  };
-  return { spec, dtype, batch };
+  const batch = referenceBatch(input, target, dtype, loss, layers[0]);
+  const names: [string, string][] = [];
+  for (let i = 0; i < layers.length - 1; i++) for (const k of ["weight", "bias"]) names.push([`${i}.${k}`, `${2 * i}.${k}`]);
+  return { spec, dtype, batch, names };
 }
 
 /** Runs the model of a reference file on one frontend and compares every result tensor present. */
 export function checkReference(file: SafetensorsFile, path: string, frontend: Frontend, rtol?: number): RefRow[] {
-  const { spec, dtype, batch } = specFromReference(file, path);
+  const { spec, dtype, batch, names } = specFromReference(file, path);
   const tol = rtol ?? (dtype === "float64" ? 1e-10 : 1e-5);
   const trainer = makeTrainer(frontend, spec, { seed: 0, dtype });
   const rows: RefRow[] = [];
@@ -98,15 +98,7 @@ export function checkReference(file: SafetensorsFile, path: string, frontend: Fr
     rows.push({ tensor: name, frontend, maxAbs, maxRel, ok: maxRel <= tol });
   };
   try {
-    const params = new Map<string, ArrayLike<number>>();
-    const names: [string, string][] = [];
-    for (let i = 0; i < spec.layers.length - 1; i++) {
-      for (const k of ["weight", "bias"]) {
-        params.set(`${2 * i}.${k}`, toDTypeArray(file.tensors.get(`params.${i}.${k}`)!, dtype));
-        names.push([`${i}.${k}`, `${2 * i}.${k}`]);
-      }
-    }
-    trainer.setParameters(params);
+    trainer.setParameters(new Map(names.map(([ref, ours]) => [ours, toDTypeArray(file.tensors.get(`params.${ref}`)!, dtype)])));
     compare("output", trainer.predict(batch));
     compare("loss", [trainer.loss(batch)]);
     const grads = trainer.gradients(batch);

@@ -78,7 +78,7 @@ export function parsePeers(value: string): PeerName[] {
 export async function measurePeer(name: string, spec: ModelSpec, options: MeasureOptions): Promise<PeerResult> {
   const status = peerAvailable(name);
   if (!status.available) throw new PeerUnavailableError(status.note);
-  if (spec.optimizer !== "sgd") throw new PeerUnavailableError(`peer ${name} skipped for ${spec.id}: peers run plain SGD only (got ${spec.optimizer})`);
+  if (spec.optimizer === "adam") throw new PeerUnavailableError(`peer ${name} skipped for ${spec.id}: peers run SGD (plain or with momentum) only (got ${spec.optimizer})`);
   const peer = name as PeerName;
   if (isTorchPeer(peer)) {
     const { measureTorch } = await import("./torch.js");

@@ -72,35 +72,30 @@ export async function measureTfjs(backend: "cpu" | "wasm", spec: ModelSpec, opti
   }
   await tf.ready();
   tf.enableProdMode();
+  // TF.js 4.22's wasm backend has convolution forward kernels but not their gradients.
+  const missing = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "MaxPoolGrad", "AvgPoolGrad"].filter((k) => !tf.getKernel(k, tf.getBackend()));
+  if (spec.modules?.some((m) => m.type === "conv2d" || m.type.endsWith("pool2d")) && missing.length > 0) {
+    throw new PeerUnavailableError(`peer ${peer} skipped for ${spec.id}: TF.js's ${backend} backend has no ${missing.join(", ")} kernel(s), so it cannot train convolutions`);
+  }
 
   const base = tf.memory().numBytes;
-  // PyTorch-default init U(-1/sqrt(in), 1/sqrt(in)) for weight and bias, from TF.js's own seeded RNG.
-  const L = spec.layers.length - 1;
-  const vars: Variable[] = [];
-  for (let i = 0; i < L; i++) {
-    const a = 1 / Math.sqrt(spec.layers[i]);
-    vars.push(tf.variable(tf.randomUniform([spec.layers[i], spec.layers[i + 1]], -a, a, "float32", options.seed * 1009 + 2 * i), true, `w${i}`));
-    vars.push(tf.variable(tf.randomUniform([spec.layers[i + 1]], -a, a, "float32", options.seed * 1009 + 2 * i + 1), true, `b${i}`));
-  }
   const data = syntheticBatch(spec, spec.batch, options.seed);
-  const x = tf.tensor2d(Float32Array.from(data.x), data.xShape);
+  const model = buildModel(tf, spec, options.seed);
+  const vars = model.vars;
+  const L = spec.layers.length - 1;
+  const x = spec.inputShape
+    ? tf.tidy(() => tf.transpose(tf.tensor4d(Float32Array.from(data.x), [data.xShape[0], ...spec.inputShape!] as [number, number, number, number]), [0, 2, 3, 1]))
+    : tf.tensor2d(Float32Array.from(data.x), data.xShape);
   const y: Tensor =
     spec.loss === "ce"
       ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(data.y), "int32"), spec.layers[L]), "float32"))
       : tf.tensor2d(Float32Array.from(data.y), [data.yShape[0], data.yShape[1]]);
 
   const lossFn = (): Scalar => {
-    let h: Tensor = x;
-    for (let i = 0; i < L; i++) {
-      h = tf.add(tf.matMul(h, vars[2 * i]), vars[2 * i + 1]);
-      const act = hiddenActivation(spec, i);
-      if (act === "relu") h = tf.relu(h);
-      else if (act === "tanh") h = tf.tanh(h);
-      else if (act === "sigmoid") h = tf.sigmoid(h);
-    }
+    const h = model.forward(x);
     return spec.loss === "ce" ? tf.losses.softmaxCrossEntropy(y, h) : tf.losses.meanSquaredError(y, h);
   };
-  const optimizer = tf.train.sgd(spec.lr);
+  const optimizer = spec.optimizer === "momentum" ? tf.train.momentum(spec.lr, spec.momentum ?? 0.9) : tf.train.sgd(spec.lr);
   const step = (): number => {
     const cost = tf.tidy(() => optimizer.minimize(lossFn, true, vars) as Scalar);
     const value = cost.dataSync()[0];
@@ -123,4 +118,63 @@ export async function measureTfjs(backend: "cpu" | "wasm", spec: ModelSpec, opti
   tf.dispose([...vars, x, y]);
   optimizer.dispose();
   return result;
+}
+
+type TF = typeof import("@tensorflow/tfjs-core");
+
+/** TF.js's activation for a name (none for null). */
+function activate(tf: TF, h: Tensor, act: "relu" | "tanh" | "sigmoid" | null): Tensor {
+  return act === "relu" ? tf.relu(h) : act === "tanh" ? tf.tanh(h) : act === "sigmoid" ? tf.sigmoid(h) : h;
+}
+
+/**
+ * The spec's model as TF.js variables and a forward function, with PyTorch's default init law
+ * U(±1/sqrt(fan_in)) for weights and biases from TF.js's own seeded RNG. Linear weights are
+ * [in, out] (x @ w); a module list (the `cnn` workload) runs channels-last, TF.js's native layout
+ * (NHWC input, filters [kh, kw, in, out], `same`/`valid` padding as the spec's padding gives):
+ * the same model up to a permutation of the weights.
+ */
+function buildModel(tf: TF, spec: ModelSpec, seed: number): { vars: Variable[]; forward: (x: Tensor) => Tensor } {
+  const vars: Variable[] = [];
+  const uniform = (shape: number[], fanIn: number) => {
+    const a = 1 / Math.sqrt(fanIn);
+    const v = tf.variable(tf.randomUniform(shape, -a, a, "float32", seed * 1009 + vars.length), true, `v${vars.length}`);
+    vars.push(v);
+    return v;
+  };
+  if (!spec.modules) {
+    const layers = spec.layers.slice(0, -1).map((inF, i) => ({ w: uniform([inF, spec.layers[i + 1]], inF), b: uniform([spec.layers[i + 1]], inF) }));
+    return {
+      vars,
+      forward: (x) => layers.reduce((h, l, i) => activate(tf, tf.add(tf.matMul(h, l.w), l.b), hiddenActivation(spec, i)), x),
+    };
+  }
+  const stages: ((h: Tensor) => Tensor)[] = spec.modules.map((m) => {
+    switch (m.type) {
+      case "conv2d": {
+        const [kh, kw] = m.kernel_size;
+        const fanIn = m.in_channels * kh * kw;
+        const w = uniform([kh, kw, m.in_channels, m.out_channels], fanIn);
+        const b = uniform([m.out_channels], fanIn);
+        const pad = [[0, 0], [m.padding[0], m.padding[0]], [m.padding[1], m.padding[1]], [0, 0]] as [number, number][];
+        return (h) => tf.add(tf.conv2d(h as never, w as never, m.stride, pad as never), b);
+      }
+      case "max_pool2d":
+        return (h) => tf.maxPool(h as never, m.kernel_size, m.stride, m.padding?.some((p) => p > 0) ? "same" : "valid");
+      case "avg_pool2d":
+        return (h) => tf.avgPool(h as never, m.kernel_size, m.stride, m.padding?.some((p) => p > 0) ? "same" : "valid");
+      case "flatten":
+        return (h) => tf.reshape(h, [h.shape[0], -1]);
+      case "linear": {
+        const w = uniform([m.in_features, m.out_features], m.in_features);
+        const b = uniform([m.out_features], m.in_features);
+        return (h) => tf.add(tf.matMul(h as never, w), b);
+      }
+      default: {
+        const act = m.type;
+        return (h) => activate(tf, h, act);
+      }
+    }
+  });
+  return { vars, forward: (x) => stages.reduce((h, f) => f(h), x) };
 }

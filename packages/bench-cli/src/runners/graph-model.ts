@@ -1,6 +1,6 @@
 import type { Generator } from "@dualgrad/core";
-import { Linear, type SymbolicTensor, type Variable } from "@dualgrad/graph";
-import { hiddenActivation, type ModelSpec } from "../models.js";
+import { Conv2d, Linear, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
+import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
 /** A spec's layers on the graph frontend: its variables, their PyTorch names, and the traceable forward pass. */
 export interface GraphModel {
@@ -12,12 +12,10 @@ export interface GraphModel {
   forward(x: SymbolicTensor): SymbolicTensor;
 }
 
-/**
- * Builds a spec's Linear layers from `gen` (the same draws, in the same order, as the eager
- * frontend's nn.Linear stack) and its forward pass. Used by the graph trainer and by the ONNX
- * export, so both trace the same function.
- */
-export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+const activate = (h: SymbolicTensor, act: "relu" | "tanh" | "sigmoid") => (act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid());
+
+/** The Linear/activation stack of `spec.layers`. */
+function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
   const layers: Linear[] = [];
   for (let i = 0; i < spec.layers.length - 1; i++) {
     layers.push(new Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen, name: `${spec.id}.${2 * i}` }));
@@ -25,14 +23,61 @@ export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: G
   return {
     params: layers.flatMap((l) => l.parameters()),
     names: layers.flatMap((_, i) => [`${2 * i}.weight`, `${2 * i}.bias`]),
-    forward(x) {
+    forward: (x) => {
       let h = x;
       layers.forEach((l, i) => {
         h = l.forward(h);
         const act = hiddenActivation(spec, i);
-        if (act) h = act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid();
+        if (act) h = activate(h, act);
       });
       return h;
     },
   };
+}
+
+/** An explicit module list, each module traced as the eager frontend runs it (parameters drawn in list order). */
+function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "float64", generator: Generator): GraphModel {
+  const params: Variable[] = [];
+  const names: string[] = [];
+  const stages = modules.map((m, k): ((h: SymbolicTensor) => SymbolicTensor) => {
+    const own = (layer: Conv2d | Linear) => {
+      params.push(...layer.parameters());
+      names.push(`${k}.weight`, `${k}.bias`);
+      return (h: SymbolicTensor) => layer.forward(h);
+    };
+    switch (m.type) {
+      case "conv2d":
+        return own(new Conv2d(m.in_channels, m.out_channels, m.kernel_size, { stride: m.stride, padding: m.padding, dtype, generator, name: `${id}.${k}` }));
+      case "linear":
+        return own(new Linear(m.in_features, m.out_features, { dtype, generator, name: `${id}.${k}` }));
+      case "max_pool2d":
+        return (h) => maxPool2d(h, m.kernel_size, { stride: m.stride, padding: m.padding ?? 0 });
+      case "avg_pool2d":
+        return (h) => avgPool2d(h, m.kernel_size, { stride: m.stride, padding: m.padding ?? 0 });
+      case "flatten":
+        return (h) => flatten(h);
+      default: {
+        const act = m.type;
+        return (h) => activate(h, act);
+      }
+    }
+  });
+  return { params, names, forward: (x) => stages.reduce((h, f) => f(h), x) };
+}
+
+/** Views flat rows `[N, C*H*W]` as the spec's per-sample shape (ONNX export and serving pass flat rows). */
+function withInputShape(spec: ModelSpec, model: GraphModel): GraphModel {
+  const shape = spec.inputShape;
+  if (!shape || shape.length < 2) return model;
+  return { ...model, forward: (x) => model.forward(x.ndim === 2 ? x.reshape([x.shape[0], ...shape]) : x) };
+}
+
+/**
+ * Builds a spec's layers from `gen` (the same draws, in the same order, as the eager frontend's
+ * nn.Sequential) and its forward pass: the module list when the spec has one (`cnn`), else the
+ * Linear/activation stack. Used by the graph trainer and by the ONNX export, so both trace the
+ * same function.
+ */
+export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+  return spec.modules ? withInputShape(spec, graphModules(spec.modules, spec.id, dtype, gen)) : graphMlp(spec, dtype, gen);
 }

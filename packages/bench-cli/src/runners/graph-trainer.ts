@@ -3,7 +3,7 @@ import {
   Adam, DeviceTensor, HostTensor, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import type { Batch } from "../datasets/synthetic.js";
-import type { ModelSpec } from "../models.js";
+import { batchInputShape, type ModelSpec } from "../models.js";
 import { graphModel } from "./graph-model.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
@@ -41,7 +41,7 @@ export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTra
   const tensorsOf = (b: Batch) => {
     if (cached?.batch === b) return cached;
     releaseCached();
-    const x = new DeviceTensor(b.xShape, dtype, b.x);
+    const x = new DeviceTensor(batchInputShape(spec, b.xShape[0]), dtype, b.x);
     const y = new DeviceTensor(b.yShape, spec.loss === "ce" ? "int32" : dtype, b.y);
     cached = { batch: b, x, y };
     return cached;

@@ -115,7 +115,7 @@ const GUARD = 2 ** -10;
 const MACROS = [
   "unary", "exp", "log", "sqrt", "pow", "binary", "div", "compare", "where", "reduce",
   "log_softmax", "argmax", "reshape", "transpose", "broadcast_to", "slice", "pad", "matmul", "cast",
-  "gather", "concat",
+  "gather", "concat", "conv", "pool",
 ] as const;
 type Macro = (typeof MACROS)[number];
 
@@ -306,6 +306,25 @@ function emitMacro(b: ProgramBuilder, macro: Macro, o: OpRecipe): boolean {
       }
       // x @ x^T always fits.
       return !!b.tryEmit("matmul", [x, x], { transA: false, transB: true });
+    }
+    case "conv":
+    case "pool": {
+      // The value viewed as a one-image, one-channel [1, 1, h, w] (h, w its last two dims, or [n, 1]).
+      if (rank === 0 || shape.some((d) => d === 0)) return false;
+      const h = rank === 1 ? shape[0] : shape[rank - 2];
+      const w = rank === 1 ? 1 : shape[rank - 1];
+      const img = b.tryEmit("reshape", [a], { shape: [shape.length > 2 ? shape.slice(0, -2).reduce((x, y) => x * y, 1) : 1, 1, h, w] });
+      if (!img) return false;
+      const kh = 1 + (o.b % Math.min(h, 2));
+      const kw = 1 + ((o.b >> 1) % Math.min(w, 2));
+      const stride = [1 + bit(o.attr, 0), 1 + bit(o.attr, 1)];
+      const padding = [bit(o.attr, 2) * Math.floor(kh / 2), bit(o.attr, 3) * Math.floor(kw / 2)];
+      if (macro === "pool") {
+        return !!b.tryEmit(bit(o.c, 0) ? "max_pool2d" : "avg_pool2d", [img], { kernel: [kh, kw], stride, padding });
+      }
+      // The kernel is a corner of the image itself, so the gradient flows into both operands.
+      const kernel = b.tryEmit("slice", [img], { begin: [0, 0, 0, 0], end: [1, 1, kh, kw] });
+      return !!(kernel && b.tryEmit("conv2d", [img, kernel], { stride, padding, dilation: [1, 1] }));
     }
     case "cast": {
       const variant = o.attr % 3;
@@ -505,6 +524,7 @@ function runEager(
 /** Steps whose results are rounded (everything else moves or selects values exactly). */
 const ROUNDING_PRIMS = new Set<Prim>([
   "exp", "log", "sqrt", "tanh", "sigmoid", "pow", "add", "sub", "mul", "div", "sum", "mean", "logsumexp", "log_softmax", "matmul",
+  "conv2d", "avg_pool2d",
 ]);
 
 /**
@@ -888,5 +908,20 @@ describe("conformance properties: random programs on eager and graph", () => {
 
   it("(d) programs over size-0 shapes run on both frontends and agree", () => {
     checkProperty(recipeArb({ empty: true }), frontendsAgree, runs(300));
+  });
+});
+
+describe("the conv and pool macros build convolution and pooling steps", () => {
+  it("over a [2,3,3] value: conv2d (kernel sliced from the image) and both poolings appear", () => {
+    const recipe = (kind: Macro, c: number): Recipe => ({
+      dtype: "float64",
+      base: [2, 3, 3],
+      inputs: [{ drop: 0, ones: 0, values: [0.5, -1, 2, 0.25, 3] }],
+      ops: [{ kind: MACROS.indexOf(kind), a: 0, b: 3, c, attr: 0b0101 }],
+    });
+    const prims = (r: Recipe) => buildProgram(r).steps.map((s) => s.prim);
+    expect(prims(recipe("conv", 0))).toEqual(["reshape", "slice", "conv2d"]);
+    expect(prims(recipe("pool", 1))).toEqual(["reshape", "max_pool2d"]);
+    expect(prims(recipe("pool", 0))).toEqual(["reshape", "avg_pool2d"]);
   });
 });

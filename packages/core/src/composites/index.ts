@@ -15,6 +15,7 @@ export * from "./probability-losses.js";
 export * from "./matmul.js";
 export * from "./linear.js";
 export * from "./linear-init.js";
+export * from "./conv.js";
 export * from "./activation.js";
 export * from "./update.js";
 export * from "./sgd.js";

@@ -14,6 +14,8 @@ import type { Attrs, Prim } from "./prim.js";
 export type AttrType = "bool" | "number" | "int" | "ints" | "axes" | "dtype" | "compare";
 
 const REDUCE = { axes: "axes", keepdims: "bool" } as const;
+const CONV = { stride: "ints", padding: "ints", dilation: "ints" } as const;
+const POOL = { kernel: "ints", stride: "ints", padding: "ints" } as const;
 
 /**
  * Attribute types of every primitive. A mapped type over `Prim`, like the rule tables, so a new
@@ -49,6 +51,14 @@ export const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P
   slice: { begin: "ints", end: "ints" },
   pad: { before: "ints", after: "ints" },
   matmul: { transA: "bool", transB: "bool" },
+  conv2d: CONV,
+  conv2d_grad_input: { ...CONV, inputShape: "ints" },
+  conv2d_grad_weight: { ...CONV, weightShape: "ints" },
+  max_pool2d: POOL,
+  max_pool2d_grad: POOL,
+  max_pool2d_select: POOL,
+  avg_pool2d: POOL,
+  avg_pool2d_grad: { ...POOL, inputShape: "ints" },
   one_hot: { depth: "int", dtype: "dtype" },
   cast: { dtype: "dtype" },
   gather: { axis: "int" },

@@ -1,9 +1,11 @@
 import { concatOps } from "./concat.js";
+import { convOps } from "./conv.js";
 import { elementwiseOps } from "./elementwise-ops.js";
 import { gatherOps } from "./gather-ops.js";
 import { indexOps } from "./index-ops.js";
 import { matmulOps } from "./matmul.js";
 import type { OpTable, Prim } from "./prim.js";
+import { poolOps } from "./pool.js";
 import { reduceOps } from "./reduce.js";
 import { shapeOps } from "./shape-ops.js";
 
@@ -12,7 +14,7 @@ import { shapeOps } from "./shape-ops.js";
  * over `Prim`, so a primitive declared in `Attrs` but defined nowhere fails to compile.
  */
 export const ops: OpTable<Prim> = {
-  ...elementwiseOps, ...reduceOps, ...shapeOps, ...matmulOps, ...indexOps,
+  ...elementwiseOps, ...reduceOps, ...shapeOps, ...matmulOps, ...convOps, ...poolOps, ...indexOps,
   ...gatherOps, ...concatOps,
 };
 

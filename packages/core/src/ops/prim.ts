@@ -18,6 +18,20 @@ export interface ReduceAttrs {
   readonly keepdims: boolean;
 }
 
+/** Attributes of the convolution primitives: per-axis [height, width] pairs (groups = 1). */
+export interface ConvAttrs {
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+  readonly dilation: readonly number[];
+}
+
+/** Attributes of the pooling primitives: per-axis [height, width] pairs (floor output size, as PyTorch). */
+export interface PoolAttrs {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+}
+
 /** Comparison kinds of the `compare` primitive (result is 1 or 0 in the inputs' dtype). */
 export type CompareKind = "gt" | "ge" | "lt" | "le" | "eq" | "ne";
 
@@ -63,6 +77,22 @@ export interface Attrs {
   pad: { readonly before: readonly number[]; readonly after: readonly number[] };
   // linear algebra: op(A) @ op(B) with batch broadcasting
   matmul: { readonly transA: boolean; readonly transB: boolean };
+  // convolution (NCHW input, [out, in, kh, kw] weight) and its gradients
+  conv2d: ConvAttrs;
+  /** Inputs [output gradient, weight]; `inputShape` is the convolved input's. */
+  conv2d_grad_input: ConvAttrs & { readonly inputShape: Shape };
+  /** Inputs [input, output gradient]; `weightShape` is the weight's. */
+  conv2d_grad_weight: ConvAttrs & { readonly weightShape: Shape };
+  // pooling (NCHW)
+  max_pool2d: PoolAttrs;
+  /** Inputs [pooled input, output gradient]: the gradient at each window's first maximum. */
+  max_pool2d_grad: PoolAttrs;
+  /** Inputs [pooled input, t]: t read at each window's first maximum of the input. */
+  max_pool2d_select: PoolAttrs;
+  /** PyTorch's `count_include_pad=True`: every window divides by kh*kw. */
+  avg_pool2d: PoolAttrs;
+  /** Inputs [output gradient]; `inputShape` is the pooled input's. */
+  avg_pool2d_grad: PoolAttrs & { readonly inputShape: Shape };
   // indices and types
   one_hot: { readonly depth: number; readonly dtype: DType };
   cast: { readonly dtype: DType };
@@ -96,7 +126,7 @@ export interface Emitter<T> {
 }
 
 /** Kinds of primitive, for passes that treat families alike (fusion, simplification). */
-export type PrimKind = "elementwise" | "reduce" | "shape" | "matmul" | "index";
+export type PrimKind = "elementwise" | "reduce" | "shape" | "matmul" | "conv" | "index";
 
 /** How many inputs a primitive takes: a fixed count, or `"variadic"` (one or more, as concat). */
 export type Arity = number | "variadic";

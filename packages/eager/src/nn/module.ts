@@ -90,7 +90,7 @@ function containerName(x: object): string {
  * A module or parameter reachable under two names is listed once, under the first (as PyTorch).
  */
 export abstract class Module {
-  /** Training mode (affects nothing in the layers here yet, kept for PyTorch parity). */
+  /** Training mode: `Dropout` is active only in it; set by `train()` / `eval()`. */
   training = true;
 
   /** The computation. */

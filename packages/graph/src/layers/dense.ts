@@ -99,17 +99,36 @@ export class Dense {
     return this.linear?.inFeatures ?? this.inputShape?.[0];
   }
 
+  /** Keras class name, for `summary()`. */
+  readonly className = "Dense";
+  /** Linear plus its activation slot in the equivalent torch.nn.Sequential (an nn.Identity for 'linear'). */
+  readonly torchModules = 2;
+
+  /** `[units]` for a `[inFeatures]` input; the input must be flat (add layers.flatten() after images). */
+  outputShapeFor(inputShape: readonly number[], api: string): number[] {
+    if (inputShape.length !== 1) {
+      throw new DualgradError(`${api}: layer '${this.name}' (Dense) takes [features] per sample, but its input is [${inputShape.join(",")}]; add layers.flatten() before it`);
+    }
+    if (this.inputShape && this.inputShape[0] !== inputShape[0]) {
+      throw new DualgradError(`${api}: layer '${this.name}' has inputShape [${this.inputShape[0]}] but the previous layer outputs ${inputShape[0]} units`);
+    }
+    return [this.units];
+  }
+
   /**
-   * Creates the variables for `inFeatures` inputs, drawing weight then bias from `generator`
+   * Creates the variables for a `[inFeatures]` input, drawing weight then bias from `generator`
    * (PyTorch's `nn.Linear` init, the same draws as the eager frontend's Linear).
    * @internal Called by the model that owns the layer.
    */
-  build(inFeatures: number, dtype: DType, generator: Generator): void {
+  build(inputShape: readonly number[], dtype: DType, generator: Generator): void {
     if (this.linear) throw new DualgradError(`layer '${this.name}' is already built (a layer can belong to one model only)`);
-    if (this.inputShape && this.inputShape[0] !== inFeatures) {
-      throw new DualgradError(`layer '${this.name}': inputShape [${this.inputShape[0]}] does not match the previous layer's ${inFeatures} output units`);
-    }
-    this.linear = new Linear(inFeatures, this.units, { bias: this.useBias, dtype, generator, name: this.name });
+    this.outputShapeFor(inputShape, `layer '${this.name}'`);
+    this.linear = new Linear(inputShape[0], this.units, { bias: this.useBias, dtype, generator, name: this.name });
+  }
+
+  /** The activation, shown under the layer in `summary()` (null for 'linear'). */
+  summaryNote(): string | null {
+    return this.activation === "linear" ? null : `activation: ${this.activation}`;
   }
 
   private requireBuilt(): Linear {

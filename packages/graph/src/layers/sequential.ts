@@ -12,6 +12,8 @@ import { EpochMeans, RowGatherer, batchRanges, checkBatchSize, rangeIndices, shu
 import type { Loss } from "../losses.js";
 import { resolveLoss, resolveOptimizer, type LossName, type OptimizerName, type OptimizerSpec, type ResolvedLoss } from "./compile-config.js";
 import { Dense } from "./dense.js";
+import { Dropout } from "./conv-layers.js";
+import type { Layer } from "./layer.js";
 
 /**
  * A Keras `Sequential` model on the graph frontend. Everything that touches tensors runs as a
@@ -126,12 +128,12 @@ interface Compiled {
   evaluate: GraphFunction<HostTensor[]>;
 }
 
-/** A linear stack of {@link Dense} layers, as `tf.sequential`. Create it with {@link sequential}. */
+/** A linear stack of layers (dense, conv2d, pooling, flatten, dropout), as `tf.sequential`. Create it with {@link sequential}. */
 export class Sequential {
   /** The model's name. */
   readonly name: string;
   /** The layers, in order. */
-  readonly layers: readonly Dense[];
+  readonly layers: readonly Layer[];
   /** Parameter dtype. */
   readonly dtype: "float32" | "float64";
   private compiled: Compiled | null = null;
@@ -139,51 +141,58 @@ export class Sequential {
   private readonly shuffleGen: Generator;
   private disposed = false;
 
-  constructor(layers: readonly Dense[], options: SequentialOptions = {}) {
+  /** Per-sample input shape (`[features]`, or `[C, H, W]` for images). */
+  readonly sampleShape: readonly number[];
+  private readonly dropouts: Dropout[];
+
+  constructor(layers: readonly Layer[], options: SequentialOptions = {}) {
     if (!Array.isArray(layers) || layers.length === 0) throw new DualgradError("sequential: expected a non-empty array of layers");
     layers.forEach((l, i) => {
-      if (!(l instanceof Dense)) throw new DualgradError(`sequential: layer ${i} is not a layer created by layers.dense(...)`);
+      if (typeof (l as Partial<Layer>)?.outputShapeFor !== "function") {
+        throw new DualgradError(`sequential: layer ${i} is not a layer created by layers.dense(...), layers.conv2d(...), layers.maxPooling2d(...), layers.flatten(...), ...`);
+      }
     });
     if (new Set(layers).size !== layers.length) throw new DualgradError("sequential: the same layer object appears twice");
     const dtype = options.dtype ?? "float32";
     if (dtype !== "float32" && dtype !== "float64") throw new DualgradError(`sequential: dtype must be 'float32' or 'float64', got ${String(dtype)}`);
     const first = layers[0];
     if (first.inputShape === undefined) {
-      throw new DualgradError(`sequential: the first layer ('${first.name}') needs inputShape, e.g. layers.dense({ units: ${first.units}, inputShape: [4] })`);
+      const example = first instanceof Dense ? `layers.dense({ units: ${first.units}, inputShape: [4] })` : `inputShape: [channels, height, width]`;
+      throw new DualgradError(`sequential: the first layer ('${first.name}') needs inputShape, e.g. ${example}`);
     }
     // Check every layer before building any, so a bad list leaves no half-built layers behind.
-    let inSize = first.inputShape[0];
+    let shape: readonly number[] = first.inputShape;
     for (const layer of layers) {
       if (layer.built) throw new DualgradError(`sequential: layer '${layer.name}' is already built (a layer can belong to one model only)`);
-      if (layer.inputShape && layer.inputShape[0] !== inSize) {
-        throw new DualgradError(`sequential: layer '${layer.name}' has inputShape [${layer.inputShape[0]}] but the previous layer outputs ${inSize} units`);
-      }
-      inSize = layer.units;
+      shape = layer.outputShapeFor(shape, "sequential");
     }
+    if (shape.length !== 1) throw new DualgradError(`sequential: the last layer ('${layers[layers.length - 1].name}') outputs ${formatShape(shape)} per sample; a model must end in [features] (add layers.flatten())`);
     this.name = options.name ?? (modelCount++ === 0 ? "sequential" : `sequential_${modelCount - 1}`);
     this.layers = [...layers];
     this.dtype = dtype;
     // One generator for all layers, in order, weight then bias: the same draws as building the
     // eager frontend's Linear layers in the same order from the same seed.
     const gen = options.seed === undefined ? defaultGenerator : new Generator(options.seed);
-    let inF = first.inputShape[0];
+    this.sampleShape = [...first.inputShape];
+    let inShape: readonly number[] = first.inputShape;
     for (const layer of this.layers) {
-      layer.build(inF, dtype, gen);
-      inF = layer.units;
+      layer.build(inShape, dtype, gen);
+      inShape = layer.outputShapeFor(inShape, "sequential");
     }
+    this.dropouts = this.layers.filter((l): l is Dropout => l instanceof Dropout);
     // A separate stream for shuffling, so shuffling never perturbs weight initialisation draws.
     this.shuffleGen = new Generator((options.seed ?? 0) + 0x5eed);
     this.forwardFn = fn((x: SymbolicTensor) => this.forward(x), { name: `${this.name}.predict` });
   }
 
-  /** Input features of the first layer. */
+  /** Input values per sample (features, or C*H*W for images: rows of x may come flat). */
   get inputSize(): number {
-    return this.layers[0].inFeatures!;
+    return this.sampleShape.reduce((a, b) => a * b, 1);
   }
 
   /** Output features of the last layer. */
   get outputSize(): number {
-    return this.layers[this.layers.length - 1].units;
+    return this.layers[this.layers.length - 1].outputShape[1] as number;
   }
 
   /** Keras's output shape `[null, units]` of the model. */
@@ -209,9 +218,15 @@ export class Sequential {
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
-  /** Applies every layer inside a trace. */
-  forward(x: SymbolicTensor): SymbolicTensor {
-    return this.layers.reduce((h, l) => l.apply(h), x);
+  /**
+   * Applies every layer inside a trace. x is `[N, ...sampleShape]` or flat `[N, inputSize]`.
+   * With `training`, each Dropout layer multiplies by its mask from `masks` (in layer order; see
+   * {@link Dropout.maskFor}); without, dropout is the identity.
+   */
+  forward(x: SymbolicTensor, args: { training?: boolean; masks?: readonly SymbolicTensor[] } = {}): SymbolicTensor {
+    const input = this.sampleShape.length > 1 && x.ndim === 2 ? x.reshape([-1, ...this.sampleShape]) : x;
+    let m = 0;
+    return this.layers.reduce((h, l) => (l instanceof Dropout ? l.apply(h, { training: args.training, mask: args.masks?.[m++] }) : l.apply(h)), input);
   }
 
   /**
@@ -219,20 +234,25 @@ export class Sequential {
    * TF.js's `model.apply(x)`: x `[B, in]` gives `[B, units]`. Use it in a custom training step
    * with a GradientTape and {@link trainableVariables}.
    */
-  apply(x: SymbolicTensor): SymbolicTensor {
+  apply(x: SymbolicTensor, args: { training?: boolean; masks?: readonly SymbolicTensor[] } = {}): SymbolicTensor {
     this.check("apply");
     if (!(x instanceof SymbolicTensor)) {
       throw new DualgradError(`apply: model '${this.name}' takes a symbolic tensor inside fn()/jit(); for concrete data use predict(x)`);
     }
-    if (x.ndim !== 2 || x.shape[1] !== this.inputSize) {
-      throw new DualgradError(`apply: model '${this.name}' expects input [batch, ${this.inputSize}], got ${formatShape(x.shape)}`);
+    const flat = x.ndim === 2 && x.shape[1] === this.inputSize;
+    if (!flat && !(this.sampleShape.length > 1 && shapesEqual(x.shape.slice(1), this.sampleShape))) {
+      throw new DualgradError(`apply: model '${this.name}' expects input [batch, ${this.sampleShape.length > 1 ? `${this.sampleShape.join(", ")}] or [batch, ` : ""}${this.inputSize}], got ${formatShape(x.shape)}`);
     }
-    return this.forward(x);
+    return this.forward(x, args);
   }
 
-  /** Keras's `model.call(x, training=...)`: {@link apply}; `training` changes nothing, since Dense layers behave the same in training and inference. */
-  call(x: SymbolicTensor, _options: { training?: boolean } = {}): SymbolicTensor {
-    return this.apply(x);
+  /**
+   * Keras's `model.call(x, training=...)`: {@link apply}. `training` matters only for Dropout
+   * layers, which then need their masks as traced inputs (`masks`, one per Dropout layer, from
+   * {@link Dropout.maskFor}); without `training` they are the identity.
+   */
+  call(x: SymbolicTensor, options: { training?: boolean; masks?: readonly SymbolicTensor[] } = {}): SymbolicTensor {
+    return this.apply(x, options);
   }
 
   /** Every trainable variable, layer by layer (weight, then bias), as Keras's `model.trainable_variables`. */
@@ -268,15 +288,15 @@ export class Sequential {
       if (prev.ownsOptimizer && prev.optimizer !== optimizer) prev.optimizer.dispose();
     }
     const params = this.parameters();
-    const outputs = (x: SymbolicTensor, y: SymbolicTensor): [SymbolicTensor, SymbolicTensor[]] => {
-      const out = this.forward(x);
+    const outputs = (x: SymbolicTensor, y: SymbolicTensor, masks: SymbolicTensor[] = []): [SymbolicTensor, SymbolicTensor[]] => {
+      const out = this.forward(x, { training: masks.length > 0, masks });
       const l = loss.fn(out, y);
       // The correct count rides along in the same graph so accuracy costs no extra pass.
       return [l, loss.sparseLabels ? [l, out.argmax({ axis: -1 }).eq(y).to("float64").sum()] : [l]];
     };
     const train = fn(
-      (x: SymbolicTensor, y: SymbolicTensor) => {
-        const [l, outs] = outputs(x, y);
+      (x: SymbolicTensor, y: SymbolicTensor, ...masks: SymbolicTensor[]) => {
+        const [l, outs] = outputs(x, y, masks);
         optimizer.minimize(l, params);
         return outs;
       },
@@ -286,11 +306,14 @@ export class Sequential {
     this.compiled = { loss, optimizer, ownsOptimizer: optimizer !== args.optimizer, train, evaluate };
   }
 
-  /** Validates x `[N, in]` and returns N. */
+  /** Validates x `[N, in]` (or `[N, C, H, W]` for image models) and returns N. */
   private checkX(api: string, x: TensorData): number {
     if (!isTensorData(x)) throw new DualgradError(`${api}: x must be a tensor (HostTensor or {shape, dtype, data})`);
-    if (x.shape.length !== 2 || x.shape[1] !== this.inputSize) {
-      throw new DualgradError(`${api}: x must have shape [N, ${this.inputSize}], got ${formatShape(x.shape)}`);
+    const flat = x.shape.length === 2 && x.shape[1] === this.inputSize;
+    const image = this.sampleShape.length > 1 && shapesEqual(x.shape.slice(1), this.sampleShape);
+    if (!flat && !image) {
+      const want = this.sampleShape.length > 1 ? `[N, ${this.sampleShape.join(", ")}] or [N, ${this.inputSize}]` : `[N, ${this.inputSize}]`;
+      throw new DualgradError(`${api}: x must have shape ${want}, got ${formatShape(x.shape)}`);
     }
     if (x.shape[0] === 0) throw new DualgradError(`${api}: x has no rows`);
     return x.shape[0];
@@ -328,10 +351,14 @@ export class Sequential {
 
   /** Runs `step` over the rows `indices` in batches and returns the sample-weighted mean loss and accuracy. */
   private runBatches(
-    step: GraphFunction<HostTensor[]>, xs: RowGatherer, ys: RowGatherer, indices: Int32Array, batchSize: number, sparse: boolean,
+    step: GraphFunction<HostTensor[]>, xs: RowGatherer, ys: RowGatherer, indices: Int32Array, batchSize: number, sparse: boolean, training = false,
   ): { loss: number; acc?: number } {
     const means = new EpochMeans(sparse);
-    for (const [start, count] of batchRanges(indices.length, batchSize)) means.add(step(xs.gather(indices, start, count), ys.gather(indices, start, count)), count);
+    for (const [start, count] of batchRanges(indices.length, batchSize)) {
+      // Training steps take a fresh dropout mask per Dropout layer as extra inputs.
+      const masks = training ? this.dropouts.map((d) => d.maskFor(count)) : [];
+      means.add(step(xs.gather(indices, start, count), ys.gather(indices, start, count), ...masks), count);
+    }
     return means.result();
   }
 
@@ -380,7 +407,7 @@ export class Sequential {
     const sparse = c.loss.sparseLabels;
     return this.epochLoop(args, sparse, valIdx !== null, () => {
       const order = shuffle ? shuffledIndices(nTrain, gen) : ordered;
-      const train = this.runBatches(c.train, xs, ys, order, batchSize, sparse);
+      const train = this.runBatches(c.train, xs, ys, order, batchSize, sparse, true);
       const logs: EpochLogs = { ...train };
       if (valIdx) {
         const val = this.runBatches(c.evaluate, xs, ys, valIdx, batchSize, sparse);
@@ -425,7 +452,7 @@ export class Sequential {
         break;
       }
       const [x, y] = this.datasetBatch(c, next.value);
-      means.add(c.train(x, y), x.shape[0]);
+      means.add(c.train(x, y, ...this.dropouts.map((d) => d.maskFor(x.shape[0]))), x.shape[0]);
     }
     if (means.count === 0) throw new DualgradError(`fit: the dataset gave no batches in epoch ${epoch}`);
     return means.result();
@@ -480,8 +507,9 @@ export class Sequential {
     print(row(["Layer (type)", "Output Shape", "Param #"]));
     print("=".repeat(width));
     this.layers.forEach((l, i) => {
-      print(row([`${l.name} (Dense)`, `(None, ${l.units})`, fmt(l.countParams())]));
-      if (l.activation !== "linear") print(row([`  activation: ${l.activation}`, "", ""]));
+      print(row([`${l.name} (${l.className})`, `(None, ${l.outputShape.slice(1).join(", ")})`, fmt(l.countParams())]));
+      const note = l.summaryNote();
+      if (note) print(row([`  ${note}`, "", ""]));
       print(i === this.layers.length - 1 ? "=".repeat(width) : "_".repeat(width));
     });
     print(`Total params: ${fmt(total)}`);
@@ -527,14 +555,19 @@ export class Sequential {
   }
 
   /**
-   * PyTorch state-dict names: Linear layer j is module `2*j` of the equivalent
-   * `torch.nn.Sequential(Linear, activation, Linear, ...)`, so its tensors are `${2j}.weight` and
-   * `${2j}.bias`. (A hidden layer with activation 'linear' corresponds to an `nn.Identity()` there.)
+   * PyTorch state-dict names: a layer's tensors are `${k}.weight` and `${k}.bias`, k its module
+   * index in the equivalent `torch.nn.Sequential`, where Dense and Conv2D stand for two modules
+   * (the layer and its activation; 'linear' is an `nn.Identity()` there) and pooling, flatten and
+   * dropout for one. A Dense stack is thus `0`, `2`, `4`, ...; the cnn workload's layers
+   * conv2d(relu), maxPooling2d, conv2d(relu), maxPooling2d, flatten, dense are `0`, `3`, `7`.
    */
   private stateNames(): { name: string; variable: Variable }[] {
-    return this.layers.flatMap((l, j) => {
-      const out = [{ name: `${2 * j}.weight`, variable: l.weight }];
-      if (l.bias) out.push({ name: `${2 * j}.bias`, variable: l.bias });
+    let k = 0;
+    return this.layers.flatMap((l) => {
+      const [weight, bias] = l.parameters();
+      const out = weight ? [{ name: `${k}.weight`, variable: weight }] : [];
+      if (bias) out.push({ name: `${k}.bias`, variable: bias });
+      k += l.torchModules;
       return out;
     });
   }
@@ -603,6 +636,6 @@ export class Sequential {
  * Creates a {@link Sequential} model from layers, as `tf.sequential({ layers })`. The first layer
  * needs `inputShape`; the rest infer their input size from the previous layer's units.
  */
-export function sequential(layers: readonly Dense[], options: SequentialOptions = {}): Sequential {
+export function sequential(layers: readonly Layer[], options: SequentialOptions = {}): Sequential {
   return new Sequential(layers, options);
 }

@@ -114,6 +114,15 @@ function matmulBatchAxis(c: RuleContext<"matmul">): number {
   return Math.max(fromA, fromB);
 }
 
+/** MaxPool / AveragePool over an NCHW input batched on axis 0 (floor output size, as the primitives). */
+function pool(c: RuleContext<"max_pool2d" | "avg_pool2d">, opType: string, extra: Record<string, { int: number }>): number {
+  const x = c.inputs[0];
+  if (x.batchAxis > 0) throw unsupported(c.node, "only an NCHW input batched on axis 0 is exported");
+  const { kernel, stride, padding } = c.attrs;
+  c.emit.node(opType, [x.name], { kernel_shape: { ints: kernel }, strides: { ints: stride }, pads: { ints: [...padding, ...padding] }, ...extra }, c.out);
+  return x.batchAxis;
+}
+
 const RULES: { [P in Prim]?: Rule<P> } = {
   neg: unary("Neg"),
   exp: unary("Exp"),
@@ -224,6 +233,18 @@ const RULES: { [P in Prim]?: Rule<P> } = {
     }
     return matmulBatchAxis(c);
   },
+  conv2d: (c) => {
+    const [x, w] = c.inputs;
+    if (x.batchAxis > 0 || w.batchAxis >= 0) throw unsupported(c.node, "only an NCHW input batched on axis 0 and a fixed weight are exported");
+    const { stride, padding, dilation } = c.attrs;
+    c.emit.node("Conv", [x.name, w.name], {
+      kernel_shape: { ints: w.shape.slice(2) }, strides: { ints: stride }, pads: { ints: [...padding, ...padding] }, dilations: { ints: dilation },
+    }, c.out);
+    return x.batchAxis;
+  },
+  max_pool2d: (c) => pool(c, "MaxPool", {}),
+  // PyTorch's default count_include_pad=True.
+  avg_pool2d: (c) => pool(c, "AveragePool", { count_include_pad: { int: 1 } }),
   one_hot: (c) => {
     const x = c.inputs[0];
     const e = c.emit;

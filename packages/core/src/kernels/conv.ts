@@ -1,0 +1,247 @@
+/**
+ * Convolution kernels (NCHW input, weight [out, in, kh, kw], groups 1), as PyTorch lays them out.
+ *
+ * The fast kernels lower every convolution to one matrix product over the whole batch
+ * (im2col): the input becomes a `[C*kh*kw, B*OH*OW]` matrix of patches, so the forward pass is
+ * `W [K, C*kh*kw] @ cols`, the weight gradient `G [K, B*OH*OW] @ cols^T` and the input gradient
+ * `W^T @ G` scattered back (col2im). The product runs on the backend's gemm (WebAssembly SIMD
+ * for float32, threaded when large), so the convolution inherits its speed and determinism.
+ * One product per call rather than one per sample: the MNIST shapes give per-sample products of
+ * 8 x 784 x 9, too thin for the gemm's tiles, while the batched one (8 x 50176 x 9) fills them
+ * and splits across threads.
+ *
+ * The reference kernels are the textbook loops, accumulating each output in a double in the
+ * same order as the fast kernels' gemm (channel, kernel row, kernel column; then sample, output
+ * row, output column for the weight gradient), so on the TypeScript gemm the two agree to the
+ * last bit except for signed zeros from padding.
+ *
+ * Scratch matrices live in module-level buffers that grow on demand (not in the tensor
+ * allocator), so a compiled step allocates nothing in steady state; they are not counted as
+ * tensor memory.
+ */
+import type { Shape } from "../shape.js";
+import { matmulKernel } from "./backend.js";
+
+type FloatArray = Float32Array | Float64Array;
+
+/** Every size a convolution kernel needs, derived once from the shapes and attributes. */
+export interface ConvGeometry {
+  readonly B: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly K: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly OH: number;
+  readonly OW: number;
+}
+
+/** The attributes every convolution primitive carries: per-axis [height, width] pairs. */
+export interface ConvParams {
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+  readonly dilation: readonly number[];
+}
+
+/** Output length of one spatial axis: PyTorch's floor((n + 2p - d(k-1) - 1) / s) + 1. */
+export function convOutSize(n: number, k: number, s: number, p: number, d: number): number {
+  return Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+}
+
+/** The geometry of `conv2d(x, w)` for input shape `x` [B,C,H,W] and weight shape `w` [K,C,kh,kw]. */
+export function convGeometry(x: Shape, w: Shape, { stride, padding, dilation }: ConvParams): ConvGeometry {
+  const [B, C, H, W] = x;
+  const [K, , kh, kw] = w;
+  const [sh, sw] = stride;
+  const [ph, pw] = padding;
+  const [dh, dw] = dilation;
+  return { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, OH: convOutSize(H, kh, sh, ph, dh), OW: convOutSize(W, kw, sw, pw, dw) };
+}
+
+const scratch32: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
+const scratch64: Float64Array[] = [new Float64Array(0), new Float64Array(0)];
+
+/** Scratch buffer `slot` (0 or 1) of `like`'s type with at least `n` elements; grows, never shrinks. */
+function scratch(like: FloatArray, slot: number, n: number): FloatArray {
+  if (like instanceof Float32Array) {
+    if (scratch32[slot].length < n) scratch32[slot] = new Float32Array(n);
+    return scratch32[slot];
+  }
+  if (scratch64[slot].length < n) scratch64[slot] = new Float64Array(n);
+  return scratch64[slot];
+}
+
+/**
+ * Moves between an NCHW image and its [C*kh*kw, B*OH*OW] matrix of patches: with `gather`, im2col
+ * (cols overwritten, zeros where a patch reaches into the padding); without, its adjoint col2im
+ * (every column entry summed back into the image element it came from; `img` overwritten).
+ */
+function patches(img: FloatArray, cols: FloatArray, g: ConvGeometry, gather: boolean): void {
+  const { B, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = g;
+  const P = OH * OW;
+  const N = B * P;
+  if (!gather) img.fill(0);
+  for (let c = 0; c < C; c++) {
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const row = ((c * kh + i) * kw + j) * N;
+        const shift = j * dw - pw;
+        // Output columns [lo, hi) read inside the image (0 <= ow*sw + shift < W); the rest is padding.
+        const lo = Math.min(OW, Math.max(0, Math.ceil(-shift / sw)));
+        const hi = Math.max(lo, Math.min(OW, Math.ceil((W - shift) / sw)));
+        for (let b = 0; b < B; b++) {
+          const xc = (b * C + c) * H * W;
+          for (let oh = 0; oh < OH; oh++) {
+            const h = oh * sh - ph + i * dh;
+            const at = row + b * P + oh * OW;
+            if (h < 0 || h >= H) {
+              if (gather) cols.fill(0, at, at + OW);
+              continue;
+            }
+            const xr = xc + h * W + shift;
+            if (gather) {
+              cols.fill(0, at, at + lo);
+              if (sw === 1) cols.set(img.subarray(xr + lo, xr + hi), at + lo);
+              else for (let ow = lo; ow < hi; ow++) cols[at + ow] = img[xr + ow * sw];
+              cols.fill(0, at + hi, at + OW);
+            } else {
+              for (let ow = lo; ow < hi; ow++) img[xr + ow * sw] += cols[at + ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Copies a [A, Bdim, P] array to [Bdim, A, P] (the batch-major / channel-major swap). */
+function swapOuter(src: FloatArray, A: number, Bdim: number, P: number, dst: FloatArray): void {
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < Bdim; b++) {
+      const s = (a * Bdim + b) * P;
+      dst.set(src.subarray(s, s + P), (b * A + a) * P);
+    }
+  }
+}
+
+/** Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]. */
+export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+  const { B, C, K, kh, kw, OH, OW } = g;
+  const N = B * OH * OW;
+  const Q = C * kh * kw;
+  if (out.length === 0) return;
+  const cols = scratch(out, 0, Q * N);
+  patches(x, cols, g, true);
+  const res = scratch(out, 1, K * N);
+  matmulKernel(out instanceof Float32Array ? "float32" : "float64")(K, N, Q, w, 0, false, cols, 0, false, res, 0);
+  swapOuter(res, K, B, OH * OW, out);
+}
+
+/** Fast weight gradient: `dw` [K,C,kh,kw] = sum over samples and positions of gy * x-patches. */
+export function conv2dGradWeightFast(x: FloatArray, gy: FloatArray, dw: FloatArray, g: ConvGeometry): void {
+  const { B, C, K, kh, kw, OH, OW } = g;
+  const N = B * OH * OW;
+  const Q = C * kh * kw;
+  if (dw.length === 0) return;
+  const cols = scratch(dw, 0, Q * N);
+  patches(x, cols, g, true);
+  const gt = scratch(dw, 1, K * N);
+  swapOuter(gy, B, K, OH * OW, gt);
+  matmulKernel(dw instanceof Float32Array ? "float32" : "float64")(K, Q, N, gt, 0, false, cols, 0, true, dw, 0);
+}
+
+/** Fast input gradient: `dx` [B,C,H,W] = the transposed convolution of gy [B,K,OH,OW] with w. */
+export function conv2dGradInputFast(gy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
+  const { B, C, K, kh, kw, OH, OW } = g;
+  const N = B * OH * OW;
+  const Q = C * kh * kw;
+  if (dx.length === 0) return;
+  const gt = scratch(dx, 1, K * N);
+  swapOuter(gy, B, K, OH * OW, gt);
+  const cols = scratch(dx, 0, Q * N);
+  matmulKernel(dx instanceof Float32Array ? "float32" : "float64")(Q, N, K, w, 0, true, gt, 0, false, cols, 0);
+  patches(dx, cols, g, false);
+}
+
+/**
+ * Calls `visit(xIndex, wIndex, outIndex)` for every (output, kernel tap) pair that reads the
+ * input (taps in the padding skipped), in the order the reference kernels accumulate: output
+ * element, then channel, kernel row, kernel column.
+ */
+function forEachTap(g: ConvGeometry, visit: (xi: number, wi: number, oi: number) => void): void {
+  const { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = g;
+  for (let b = 0; b < B; b++)
+    for (let k = 0; k < K; k++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          const oi = ((b * K + k) * OH + oh) * OW + ow;
+          for (let c = 0; c < C; c++)
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++) {
+                const h = oh * sh - ph + i * dh;
+                const v = ow * sw - pw + j * dw;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                visit(((b * C + c) * H + h) * W + v, ((k * C + c) * kh + i) * kw + j, oi);
+              }
+        }
+}
+
+/** Reference conv2d: each output a double sum over its taps. */
+export function conv2dReference(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+  const acc = new Float64Array(out.length);
+  forEachTap(g, (xi, wi, oi) => (acc[oi] += x[xi] * w[wi]));
+  out.set(acc);
+}
+
+/** Reference weight gradient: each weight a double sum, over samples then output positions. */
+export function conv2dGradWeightReference(x: FloatArray, gy: FloatArray, dw: FloatArray, g: ConvGeometry): void {
+  // Accumulated per weight in (sample, output row, output column) order, as the fast kernel's gemm does.
+  const { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw: dl, OH, OW } = g;
+  for (let k = 0; k < K; k++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) {
+          let acc = 0;
+          for (let b = 0; b < B; b++)
+            for (let oh = 0; oh < OH; oh++)
+              for (let ow = 0; ow < OW; ow++) {
+                const h = oh * sh - ph + i * dh;
+                const v = ow * sw - pw + j * dl;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                acc += gy[((b * K + k) * OH + oh) * OW + ow] * x[((b * C + c) * H + h) * W + v];
+              }
+          dw[((k * C + c) * kh + i) * kw + j] = acc;
+        }
+}
+
+/**
+ * Reference input gradient. Each input element sums, over the kernel taps that read it (channel,
+ * kernel row, kernel column in increasing order), the double sum over output channels of gy * w
+ * rounded to the dtype: the fast kernel stores that sum in its float32 column matrix before
+ * scattering it, and the rounding is mirrored so the two agree bitwise.
+ */
+export function conv2dGradInputReference(gy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
+  const { B, C, H, W, K, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = g;
+  const round = dx instanceof Float32Array ? Math.fround : (v: number) => v;
+  dx.fill(0);
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++)
+          for (let oh = 0; oh < OH; oh++)
+            for (let ow = 0; ow < OW; ow++) {
+              const h = oh * sh - ph + i * dh;
+              const v = ow * sw - pw + j * dw;
+              if (h < 0 || h >= H || v < 0 || v >= W) continue;
+              let acc = 0;
+              for (let k = 0; k < K; k++) acc += gy[((b * K + k) * OH + oh) * OW + ow] * w[((k * C + c) * kh + i) * kw + j];
+              dx[((b * C + c) * H + h) * W + v] += round(acc);
+            }
+}
