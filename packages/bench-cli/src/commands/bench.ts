@@ -3,7 +3,7 @@ import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { machineInfo } from "../machine.js";
 import { checkMemory } from "../memory-budget.js";
-import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, workload, type ModelSpec } from "../models.js";
+import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, type ModelSpec } from "../models.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 import { parseSweep, sweepSpecs, type Sweep } from "../sweep.js";
 import { note } from "../output.js";
