@@ -41,30 +41,37 @@ export class CompiledGraph {
     this.plan = planMemory(graph, { inPlace: options.inPlace });
     // float64 elements keep every slot offset (a multiple of 16) aligned for any dtype view.
     this.arena = allocValue("float64", [Math.ceil(this.plan.arenaBytes / 8)]);
-    this.views = graph.nodes.map((n): View => {
-      // Bound to the caller's data at each call (see run).
-      if (n.op === "input") return { shape: n.shape, dtype: n.dtype, data: new (arrayConstructor(n.dtype))(0) };
-      if (n.op === "variable") {
-        const v = variables.get(n.name!);
-        if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
-        if (!shapesEqual(v.shape, n.shape) || v.dtype !== n.dtype) {
-          throw new DualgradError(`compile: variable ${n.name} is ${v.dtype}${formatShape(v.shape)} but the graph expects ${n.dtype}${formatShape(n.shape)}`);
+    // A bad variable throws below: give back what was allocated so far rather than leak it.
+    try {
+      this.views = graph.nodes.map((n): View => {
+        // Bound to the caller's data at each call (see run).
+        if (n.op === "input") return { shape: n.shape, dtype: n.dtype, data: new (arrayConstructor(n.dtype))(0) };
+        if (n.op === "variable") {
+          const v = variables.get(n.name!);
+          if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
+          if (!shapesEqual(v.shape, n.shape) || v.dtype !== n.dtype) {
+            throw new DualgradError(`compile: variable ${n.name} is ${v.dtype}${formatShape(v.shape)} but the graph expects ${n.dtype}${formatShape(n.shape)}`);
+          }
+          return v.value;
         }
-        return v.value;
-      }
-      if (n.op === "constant") {
-        const c = allocValue(n.dtype, n.shape);
-        c.data.set(n.value!);
-        this.constants.push(c);
-        return c;
-      }
-      const target = this.plan.intoVariable.get(n.id);
-      if (target !== undefined) return variables.get(target)!.value;
-      const slot = this.plan.slots[n.id]!;
-      const len = n.shape.reduce((a, b) => a * b, 1);
-      const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
-      return { shape: n.shape, dtype: n.dtype, data };
-    });
+        if (n.op === "constant") {
+          const c = allocValue(n.dtype, n.shape);
+          c.data.set(n.value!);
+          this.constants.push(c);
+          return c;
+        }
+        const target = this.plan.intoVariable.get(n.id);
+        if (target !== undefined) return variables.get(target)!.value;
+        const slot = this.plan.slots[n.id]!;
+        const len = n.shape.reduce((a, b) => a * b, 1);
+        const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
+        return { shape: n.shape, dtype: n.dtype, data };
+      });
+    } catch (err) {
+      releaseValue(this.arena);
+      for (const c of this.constants) releaseValue(c);
+      throw err;
+    }
     for (const step of this.plan.steps) {
       if (step.kind !== "run") continue;
       const node = graph.nodes[step.node];
