@@ -6,15 +6,20 @@ import { allocator } from "./memory.js";
  * {@link noteStep} from `step()`; a hand-written loop can call it once per iteration.
  */
 
-/** Consecutive growing steps before the warning (a real leak grows every step; noise does not). */
-export const LEAK_WARNING_STEPS = 50;
+/**
+ * Consecutive growing steps before the warning by default. A real leak grows every step; a
+ * short script written without `dispose` (its garbage waits for the collector) should not be
+ * told off, so the default waits long enough to matter.
+ */
+export const LEAK_WARNING_STEPS = 1000;
 
+let threshold = LEAK_WARNING_STEPS;
 let last = -1;
 let growing = 0;
 let firstOfRun = 0;
 let warned = false;
 
-/** Samples the live buffer count at the end of a step; emits the warning the first time it has grown {@link LEAK_WARNING_STEPS} steps in a row. */
+/** Samples the live buffer count at the end of a step; emits the warning the first time it has grown at that many steps in a row ({@link LEAK_WARNING_STEPS} by default). */
 export function noteStep(where = "step"): void {
   const now = allocator.stats().liveBuffers;
   if (last >= 0 && now > last) {
@@ -24,7 +29,7 @@ export function noteStep(where = "step"): void {
     growing = 0;
   }
   last = now;
-  if (growing < LEAK_WARNING_STEPS || warned) return;
+  if (growing < threshold || warned) return;
   warned = true;
   const message =
     `dualgrad: live tensor buffers grew at each of the last ${growing} calls of ${where} (${firstOfRun} -> ${now}). ` +
@@ -35,8 +40,9 @@ export function noteStep(where = "step"): void {
   else console.warn(message);
 }
 
-/** Forgets the samples and re-arms the warning (tests, or a new training run). */
-export function resetLeakWatch(): void {
+/** Forgets the samples and re-arms the warning, to fire after `steps` growing steps in a row (tests, or a new training run). */
+export function resetLeakWatch(steps = LEAK_WARNING_STEPS): void {
+  threshold = steps;
   last = -1;
   growing = 0;
   warned = false;
