@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, profiler, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
@@ -72,6 +72,10 @@ export class CompiledGraph {
       for (const c of this.constants) releaseValue(c);
       throw err;
     }
+    // A compiled graph dropped without dispose() gives its arena and constants back through
+    // core's garbage-collection backstop; dispose() cancels that.
+    releaseOnCollect(this, this.arena.buffer);
+    for (const c of this.constants) releaseOnCollect(this, c.buffer);
     for (const step of this.plan.steps) {
       if (step.kind !== "run") continue;
       const node = graph.nodes[step.node];
@@ -173,6 +177,7 @@ export class CompiledGraph {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    cancelReleaseOnCollect(this);
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
   }

@@ -1,3 +1,6 @@
+import { setImmediate as turn } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, expect } from "vitest";
 import { allocator, holdCollected, releaseCollected } from "@dualgrad/core";
 
@@ -80,4 +83,29 @@ export function useLeakCheck(): void {
   afterEach((context) => {
     expectNoLeak(testName(context.task), before);
   });
+}
+
+/** V8's `gc()`: `--expose-gc` set at run time reaches contexts created afterwards, so a fresh context has it. */
+function exposedGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+let gc: (() => void) | null = null;
+
+/**
+ * For tests of the garbage-collection backstop: runs a full collection, lets the finalizers run
+ * (they need a turn of the event loop) and frees what they queued; repeats until live bytes stop
+ * changing, since a handle can outlive one collection in a frame V8 has not left yet. Returns
+ * live bytes after.
+ */
+export async function collectGarbage(): Promise<number> {
+  gc ??= exposedGc();
+  for (let n = 0, last = -1; n < 5 && liveBytes() !== last; n++) {
+    last = liveBytes();
+    gc();
+    await turn();
+    releaseCollected();
+  }
+  return liveBytes();
 }

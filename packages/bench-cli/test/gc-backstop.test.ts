@@ -1,28 +1,17 @@
 import { setImmediate as turn } from "node:timers/promises";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { holdCollected, releaseCollected, resetLeakWatch } from "@dualgrad/core";
-import { manualSeed, memory, nn, optim, randn, tidy, type Tensor } from "../src/index.js";
+import { holdCollected, resetLeakWatch } from "@dualgrad/core";
+import { collectGarbage } from "./conformance/leak-hook.js";
+import { manualSeed, memory, nn, optim, randn, tidy, type Tensor } from "@dualgrad/eager";
+import * as graph from "@dualgrad/graph";
 
 /**
  * The garbage-collection backstop (core's backstop.ts): the PyTorch training loop written as
  * it is in Python, with nothing disposed and no tidy, must run with bounded memory, and the
- * leak warning must point at it. The collector is driven explicitly (`gc()`, made available
- * with `--expose-gc` at run time) so the bound is deterministic; finalizers run when the event
- * loop turns, hence the `await`.
+ * leak warning must point at it. The collector is driven explicitly (the leak hook's
+ * `collectGarbage`) so the bound is deterministic; finalizers run when the event loop turns,
+ * hence the `await`.
  */
-
-// `--expose-gc` set at run time reaches contexts created afterwards: a fresh context's `gc`.
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-/** Collects, lets the finalizers run (they need a turn of the event loop), and frees what they queued. */
-async function collect(): Promise<void> {
-  gc();
-  await turn();
-  releaseCollected();
-}
 
 /** Steps between collections (a full collection of the test worker's heap costs tens of milliseconds). */
 const SAMPLE = 1000;
@@ -54,7 +43,7 @@ async function literalLoop(steps: number, useTidy: boolean): Promise<Run> {
       if (useTidy) tidy(step);
       else step();
       if (i % SAMPLE === 0) {
-        await collect();
+        await collectGarbage();
         const live = memory().liveBytes;
         if (i === SAMPLE) bytesAtFirst = live;
         else maxAfter = Math.max(maxAfter, live);
@@ -68,12 +57,7 @@ async function literalLoop(steps: number, useTidy: boolean): Promise<Run> {
     for (const t of [...model.parameters(), x, y]) t.dispose();
     for (const st of opt.stateDict().state ? Object.values(opt.stateDict().state) : []) for (const b of Object.values(st.buffers)) b.dispose();
   }
-  // The last step's tensors can survive one collection (V8 may still hold them in a frame it
-  // has not left); collect until nothing more comes back.
-  for (let n = 0, last = -1; n < 5 && memory().liveBytes !== last; n++) {
-    last = memory().liveBytes;
-    await collect();
-  }
+  await collectGarbage();
   return { bytesAtFirst, maxAfter, finalBytes: memory().liveBytes, warnings };
 }
 
@@ -106,13 +90,25 @@ describe("garbage-collection backstop", () => {
     expect(run.finalBytes).toBe(before);
   });
 
+  it("graph: a DeviceTensor, a Variable and a compiled function dropped undisposed are freed once collected", async () => {
+    const before = memory().liveBytes;
+    (() => {
+      graph.put(graph.tensor([[1, 2, 3]]));
+      const w = new graph.Variable([2], "float32", { init: [1, 2] });
+      const f = graph.fn((x: graph.SymbolicTensor) => x.mul(2).add(graph.read(w)));
+      f(graph.tensor([3, 4]));
+    })();
+    expect(memory().liveBytes).toBeGreaterThan(before);
+    expect(await collectGarbage()).toBe(before);
+  });
+
   it("a dropped tensor's buffer is freed once collected; one disposed first is not freed twice", async () => {
     const before = memory().liveBytes;
     (() => { randn([64, 64]); })();
     const disposed = randn([64, 64]);
     disposed.dispose();
     expect(memory().liveBytes).toBe(before + 64 * 64 * 4);
-    await collect();
+    await collectGarbage();
     expect(memory().liveBytes).toBe(before); // and releasing twice would have thrown in the finalizer
   });
 });
