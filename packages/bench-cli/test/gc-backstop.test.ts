@@ -102,6 +102,17 @@ describe("garbage-collection backstop", () => {
     expect(await collectGarbage()).toBe(before);
   });
 
+  it("a forward pass tidied, then dropped before backward, frees what autograd saved once collected", async () => {
+    const before = memory().liveBytes;
+    (() => {
+      const w = randn([8, 8], { requiresGrad: true });
+      // The scope disposes the intermediate handles, but their nodes still hold the storages.
+      tidy(() => w.matmul(w).tanh().sum());
+    })();
+    expect(memory().liveBytes).toBeGreaterThan(before + 3 * 8 * 8 * 4);
+    expect(await collectGarbage()).toBe(before);
+  });
+
   it("a dropped tensor's buffer is freed once collected; one disposed first is not freed twice", async () => {
     const before = memory().liveBytes;
     (() => { randn([64, 64]); })();

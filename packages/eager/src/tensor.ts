@@ -63,7 +63,8 @@ export class Tensor {
         throw err;
       }
     }
-    track(this);
+    // Outside any tidy nothing will release it deterministically unless the caller does.
+    if (!track(this)) this._storage.guard();
   }
 
   /** The accumulated gradient (set by `backward()` on leaves that require grad). */
