@@ -1,4 +1,4 @@
-import { DualgradError, Generator as PhiloxGenerator, randpermInto } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator, randpermInto } from "@dualgrad/core";
 import type { Batch } from "./synthetic.js";
 
 /**

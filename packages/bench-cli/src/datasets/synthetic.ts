@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import type { ModelSpec } from "../models.js";
 
 /** A batch of plain data, frontend-neutral: inputs [n, in] and targets ([n, out] floats or [n] int32 labels). */
@@ -15,7 +15,7 @@ export interface Batch {
  * w* ~ N(0,1); mlp-small y = sin(sum x), x ~ U(-1,1)^8; mlp x ~ U(0,1)^784, labels uniform 0..9.
  */
 export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: "float32" | "float64" = "float32"): Batch {
-  const gen = new Generator(seed + 1_000_003);
+  const gen = new PhiloxGenerator(seed + 1_000_003);
   const inF = spec.layers[0];
   const outF = spec.layers[spec.layers.length - 1];
   const F = dtype === "float64" ? Float64Array : Float32Array;

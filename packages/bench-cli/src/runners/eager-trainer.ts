@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { Tensor, nn, noGrad, optim, tensor, tidy } from "@dualgrad/eager";
 import type { Batch } from "../datasets/synthetic.js";
 import { batchInputShape, hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
@@ -9,7 +9,7 @@ function activation(a: "relu" | "tanh" | "sigmoid" | null): nn.Module {
 }
 
 /** One module of an explicit module list, as PyTorch's nn would build it. */
-function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: Generator): nn.Module {
+function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: PhiloxGenerator): nn.Module {
   switch (m.type) {
     case "conv2d":
       return new nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, { stride: m.stride, padding: m.padding, dtype, generator });
@@ -29,7 +29,7 @@ function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: Gen
 /** A spec built on the eager frontend: nn.Sequential, nn loss, optim optimizer. */
 export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer {
   const dtype = options.dtype ?? "float32";
-  const gen = new Generator(options.seed);
+  const gen = new PhiloxGenerator(options.seed);
   const mods: nn.Module[] = [];
   if (spec.modules) {
     for (const m of spec.modules) mods.push(eagerModule(m, dtype, gen));

@@ -1,4 +1,4 @@
-import type { Generator } from "@dualgrad/core";
+import type { PhiloxGenerator } from "@dualgrad/core";
 import { Conv2d, Linear, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
 import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
@@ -15,7 +15,7 @@ export interface GraphModel {
 const activate = (h: SymbolicTensor, act: "relu" | "tanh" | "sigmoid") => (act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid());
 
 /** The Linear/activation stack of `spec.layers`. */
-function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
   const layers: Linear[] = [];
   for (let i = 0; i < spec.layers.length - 1; i++) {
     layers.push(new Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen, name: `${spec.id}.${2 * i}` }));
@@ -36,7 +36,7 @@ function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator)
 }
 
 /** An explicit module list, each module traced as the eager frontend runs it (parameters drawn in list order). */
-function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "float64", generator: Generator): GraphModel {
+function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "float64", generator: PhiloxGenerator): GraphModel {
   const params: Variable[] = [];
   const names: string[] = [];
   const stages = modules.map((m, k): ((h: SymbolicTensor) => SymbolicTensor) => {
@@ -78,6 +78,6 @@ function withInputShape(spec: ModelSpec, model: GraphModel): GraphModel {
  * Linear/activation stack. Used by the graph trainer and by the ONNX export, so both trace the
  * same function.
  */
-export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
   return spec.modules ? withInputShape(spec, graphModules(spec.modules, spec.id, dtype, gen)) : graphMlp(spec, dtype, gen);
 }

@@ -34,7 +34,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  Generator, broadcastShapes, gradcheck, inferMeta, normalizeAxes, numericGradient, sizeOf,
+  PhiloxGenerator, broadcastShapes, gradcheck, inferMeta, normalizeAxes, numericGradient, sizeOf,
   type Attrs, type DType, type Meta, type Prim, type TypedArray,
 } from "@dualgrad/core";
 import * as eager from "@dualgrad/eager";
@@ -466,7 +466,7 @@ interface Result {
 /** The fixed random cotangent r for an output of this meta. */
 function cotangent(shape: readonly number[], dtype: FloatDType): TypedArray {
   const r = new Float64Array(sizeOf(shape));
-  new Generator(4242).fillUniform(r, -1, 1);
+  new PhiloxGenerator(4242).fillUniform(r, -1, 1);
   return typed(dtype, r);
 }
 
@@ -490,7 +490,7 @@ function runEager(
   p: Program,
   options: { grad: boolean; inputs?: readonly ArrayLike<number>[]; record?: boolean; noise?: number },
 ): Result & { values?: Float64Array[]; cotangents?: Float64Array[] } {
-  const jitter = options.noise ? new Generator(77) : null;
+  const jitter = options.noise ? new PhiloxGenerator(77) : null;
   const xs = p.inputs.map((inp, i) =>
     eager.tensor(typed(p.dtype, options.inputs?.[i] ?? inp.data), { shape: inp.shape, dtype: p.dtype, requiresGrad: options.grad }),
   );
@@ -532,7 +532,7 @@ const ROUNDING_PRIMS = new Set<Prim>([
  * among the step's operands and result, in place: a stand-in for the rounding that step does,
  * which is relative to its operands, not its result (x + 1e6 - 1e6 is off by ~1e-16 * 1e6).
  */
-function roundingNoise(out: TypedArray, operands: readonly TypedArray[], relative: number, gen: Generator): void {
+function roundingNoise(out: TypedArray, operands: readonly TypedArray[], relative: number, gen: PhiloxGenerator): void {
   let mag = 0;
   for (const a of [out, ...operands]) for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i])) mag = Math.max(mag, Math.abs(a[i]));
   const u = new Float64Array(out.length);
