@@ -2,6 +2,7 @@ import { PhiloxGenerator } from "@dualgrad/core";
 import { Tensor, nn, noGrad, optim, tensor, tidy } from "@dualgrad/eager";
 import type { Batch } from "../datasets/synthetic.js";
 import { batchInputShape, hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
+import { loaderTensors } from "./eager-data.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
 function activation(a: "relu" | "tanh" | "sigmoid" | null): nn.Module {
@@ -46,14 +47,18 @@ export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer 
     spec.optimizer === "adam"
       ? new optim.Adam(model.parameters(), { lr: spec.lr })
       : new optim.SGD(model.parameters(), { lr: spec.lr, momentum: spec.optimizer === "momentum" ? (spec.momentum ?? 0.9) : 0 });
-  // Batches are turned into tensors once and reused while the same batch object comes back.
+  const labelDtype = spec.loss === "ce" ? "int32" : dtype;
+  // Batches are turned into tensors once and reused while the same batch object comes back;
+  // a DataLoader batch already is tensors (the loader owns and frees them).
   let cached: { batch: Batch; x: Tensor; y: Tensor } | null = null;
   const tensorsOf = (b: Batch) => {
+    const own = loaderTensors(b);
+    if (own && own[0].dtype === dtype && own[1].dtype === labelDtype) return { x: own[0], y: own[1] };
     if (cached?.batch === b) return cached;
     cached?.x.dispose();
     cached?.y.dispose();
     const x = tensor(b.x, { shape: batchInputShape(spec, b.xShape[0]), dtype });
-    const y = spec.loss === "ce" ? tensor(b.y, { shape: b.yShape, dtype: "int32" }) : tensor(b.y, { shape: b.yShape, dtype });
+    const y = tensor(b.y, { shape: b.yShape, dtype: labelDtype });
     cached = { batch: b, x, y };
     return cached;
   };
