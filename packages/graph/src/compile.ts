@@ -3,7 +3,8 @@ import {
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
-import { isPrimNode, type Graph, type PrimNode } from "./ir.js";
+import { controlKernel, type ControlKernel } from "./control/kernels.js";
+import { isControlNode, isPrimNode, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -35,6 +36,8 @@ export class CompiledGraph {
   private readonly kernelShapes: string[] = [];
   /** Variables the graph reads or updates: checked alive before each call, since kernels write them. */
   private readonly usedVariables: Variable[];
+  /** Compiled control-flow nodes (their sub-graphs' arenas are released with this graph). */
+  private readonly controls: ControlKernel[] = [];
   private disposed = false;
 
   constructor(readonly graph: Graph, private readonly variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}) {
@@ -76,14 +79,22 @@ export class CompiledGraph {
     // core's garbage-collection backstop; dispose() cancels that.
     releaseOnCollect(this, this.arena.buffer);
     for (const c of this.constants) releaseOnCollect(this, c.buffer);
+    // The views of each control-flow node's results, by result index (written by its kernel).
+    const results = new Map<number, View[]>();
+    for (const n of graph.nodes) if (n.op === "get") (results.get(n.inputs[0]) ?? results.set(n.inputs[0], []).get(n.inputs[0])!)[n.attrs.index] = this.views[n.id];
     for (const step of this.plan.steps) {
       if (step.kind !== "run") continue;
       const node = graph.nodes[step.node];
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
+      if (node.op === "get") continue; // written by its control-flow node's kernel
       this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
       this.kernelShapes.push(shapesLabel(ins));
-      if (node.op === "fused") {
+      if (isControlNode(node)) {
+        const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
+        this.controls.push(k);
+        this.kernels.push(k.run);
+      } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);
         const datas = ins.map((v) => v.data);
@@ -102,6 +113,23 @@ export class CompiledGraph {
     this.writtenVariables = [...this.plan.intoVariable.values()].map((name) => variables.get(name)!.value.data);
     const used = new Set([...graph.nodes.filter((n) => n.op === "variable").map((n) => n.name!), ...graph.updates.map((u) => u.variable)]);
     this.usedVariables = [...used].flatMap((name) => variables.get(name) ?? []);
+  }
+
+  /** @internal Binds input `k` to `data` without checks or copies (for control-flow kernels running a sub-graph). */
+  bindInput(k: number, data: TypedArray): void {
+    (this.views[this.graph.inputs[k]] as { data: TypedArray }).data = data;
+  }
+
+  /** @internal Runs the kernels on the bound inputs (no checks, no allocation); results stay in {@link outputView}. */
+  runBound(): void {
+    const kernels = this.kernels;
+    for (let i = 0; i < kernels.length; i++) kernels[i]();
+    allocator.countLaunch(kernels.length);
+  }
+
+  /** @internal The view holding output `k` after {@link runBound}. */
+  outputView(k: number): View {
+    return this.views[this.graph.outputs[k]];
   }
 
   /** Arena bytes: the plan's peak for intermediates, known before running. */
@@ -180,6 +208,7 @@ export class CompiledGraph {
     cancelReleaseOnCollect(this);
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
+    this.controls.forEach((c) => c.dispose());
   }
 }
 

@@ -266,6 +266,7 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
     return node;
   }
   if (nodeOp === "fused") return { ...base, op: nodeOp, attrs: readFused(raw.attrs, base, where) };
+  if (!isPrim(nodeOp)) return fail(`${where}: unknown op ${show(op)}`);
   const prim = nodeOp;
   const attrs = raw.attrs;
   checkAttrs(prim, attrs, where);
