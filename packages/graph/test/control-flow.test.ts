@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { allocator } from "@dualgrad/core";
 import {
-  HostTensor, SGD, Variable, cond, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
+  HostTensor, SGD, Variable, cond, graphToOnnx, toDot, toMermaid, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
 } from "../src/index.js";
 
 /** The functions a test made, disposed after it (their arenas are core allocations). */
 const made: GraphFunction<unknown>[] = [];
-const fn: typeof makeFn = (f, options) => {
-  const g = makeFn(f, options);
+const fn = (f: Parameters<typeof makeFn>[0]) => {
+  const g = makeFn(f);
   made.push(g as GraphFunction<unknown>);
   return g;
 };
@@ -169,5 +169,42 @@ describe("whileLoop and foriLoop", () => {
     expect((d(f64([1.5], [])) as HostTensor).item()).toBeCloseTo(4 * 1.5 ** 3 + 1, 12);
     const w = fn((x: SymbolicTensor, n: SymbolicTensor) => foriLoop(0, n, (_i, c) => c.add(x), x.mul(0)));
     expect((w(f64([2], []), tensor(new Int32Array([5]), [])) as HostTensor).item()).toBe(10);
+  });
+});
+
+describe("sub-graphs through the pipeline and the exporters", () => {
+  const rnn = (xs: SymbolicTensor, w: SymbolicTensor) => scan((h, x) => [h.mul(w).add(x).tanh().mul(1), h.add(0)], w.mul(0), xs);
+  const traced = () => trace((xs: SymbolicTensor, w: SymbolicTensor) => {
+    const [h, ys] = rnn(xs, w);
+    return cond(h.sum().gt(0), (a) => a.neg(), (a) => a.exp(), ys);
+  }, [{ shape: [4, 3] }, { shape: [3] }]);
+
+  it("optimises and fuses inside bodies", () => {
+    const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => rnn(xs, w)[0]);
+    const lowered = f.lower(f64(new Array(12).fill(0.1), [4, 3]), f64([0.5, 0.2, 0.1], [3]));
+    const bodyOf = (g: typeof lowered.traced) => (g.nodes.find((n) => n.op === "scan") as { attrs: { body: typeof g } }).attrs.body;
+    const ops = (g: typeof lowered.traced) => g.nodes.map((n) => n.op);
+    // x * 1 and h + 0 are simplified away inside the body; mul, add, tanh fuse into one kernel.
+    expect(ops(bodyOf(lowered.traced))).toContain("constant");
+    expect(ops(bodyOf(lowered.optimized))).not.toContain("constant");
+    expect(ops(bodyOf(lowered.fused)).filter((o) => o === "fused")).toHaveLength(1);
+    // The ys nobody reads are dropped by DCE; the body still runs.
+    expect(arr(f(f64(new Array(12).fill(0.1), [4, 3]), f64([0.5, 0.2, 0.1], [3])))).toHaveLength(3);
+  });
+
+  it("draws bodies as DOT clusters and Mermaid subgraphs", () => {
+    const g = traced();
+    const dot = toDot(g);
+    expect(dot).toMatch(/subgraph cluster_n\d+_0_ \{/);
+    expect(dot).toContain(": scan body");
+    expect(dot).toContain(": cond false");
+    const mermaid = toMermaid(g);
+    expect(mermaid).toMatch(/subgraph n\d+_1_\[".*cond false"\]/);
+    expect(mermaid.split("\n").filter((l) => l.trim() === "end")).toHaveLength(3);
+  });
+
+  it("refuses ONNX export, naming the control-flow op", () => {
+    const f = (xs: SymbolicTensor, w: SymbolicTensor) => rnn(xs, w)[0];
+    expect(() => graphToOnnx(trace(f, [{ shape: [4, 3] }, { shape: [3] }]), () => new Float32Array(0))).toThrow(/cannot export primitive 'scan'.*control flow/);
   });
 });
