@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { allocator } from "@dualgrad/core";
 import {
-  HostTensor, SGD, Variable, cond, graphToOnnx, toDot, toMermaid, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
+  HostTensor, SGD, Variable, cond, fromJSON, toJSON, graphToOnnx, toDot, toMermaid, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
 } from "../src/index.js";
 
 /** The functions a test made, disposed after it (their arenas are core allocations). */
@@ -206,5 +206,40 @@ describe("sub-graphs through the pipeline and the exporters", () => {
   it("refuses ONNX export, naming the control-flow op", () => {
     const f = (xs: SymbolicTensor, w: SymbolicTensor) => rnn(xs, w)[0];
     expect(() => graphToOnnx(trace(f, [{ shape: [4, 3] }, { shape: [3] }]), () => new Float32Array(0))).toThrow(/cannot export primitive 'scan'.*control flow/);
+  });
+});
+
+describe("JSON", () => {
+  const program = () => trace((xs: SymbolicTensor, w: SymbolicTensor) => {
+    const [h, ys] = scan((c, x) => [c.mul(w).add(x).tanh(), c.sum()], w.mul(0), xs);
+    const out = cond(h.sum().gt(0), (a) => a.neg(), (a) => a.exp(), ys).sum();
+    return [out, ...gradients(out, [xs, w])];
+  }, [{ shape: [4, 3] }, { shape: [3] }]);
+
+  it("round-trips graphs with control flow (gradient scans included)", () => {
+    const g = program();
+    expect(g.nodes.filter((n) => n.op === "scan")).toHaveLength(2);
+    expect(fromJSON(toJSON(g))).toEqual(g);
+    const w = trace((x: SymbolicTensor) => whileLoop((c) => c.lt(10), (c) => c.add(1), x), [{ shape: [] }]);
+    expect(fromJSON(toJSON(w))).toEqual(w);
+  });
+
+  it("validates control-flow nodes on import, naming the node", () => {
+    const doc = JSON.parse(toJSON(program()));
+    const scanAt = doc.graph.nodes.findIndex((n: { op: string }) => n.op === "scan");
+    const edit = (f: (d: typeof doc) => void) => {
+      const d = JSON.parse(JSON.stringify(doc));
+      f(d);
+      return () => fromJSON(JSON.stringify(d));
+    };
+    expect(edit((d) => (d.graph.nodes[scanAt].attrs.length = 5))).toThrow(`node ${scanAt} (scan): xs input 1 is f32[4,3] but the scan has length 5`);
+    expect(edit((d) => (d.graph.nodes[scanAt].attrs.body.nodes[0].shape = [2]))).toThrow(`node ${scanAt} (scan): attrs.body: node 3 (mul): its inputs do not fit`);
+    expect(edit((d) => (d.graph.nodes[scanAt].attrs.numCarry = 0))).toThrow(`node ${scanAt} (scan): xs input 0 is f32[3] but the scan has length 4`);
+    expect(edit((d) => (d.graph.nodes[scanAt].attrs.saveCarries = 2))).toThrow(`node ${scanAt} (scan): saveCarries must be 0 or numCarry (1), got 2`);
+    expect(edit((d) => (d.graph.nodes[scanAt].attrs.body.nodes[3].op = "nope"))).toThrow(`node ${scanAt} (scan): attrs.body: node 3: unknown op "nope"`);
+    expect(edit((d) => (d.graph.nodes[scanAt + 1].attrs.index = 9))).toThrow(`node ${scanAt + 1} (get): index 9 but node ${scanAt} (scan) has`);
+    expect(edit((d) => (d.graph.nodes[scanAt + 1].shape = [7]))).toThrow(`node ${scanAt + 1} (get): declared f32[7] but result 0 of node ${scanAt} is f32[3]`);
+    const condAt = doc.graph.nodes.findIndex((n: { op: string }) => n.op === "cond");
+    expect(edit((d) => d.graph.nodes[condAt].attrs.branches.pop())).toThrow(`node ${condAt} (cond): attrs.branches must be an array of two graphs`);
   });
 });
