@@ -243,3 +243,37 @@ describe("JSON", () => {
     expect(edit((d) => d.graph.nodes[condAt].attrs.branches.pop())).toThrow(`node ${condAt} (cond): attrs.branches must be an array of two graphs`);
   });
 });
+
+describe("nesting and the memory plan", () => {
+  it("differentiates a scan nested in a scan body, capturing from two levels up", () => {
+    // f(x, w) = sum over 2 outer steps of an inner 3-step c = c * w + x loop.
+    const f = (x: SymbolicTensor, w: SymbolicTensor) => scan((outer) => [scan((c) => [c.mul(w).add(x), null], outer, null, { length: 3 })[0], null], x, null, { length: 2 })[0];
+    const g = fn((x: SymbolicTensor, w: SymbolicTensor) => gradients(f(x, w), [x, w]));
+    const v = fn(f);
+    const x = 0.7;
+    const w = 0.9;
+    const [gx, gw] = g(f64([x], []), f64([w], [])) as HostTensor[];
+    const at = (a: number, b: number) => (v(f64([a], []), f64([b], [])) as HostTensor).item();
+    expect(gx.item()).toBeCloseTo((at(x + 1e-6, w) - at(x - 1e-6, w)) / 2e-6, 7);
+    expect(gw.item()).toBeCloseTo((at(x, w + 1e-6) - at(x, w - 1e-6)) / 2e-6, 7);
+  });
+
+  it("plans the saved per-step carries in the arena and frees them after the backward scan", () => {
+    const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => {
+      const [h] = scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs);
+      return gradients(h.sum(), [w])[0];
+    });
+    const { compiled } = f.lower(f64(new Array(12).fill(0.1), [4, 3]), f64([0.5, 0.2, 0.1], [3]));
+    const g = compiled.graph;
+    const scans = g.nodes.filter((n) => n.op === "scan");
+    expect(scans).toHaveLength(2);
+    // The residual: result `numCarry + ys` of the forward scan, f64[4,3], read by the backward scan.
+    const saved = g.nodes.find((n) => n.op === "get" && n.inputs[0] === scans[0].id && n.shape.join() === "4,3")!;
+    expect(saved).toBeDefined();
+    expect(compiled.plan.slots[saved.id]).not.toBeNull();
+    const freeAt = compiled.plan.steps.findIndex((s) => s.kind === "free" && s.value === saved.id);
+    const backwardAt = compiled.plan.steps.findIndex((s) => s.kind === "run" && s.node === scans[1].id);
+    expect(freeAt).toBeGreaterThan(backwardAt);
+    expect(compiled.plan.arenaBytes).toBeLessThan(compiled.plan.unplannedBytes);
+  });
+});
