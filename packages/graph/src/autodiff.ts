@@ -77,7 +77,7 @@ function sweep(b: GraphBuilder, outputs: readonly number[], seeds: readonly numb
     if (!isPrimNode(n) && !isControlNode(n)) continue; // inputs, variables and constants end the chain
     const wants = n.inputs.map((i) => onPath[i] && isFloat(nodes[i].dtype));
     if (!wants.some(Boolean)) continue;
-    const grads = isControlNode(n) ? controlVjp(b, n, g as (number | undefined)[], wants) : vjp(b, n, g as number, wants);
+    const grads = isControlNode(n) ? controlVjp(b, n, g as (number | undefined)[], wants, vjpIds) : vjp(b, n, g as number, wants);
     n.inputs.forEach((input, k) => {
       const gi = grads[k];
       if (gi === null || gi === undefined || !wants[k]) return;

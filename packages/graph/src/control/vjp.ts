@@ -1,5 +1,5 @@
 import { DualgradError, isFloat, type Meta } from "@dualgrad/core";
-import { vjpIds } from "../autodiff.js";
+import type { vjpIds as VjpIds } from "../autodiff.js";
 import { GraphBuilder } from "../builder.js";
 import type { ControlNode, Graph, GraphNode } from "../ir.js";
 import { emitControl, inlineGraph, inputMetas, outputMetas, zeros } from "./subgraph.js";
@@ -10,15 +10,19 @@ import { emitControl, inlineGraph, inputMetas, outputMetas, zeros } from "./subg
  * from (the forward scan is made to stack them); `while` has none (JAX's rule as well).
  */
 
+/** Reverse mode over a graph: autodiff's `vjpIds`, passed in (autodiff calls this module, so importing it back would be a cycle). */
+type Vjp = typeof VjpIds;
+
 /**
  * Gradients for the inputs of control node `n`, given the cotangents of its results (undefined:
  * not needed downstream, i.e. zero). Emits into `b`; null where an input gets no gradient.
+ * `vjpIds` differentiates the bodies (which may hold control flow themselves).
  */
-export function controlVjp(b: GraphBuilder, n: ControlNode, cts: readonly (number | undefined)[], wants: readonly boolean[]): (number | null)[] {
+export function controlVjp(b: GraphBuilder, n: ControlNode, cts: readonly (number | undefined)[], wants: readonly boolean[], vjpIds: Vjp): (number | null)[] {
   if (n.op === "while") {
     throw new DualgradError("grad: whileLoop is not reverse-mode differentiable (its trip count is only known when it runs); use scan, or foriLoop with number bounds (which lowers to scan)");
   }
-  return n.op === "cond" ? condVjp(b, n, cts) : scanVjp(b, n, cts, wants);
+  return n.op === "cond" ? condVjp(b, n, cts, vjpIds) : scanVjp(b, n, cts, wants, vjpIds);
 }
 
 /**
@@ -26,7 +30,7 @@ export function controlVjp(b: GraphBuilder, n: ControlNode, cts: readonly (numbe
  * the VJP of `g`'s outputs `seeded` for its inputs at positions `wrt`; `finish` maps those
  * gradients (and the extra inputs' ids) to the graph's outputs.
  */
-function vjpGraph(g: Graph, seeded: readonly number[], wrt: readonly number[], extra: readonly Meta[], finish: (vb: GraphBuilder, grads: number[], extra: number[]) => number[]): Graph {
+function vjpGraph(vjpIds: Vjp, g: Graph, seeded: readonly number[], wrt: readonly number[], extra: readonly Meta[], finish: (vb: GraphBuilder, grads: number[], extra: number[]) => number[]): Graph {
   const vb = new GraphBuilder();
   const outs = outputMetas(g);
   const ids = [...inputMetas(g), ...seeded.map((k) => outs[k]), ...extra].map((m, k) => vb.input(`arg${k}`, m.shape, m.dtype));
@@ -42,18 +46,18 @@ function vjpGraph(g: Graph, seeded: readonly number[], wrt: readonly number[], e
 const seededOutputs = (g: Graph, cts: readonly (number | undefined)[]) =>
   outputMetas(g).map((m, k) => (isFloat(m.dtype) && cts[k] !== undefined ? k : -1)).filter((k) => k >= 0);
 
-function condVjp(b: GraphBuilder, n: ControlNode & { op: "cond" }, cts: readonly (number | undefined)[]): (number | null)[] {
+function condVjp(b: GraphBuilder, n: ControlNode & { op: "cond" }, cts: readonly (number | undefined)[], vjpIds: Vjp): (number | null)[] {
   const [pred, ...operands] = n.inputs;
   const [t, f] = n.attrs.branches;
   const seeded = seededOutputs(t, cts);
   if (seeded.length === 0) return n.inputs.map(() => null);
   const wrt = operands.map((_, k) => k);
-  const branch = (g: Graph) => vjpGraph(g, seeded, wrt, [], (_vb, grads) => grads);
+  const branch = (g: Graph) => vjpGraph(vjpIds, g, seeded, wrt, [], (_vb, grads) => grads);
   const results = emitControl(b, { op: "cond", inputs: [pred, ...operands, ...seeded.map((k) => cts[k]!)], attrs: { branches: [branch(t), branch(f)] } }, inputMetas(t));
   return [null, ...results];
 }
 
-function scanVjp(b: GraphBuilder, n: ControlNode & { op: "scan" }, cts: readonly (number | undefined)[], wants: readonly boolean[]): (number | null)[] {
+function scanVjp(b: GraphBuilder, n: ControlNode & { op: "scan" }, cts: readonly (number | undefined)[], wants: readonly boolean[], vjpIds: Vjp): (number | null)[] {
   const { numCarry: nc, numXs: nx, length, reverse } = n.attrs;
   // 1. Residuals: the forward scan also stacks the carry each step starts from. The node is
   //    replaced in the graph under construction (same id, more results; its readers are unchanged).
@@ -79,7 +83,7 @@ function scanVjp(b: GraphBuilder, n: ControlNode & { op: "scan" }, cts: readonly
   const ys = seededOutputs(body, cts).filter((k) => k >= nc);
   const seeded = [...floatCarry, ...ys];
   const wrt = [...metas.keys()].filter((k) => k < nc + nx || gc.includes(k - nc - nx));
-  const backward = vjpGraph(body, seeded, wrt, [...intCarry.map((k) => carryMetas[k]), ...accMetas], (vb, grads, extra) => {
+  const backward = vjpGraph(vjpIds, body, seeded, wrt, [...intCarry.map((k) => carryMetas[k]), ...accMetas], (vb, grads, extra) => {
     const acc = extra.slice(intCarry.length);
     // acc + this step's contribution: the order eager's tape adds a reused weight's gradients in.
     const newAcc = acc.map((a, j) => vb.emit("add", [a, grads[nc + nx + j]], {}));
