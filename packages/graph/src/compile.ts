@@ -4,7 +4,7 @@ import {
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
 import { controlKernel, type ControlKernel } from "./control/kernels.js";
-import { isControlNode, isPrimNode, type Graph, type PrimNode } from "./ir.js";
+import { isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -38,6 +38,8 @@ export class CompiledGraph {
   private readonly usedVariables: Variable[];
   /** Compiled control-flow nodes (their sub-graphs' arenas are released with this graph). */
   private readonly controls: ControlKernel[] = [];
+  /** `scan d`, … : what each of {@link controls} runs, for printed plans. */
+  private readonly controlNames: string[] = [];
   private disposed = false;
 
   constructor(readonly graph: Graph, private readonly variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}) {
@@ -93,6 +95,7 @@ export class CompiledGraph {
       if (isControlNode(node)) {
         const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
         this.controls.push(k);
+        this.controlNames.push(`${node.op} ${valueName(node.id)}`);
         this.kernels.push(k.run);
       } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
@@ -198,7 +201,9 @@ export class CompiledGraph {
 
   /** The plan as text. */
   printPlan(): string {
-    return printPlan(this.graph, this.plan);
+    // A control-flow node's sub-graphs have plans (and arenas) of their own, printed under it.
+    const subs = this.controls.flatMap((c, k) => c.compiled.map((g, j) => `  sub-plan ${k}.${j} (${this.controlNames[k]}):\n${g.printPlan().replace(/^/gm, "    ")}`));
+    return [printPlan(this.graph, this.plan), ...subs].join("\n");
   }
 
   /** Releases the arena and the constants (variables belong to their owner). */

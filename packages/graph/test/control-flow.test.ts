@@ -277,3 +277,12 @@ describe("nesting and the memory plan", () => {
     expect(compiled.plan.arenaBytes).toBeLessThan(compiled.plan.unplannedBytes);
   });
 });
+
+describe("printed plans", () => {
+  it("prints each body's own plan under the outer one", () => {
+    const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs)[0]);
+    const text = f.lower(f64(new Array(6).fill(0.1), [2, 3]), f64([0.5, 0.2, 0.1], [3])).compiled.printPlan();
+    expect(text).toMatch(/^plan: arena/);
+    expect(text).toMatch(/\n {2}sub-plan 0\.0 \(scan [a-z]+\):\n {4}plan: arena \d+ bytes/);
+  });
+});

@@ -14,6 +14,8 @@ import { inputMetas } from "./subgraph.js";
 export interface ControlKernel {
   run: () => void;
   dispose: () => void;
+  /** The compiled sub-graphs, each with its own plan and arena (for printing plans). */
+  compiled: CompiledGraph[];
 }
 
 /** `dst.set(src)` across the TypedArray union (both have the node's dtype). */
@@ -41,6 +43,7 @@ export function controlKernel(node: ControlNode, ins: readonly View[], outs: rea
         for (let k = 0; k < outs.length; k++) if (outs[k]) copy(outs[k]!.data, g.outputView(k).data);
       },
       dispose: () => branches.forEach((g) => g.dispose()),
+      compiled: branches,
     };
   }
   if (node.op === "while") {
@@ -74,6 +77,7 @@ export function controlKernel(node: ControlNode, ins: readonly View[], outs: rea
         body.dispose();
         bufs.flat().forEach(releaseValue);
       },
+      compiled: [cond, body],
     };
   }
   const { numCarry: nc, numXs: nx, length, reverse } = node.attrs;
@@ -115,5 +119,6 @@ export function controlKernel(node: ControlNode, ins: readonly View[], outs: rea
       body.dispose();
       [...bufs.flat(), ...xBufs].forEach(releaseValue);
     },
+    compiled: [body],
   };
 }
