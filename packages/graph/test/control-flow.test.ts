@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { allocator } from "@dualgrad/core";
 import {
-  HostTensor, SGD, Variable, cond, fromJSON, toJSON, graphToOnnx, toDot, toMermaid, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
+  GradientTape, HostTensor, SGD, Variable, cond, fromJSON, toJSON, graphToOnnx, toDot, toMermaid, fn as makeFn, foriLoop, gradients, printGraph, scan, tensor, trace, whileLoop, type GraphFunction, type SymbolicTensor,
 } from "../src/index.js";
 
 /** The functions a test made, disposed after it (their arenas are core allocations). */
@@ -284,5 +284,21 @@ describe("printed plans", () => {
     const text = f.lower(f64(new Array(6).fill(0.1), [2, 3]), f64([0.5, 0.2, 0.1], [3])).compiled.printPlan();
     expect(text).toMatch(/^plan: arena/);
     expect(text).toMatch(/\n {2}sub-plan 0\.0 \(scan [a-z]+\):\n {4}plan: arena \d+ bytes/);
+  });
+});
+
+describe("with a GradientTape", () => {
+  it("gives a variable read inside a scan body the same gradient as gradients()", () => {
+    const w = new Variable([], "float64", { name: "cf.tape.w", init: [0.8] });
+    const body = (xs: SymbolicTensor) => scan((c, x) => [c.mul(w).add(x).tanh(), null], xs.sum().mul(0), xs)[0];
+    const viaTape = fn((xs: SymbolicTensor) => {
+      const tape = new GradientTape();
+      return tape.gradient(body(xs), [w])[0]!;
+    });
+    const viaGradients = fn((xs: SymbolicTensor) => gradients(body(xs), [w])[0]);
+    const xs = f64([0.3, -0.2, 0.5], [3]);
+    expect(arr(viaTape(xs))).toEqual(arr(viaGradients(xs)));
+    expect(arr(viaTape(xs))[0]).not.toBe(0);
+    w.dispose();
   });
 });
