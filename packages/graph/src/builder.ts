@@ -45,8 +45,19 @@ export class GraphBuilder implements Emitter<number> {
     return this.push(make);
   }
 
+  /** Set once a sub-graph's body has been traced: its values must not be used any more. */
+  private closed = false;
+
+  /** Ends a sub-graph's tracing: later ops on its values are a leaked tracer, not new body nodes. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Appends the node `make` builds for the next id, and returns that id. */
   private push(make: (id: number) => GraphNode): number {
+    if (this.closed) {
+      throw new DualgradError("a symbolic tensor from a scan/cond/whileLoop body was used after the body returned (a leaked tracer): return it from the body instead");
+    }
     const id = this.graph.nodes.length;
     this.graph.nodes.push(make(id));
     return id;

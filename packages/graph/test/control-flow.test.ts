@@ -114,6 +114,21 @@ describe("scan", () => {
     expect(() => trace((x: SymbolicTensor) => scan((c, y) => [c, y], x, x, { length: 5 })[0], [{ shape: [3] }])).toThrow("scan: xs[0] is f32[3] but the scan has length 5");
   });
 
+  it("refuses a body value used after the body returned (a leaked tracer)", () => {
+    let leaked: SymbolicTensor | null = null;
+    const program = (use: (c: SymbolicTensor, l: SymbolicTensor) => SymbolicTensor) => () => trace((x: SymbolicTensor) => {
+      const [c] = scan((c, y) => {
+        leaked = c.add(y);
+        return [leaked, null];
+      }, x.sum(), x);
+      return use(c, leaked!);
+    }, [{ shape: [3] }]);
+    expect(program((c) => c.neg())).not.toThrow();
+    expect(program((_c, l) => l.neg())).toThrow("(a leaked tracer)");
+    expect(program((c, l) => l.add(c))).toThrow("a symbolic tensor from a scan/cond/whileLoop body was used after the body returned (a leaked tracer)");
+    expect(program((c, l) => c.add(l))).toThrow("(a leaked tracer)");
+  });
+
   it("prints bodies nested", () => {
     const g = trace((x: SymbolicTensor) => scan((c, y) => [c.add(y), null], x.sum(), x)[0], [{ shape: [3] }]);
     expect(printGraph(g)).toContain("body={ lambda");

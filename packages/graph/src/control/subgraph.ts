@@ -47,6 +47,7 @@ export function traceSubgraph(parent: GraphBuilder, metas: readonly Meta[], f: (
   const b = new GraphBuilder(parent);
   const args = metas.map((m, k) => new SymbolicTensor(b, b.input(`arg${k}`, m.shape, m.dtype)));
   b.graph.outputs = withTrace(b, () => f(b, args));
+  b.close();
   // Captured inputs were made after the arguments, so the inputs are already [arguments…, captured…].
   return { graph: b.graph, captured: [...b.captures.keys()] };
 }
