@@ -100,3 +100,50 @@ describe("cond agrees with an eager if bit for bit", () => {
     });
   }
 });
+
+describe("reverse scan and foriLoop agree with eager loops bit for bit", () => {
+  it("a reverse scan with a cond in its body vs a backwards for-loop with an if (float32): value and gradients", () => {
+    const xs = data(6, T * H, "float32");
+    const w = data(7, H, "float32");
+    const ex = E.tensor(xs, { shape: [T, H], requiresGrad: true });
+    const ew = E.tensor(w, { shape: [H], requiresGrad: true });
+    const eager = E.tidy(() => {
+      let h = ew.mul(0);
+      for (let t = T - 1; t >= 0; t--) {
+        const x = ex.slice([t, 0], [t + 1, H]).reshape([H]);
+        h = x.sum().item() > 0 ? h.mul(ew).add(x).tanh() : h.sub(x).sigmoid();
+      }
+      const loss = h.square().sum();
+      loss.backward();
+      return { loss: loss.data.slice(), gx: ex.grad!.data.slice(), gw: ew.grad!.data.slice() };
+    });
+    [ex, ew].forEach((t) => t.dispose());
+    const f = jit((x: G.SymbolicTensor, wt: G.SymbolicTensor) => {
+      const [h] = G.scan((c, xt) => [G.cond(xt.sum().gt(0), (cc, xx) => cc.mul(wt).add(xx).tanh(), (cc, xx) => cc.sub(xx).sigmoid(), c, xt), null], wt.mul(0), x, { reverse: true });
+      const loss = h.square().sum();
+      return [loss, ...G.gradients(loss, [x, wt])];
+    });
+    const [loss, gx, gw] = f(G.tensor(xs, [T, H]), G.tensor(w, [H])) as G.HostTensor[];
+    expect(bits(loss.data)).toEqual(bits(eager.loss));
+    expect(bits(gx.data)).toEqual(bits(eager.gx));
+    expect(bits(gw.data)).toEqual(bits(eager.gw));
+  });
+
+  it("foriLoop with number bounds vs a for-loop (float64): value and gradient", () => {
+    const ex = E.tensor([0.9], { shape: [], dtype: "float64", requiresGrad: true });
+    const eager = E.tidy(() => {
+      let c = ex;
+      for (let i = 2; i < 6; i++) c = c.mul(ex).add(i).tanh();
+      c.backward();
+      return { out: c.data.slice(), g: ex.grad!.data.slice() };
+    });
+    ex.dispose();
+    const f = jit((x: G.SymbolicTensor) => {
+      const c = G.foriLoop(2, 6, (i, c) => c.mul(x).add(i.to("float64")).tanh(), x);
+      return [c, ...G.gradients(c, [x])];
+    });
+    const [out, g] = f(G.tensor(new Float64Array([0.9]), [], "float64")) as G.HostTensor[];
+    expect(bits(out.data)).toEqual(bits(eager.out));
+    expect(bits(g.data)).toEqual(bits(eager.g));
+  });
+});

@@ -16,10 +16,10 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
   return zerosWhereUnconnected(b, wrt, backprop(b, output, wrt, seed));
 }
 
-/** A wrt value the outputs do not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'. */
-function zerosWhereUnconnected(b: GraphBuilder, wrt: readonly number[], grads: readonly (number | undefined)[]): number[] {
+/** A wrt value the outputs do not depend on gets zeros (`zero`: 0 or -0), as tf.gradients with unconnected_gradients='zero'. */
+function zerosWhereUnconnected(b: GraphBuilder, wrt: readonly number[], grads: readonly (number | undefined)[], zero = 0): number[] {
   const nodes = b.graph.nodes;
-  return grads.map((g, k) => g ?? b.emit("broadcast_to", [b.constant(0, nodes[wrt[k]].dtype)], { shape: nodes[wrt[k]].shape }));
+  return grads.map((g, k) => g ?? b.emit("broadcast_to", [b.constant(zero, nodes[wrt[k]].dtype)], { shape: nodes[wrt[k]].shape }));
 }
 
 /**
@@ -37,11 +37,13 @@ export function backprop(b: GraphBuilder, output: number, wrt: readonly number[]
 }
 
 /**
- * The vector-Jacobian product of several outputs at once: value ids of Σ_k seeds[k]·d(outputs[k])/d(wrt[i])
- * (zeros where unconnected), appended to `b`'s graph (what a `cond` or `scan` body's gradient is made of).
+ * The vector-Jacobian product of several outputs at once: value ids of Σ_k seeds[k]·d(outputs[k])/d(wrt[i]),
+ * appended to `b`'s graph (what a `cond` or `scan` body's gradient is made of). Unconnected ones
+ * are -0, the identity of +: a step or branch that does not touch a value adds nothing to its
+ * gradient, bit for bit, as with eager's tape, which has no contribution to add.
  */
 export function vjpIds(b: GraphBuilder, outputs: readonly number[], seeds: readonly number[], wrt: readonly number[]): number[] {
-  return zerosWhereUnconnected(b, wrt, sweep(b, outputs, seeds, wrt, () => true));
+  return zerosWhereUnconnected(b, wrt, sweep(b, outputs, seeds, wrt, () => true), -0);
 }
 
 /** The reverse sweep from `outputs` (cotangents `seeds`) to `wrt`, through the nodes `through` accepts; undefined where unconnected. */

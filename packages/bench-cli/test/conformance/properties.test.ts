@@ -19,7 +19,8 @@
  *       to the bit (up to the sign of zero), float32 within tolerance (known fusion bug);
  *   (d) programs over size-0 shapes run on both frontends without crashing, and agree.
  *   (e) programs with control flow (a random program as the branches of a graph `cond` or the body
- *       of a graph `scan`) agree with eager running them under a JavaScript `if` / `for`.
+ *       of a graph `scan`) agree with eager running them under a JavaScript `if` / `for`, with
+ *       (a)'s tolerances.
  *
  * On failure the message shows the shrunk program as graph IR (`printGraph` of the traced
  * graph), its input data, and fast-check's report with the seed and path.
@@ -1004,7 +1005,7 @@ describe("conformance properties: random programs on eager and graph", () => {
     checkProperty(recipeArb({ empty: true }), frontendsAgree, runs(300));
   });
 
-  it("(e) programs with cond and scan agree with eager's native if and for: values bitwise with fusion off, gradients within tolerance", () => {
+  it("(e) programs with cond and scan agree with eager's native if and for: bitwise with fusion off (as (a)), within tolerance with every pass on", () => {
     const params: fc.Parameters<[Recipe]> = { numRuns: runs(60) };
     if (envSeed !== undefined) params.seed = Number(envSeed);
     if (envPath !== undefined) params.path = envPath;
@@ -1016,7 +1017,10 @@ describe("conformance properties: random programs on eager and graph", () => {
         const label = `${c.kind} (${disable.length ? "fusion off" : "all passes"}) vs eager`;
         if (disable.length) sameBits(`${label}: value`, g.out, e.out, false);
         else close(`${label}: value`, g.out, e.out, TOL[c.dtype]);
-        g.grads.forEach((x, i) => close(`${label}: gradient of input ${i}`, x, e.grads[i], TOL[c.dtype]));
+        // Bitwise as in (a), up to the sign of zero, unless a body sums 3+ contributions to one value
+        // (the known accumulation-order difference, see maxFanIn).
+        const bitwise = disable.length > 0 && c.bodies.every((b) => maxFanIn(b) < 3);
+        g.grads.forEach((x, i) => (bitwise ? sameBits(`${label}: gradient of input ${i}`, x, e.grads[i], false) : close(`${label}: gradient of input ${i}`, x, e.grads[i], TOL[c.dtype])));
       }
     }), params);
   });

@@ -99,7 +99,10 @@ function scanVjp(b: GraphBuilder, n: ControlNode & { op: "scan" }, cts: readonly
     ...ctCarryIds, ...extraIds.slice(intCarry.length), ...ins.slice(nc, nc + nx), ...ins.slice(0, nc), ...seedIds.slice(floatCarry.length), ...ins.slice(nc + nx, np),
   ];
   // 3. The reverse scan.
-  const init = [...carryMetas.map((m, k) => cts[k] ?? zeros(b, m)), ...accMetas.map((m) => zeros(b, m))];
+  // Accumulators start at -0, the identity of +: -0 + g is g bit for bit (a -0 included), so the
+  // sum is the one eager's tape forms from the first contribution on.
+  const negativeZeros = (m: Meta) => b.emit("broadcast_to", [b.constant(-0, m.dtype)], { shape: [...m.shape] });
+  const init = [...carryMetas.map((m, k) => cts[k] ?? zeros(b, m)), ...accMetas.map(negativeZeros)];
   const xs = [...n.inputs.slice(nc, nc + nx), ...saved, ...ys.map((k) => cts[k]!)];
   const results = emitControl(b, {
     op: "scan",
