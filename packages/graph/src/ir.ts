@@ -3,7 +3,8 @@ import { valueKey } from "./value-key.js";
 
 /**
  * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
- * value, named by its index. Plans are data: graphs are plain JSON-able values, every pass is a
+ * value, named by its index. Control flow (`scan`, `cond`, `while`) holds its bodies as
+ * sub-graphs in its attributes; its several results are read by one `get` node each. Plans are data: graphs are plain JSON-able values, every pass is a
  * pure function Graph -> Graph, and `printGraph` renders them like a jaxpr.
  */
 
