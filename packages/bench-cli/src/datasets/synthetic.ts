@@ -54,3 +54,27 @@ export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: 
   }
   return { x, xShape: [n, inF], y, yShape: [n, outF] };
 }
+
+/**
+ * The batches a workload trains on, step by step. Fixed-length specs repeat one seeded batch.
+ * Variable-length recurrent specs draw each step's T uniformly from minLen..seqLen with a
+ * Philox stream seeded `seed + 2_000_003`; the batch of length T is `syntheticBatch(spec,
+ * spec.batch, seed, dtype, T)` (made once per length and reused).
+ */
+export function batchStream(spec: ModelSpec, seed: number, dtype: "float32" | "float64" = "float32"): () => Batch {
+  const r = spec.recurrent;
+  if (r?.minLen === undefined) {
+    const batch = syntheticBatch(spec, spec.batch, seed, dtype);
+    return () => batch;
+  }
+  const gen = new Generator(seed + 2_000_003);
+  const byLength = new Map<number, Batch>();
+  const draw = new Int32Array(1);
+  return () => {
+    gen.fillRandint(draw, r.minLen!, r.seqLen + 1);
+    const t = draw[0];
+    let b = byLength.get(t);
+    if (!b) byLength.set(t, (b = syntheticBatch(spec, spec.batch, seed, dtype, t)));
+    return b;
+  };
+}
