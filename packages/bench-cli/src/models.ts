@@ -99,6 +99,9 @@ export const WORKLOADS: Record<string, ModelSpec> = {
   },
 };
 
+/** The two measured ways the graph frontend runs variable-length sequences, by workload id. */
+export const VARLEN_STRATEGIES = { retrace: "rnn-varlen", pad: "rnn-varlen-pad" } as const;
+
 /** Names of the reference workloads, in WORKLOADS.md order, then `cnn`. */
 export const WORKLOAD_IDS = Object.keys(WORKLOADS);
 

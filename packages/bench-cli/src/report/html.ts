@@ -19,6 +19,7 @@ import { downsample, minMax } from "./series.js";
 import { SWEEP_METRICS, sweepLabel, sweepSeries, sweepTable, sweepTitle } from "./sweep.js";
 import type { BenchReport, SweepResult } from "./types.js";
 import { profileSection } from "./profile-section.js";
+import { varlenVerdict } from "./varlen-verdict.js";
 
 /**
  * The HTML report: one self-contained file (inline CSS, inline SVG charts drawn here, no
@@ -637,6 +638,8 @@ export function toHtml(report: BenchReport): string {
       body.push(`<h3>${h(model)}</h3>`);
       body.push(htmlTable(resultsTable(report, model)));
     }
+    const verdict = varlenVerdict(report);
+    if (verdict) body.push(`<p class="note"><strong>Variable lengths:</strong> ${h(verdict)}</p>`);
   }
   const peers = peerComparisonTable(report);
   const peerInfo = peerInfoTable(report);
