@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { accuracy, batches } from "../datasets/dataset.js";
 import { resolveDataset, syntheticRows } from "../datasets/index.js";
-import type { Batch } from "../datasets/synthetic.js";
+import { batchStream, type Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
 import { checkMemory } from "../memory-budget.js";
 import { WORKLOAD_IDS, parameterShapes, type ModelSpec } from "../models.js";
@@ -93,6 +93,9 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
   let interrupted = false;
   const start = performance.now();
   let lastYield = start;
+  // Variable-length workloads train on their seeded stream of batches, each at its own length
+  // (docs/WORKLOADS.md); the dataset then sets the number of steps and the test set.
+  const varlen = spec.recurrent?.minLen !== undefined && flags.dataset === "synthetic" ? batchStream(spec, flags.seed) : null;
   try {
     for (let epoch = 0; epoch < flags.epochs && !interrupted; epoch++) {
       let sum = 0;
@@ -108,7 +111,7 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
           break;
         }
         // A fresh object per step: batch buffers may be reused by the iterator.
-        const batch = { ...b } as Batch;
+        const batch = varlen ? varlen() : ({ ...b } as Batch);
         const before = track ? trainer.parameters() : null;
         const loss = trainer.step(batch);
         steps++;
@@ -121,8 +124,8 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
           );
         }
         if (hooks.onGood && before) hooks.onGood(before);
-        sum += loss * b.xShape[0];
-        count += b.xShape[0];
+        sum += loss * batch.xShape[0];
+        count += batch.xShape[0];
         const secs = (performance.now() - start) / 1000;
         bar.update(steps, `${(steps / secs).toFixed(0)} steps/s loss ${loss.toPrecision(4)}`);
       }
