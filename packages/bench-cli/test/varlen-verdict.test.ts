@@ -39,3 +39,15 @@ describe("variable-length verdict", () => {
     expect(varlenVerdict(slow)).toContain("it never breaks even with eager");
   });
 });
+
+describe("cumulative time chart", () => {
+  it("draws valid [step, ms] pairs and skips junk from a hand-edited file", () => {
+    const r = report(3, 2, 40);
+    (r.results[0].static as unknown as Record<string, unknown>).cumulative = [[1, 5], null, [2, "x"], [3, 9]];
+    (r.results[1].static as unknown as Record<string, unknown>).cumulative = "junk";
+    const html = toHtml(r);
+    const chart = html.slice(html.indexOf('data-testid="chart-cumulative"'));
+    expect(chart).toContain("rnn-varlen (cumulative time)");
+    expect(chart).not.toContain("rnn-varlen-pad (cumulative time)");
+  });
+});

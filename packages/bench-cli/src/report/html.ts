@@ -380,7 +380,11 @@ function cumulativeChart(report: BenchReport): string {
     const series = (["eager", "graph"] as const).flatMap((f) => {
       const r = resultFor(report, model, f);
       const c = r && "static" in r ? r.static?.cumulative : undefined;
-      return Array.isArray(c) && c.length > 0 ? [{ frontend: f, label: f, points: c.map(([x, y]): [number, number] => [x, y]) }] : [];
+      // A hand-edited file may hold anything here: keep only [finite step, finite ms] pairs.
+      const points = (Array.isArray(c) ? (c as unknown[]) : []).filter(
+        (p): p is [number, number] => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]),
+      );
+      return points.length > 0 ? [{ frontend: f, label: f, points }] : [];
     });
     if (series.length > 0) panels.push({ title: `${model} (cumulative time)`, series });
   }
