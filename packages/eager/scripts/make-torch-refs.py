@@ -126,9 +126,12 @@ def workload(name, dtype, seed=1234):
 class RNNHead(torch.nn.Module):
     """torch.nn.RNN then Linear on the last step's hidden state (the check-ref recurrent model)."""
 
-    def __init__(self, f, h, o, nonlinearity):
+    def __init__(self, f, h, o, nonlinearity, cell="rnn"):
         super().__init__()
-        self.rnn = torch.nn.RNN(f, h, nonlinearity=nonlinearity, batch_first=True)
+        if cell == "lstm":
+            self.rnn = torch.nn.LSTM(f, h, batch_first=True)
+        else:
+            self.rnn = torch.nn.RNN(f, h, nonlinearity=nonlinearity, batch_first=True)
         self.head = torch.nn.Linear(h, o)
 
     def forward(self, x):
@@ -136,7 +139,7 @@ class RNNHead(torch.nn.Module):
         return self.head(out[:, -1, :])
 
 
-def rnn_workload(dtype, loss, nonlinearity, b=6, t=5, f=3, h=4, o=3, lr=0.1, seed=4321):
+def rnn_workload(dtype, loss, nonlinearity, b=6, t=5, f=3, h=4, o=3, lr=0.1, seed=4321, cell="rnn"):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(b, t, f, generator=g, dtype=dtype) * 2 - 1
     if loss == "mse":
@@ -144,14 +147,14 @@ def rnn_workload(dtype, loss, nonlinearity, b=6, t=5, f=3, h=4, o=3, lr=0.1, see
     else:
         y = torch.randint(0, o, (b,), generator=g)
     torch.manual_seed(seed)
-    model = RNNHead(f, h, o, nonlinearity).to(dtype)
+    model = RNNHead(f, h, o, nonlinearity, cell).to(dtype)
     loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
     named = list(model.named_parameters())
     out = {f"params.{n}": p.detach().clone() for n, p in named}
     out["input"] = x
     out["target"] = y
     sgd_record(model, named, x, y, loss_fn, lr, dtype, out)
-    meta = {"format_version": "2", "model": "rnn", "dtype": DTYPES[dtype], "input_size": str(f), "hidden_size": str(h),
+    meta = {"format_version": "2", "model": cell, "dtype": DTYPES[dtype], "input_size": str(f), "hidden_size": str(h),
             "output_size": str(o), "seq_len": str(t), "batch": str(b), "nonlinearity": nonlinearity, "num_layers": "1",
             "batch_first": "true", "loss": "mse" if loss == "mse" else "softmax_cross_entropy", "lr": repr(lr),
             "torch_version": torch.__version__}
@@ -165,6 +168,10 @@ def rnn_refs(outdir):
         path = f"{outdir}/torch-rnn-{loss}-{'f64' if dtype == torch.float64 else 'f32'}.safetensors"
         save_safetensors(path, tensors, meta)
         print(path, f"loss={tensors['loss'].item():.6g}", f"loss_after5={tensors['loss_after5'].item():.6g}")
+    # LSTM (model "lstm", same layout with [4H, .] gate-stacked weights; the nonlinearity is unused).
+    tensors, meta = rnn_workload(torch.float64, "mse", "tanh", cell="lstm")
+    save_safetensors(f"{outdir}/torch-lstm-mse-f64.safetensors", tensors, meta)
+    print(f"{outdir}/torch-lstm-mse-f64.safetensors", f"loss={tensors['loss'].item():.6g}")
 
 
 OPTIMIZERS = {

@@ -19,11 +19,11 @@ function get(file: SafetensorsFile, name: string, dtype: DType): Tensor {
 
 /** The fixtures' model: RNN then Linear on the last hidden state; parameter names `rnn.*`, `head.*`. */
 class RNNHead extends nn.Module {
-  readonly rnn: nn.RNN;
+  readonly rnn: nn.RNN | nn.LSTM;
   readonly head: nn.Linear;
-  constructor(f: number, h: number, o: number, nonlinearity: "tanh" | "relu", dtype: DType) {
+  constructor(f: number, h: number, o: number, nonlinearity: "tanh" | "relu", dtype: DType, cell: string) {
     super();
-    this.rnn = new nn.RNN(f, h, { nonlinearity, batchFirst: true, dtype });
+    this.rnn = cell === "lstm" ? new nn.LSTM(f, h, { batchFirst: true, dtype }) : new nn.RNN(f, h, { nonlinearity, batchFirst: true, dtype });
     this.head = new nn.Linear(h, o, { dtype });
   }
   forward(x: Tensor): Tensor {
@@ -31,13 +31,13 @@ class RNNHead extends nn.Module {
   }
 }
 
-describe.each(["rnn-mse-f64", "rnn-mse-f32", "rnn-ce-f64", "rnn-ce-f32"])("nn.RNN against PyTorch (%s)", (name) => {
+describe.each(["rnn-mse-f64", "rnn-mse-f32", "rnn-ce-f64", "rnn-ce-f32", "lstm-mse-f64"])("nn.RNN / nn.LSTM against PyTorch (%s)", (name) => {
   it("matches output, loss, gradients and five SGD steps", () => tidy(() => {
     const file = fixture(name);
     const m = file.metadata;
     const dtype: DType = m.dtype === "F64" ? "float64" : "float32";
     const tol = dtype === "float64" ? 1e-10 : 1e-5;
-    const model = new RNNHead(+m.input_size, +m.hidden_size, +m.output_size, m.nonlinearity as "tanh" | "relu", dtype);
+    const model = new RNNHead(+m.input_size, +m.hidden_size, +m.output_size, m.nonlinearity as "tanh" | "relu", dtype, m.model);
     const names = model.namedParameters().map(([n]) => n);
     expect(names).toEqual(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "head.weight", "head.bias"]);
     model.loadStateDict(new Map(names.map((n) => [n, get(file, `params.${n}`, dtype)])));

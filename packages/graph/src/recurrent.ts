@@ -84,3 +84,41 @@ export class RNN {
     return this.layers.flatMap((l) => [l.weightIh, l.weightHh, l.biasIh, l.biasHh].filter((v): v is Variable => v !== null));
   }
 }
+
+/** Options of {@link LSTM}: core's init options, the layer count, and `name`, the variables' prefix. */
+export type LSTMOptions = Omit<RNNOptions, "nonlinearity">;
+
+/**
+ * An LSTM's parameters as variables, named, laid out and initialised like PyTorch's `nn.LSTM`
+ * (the eager `nn.LSTM`'s draws); `forward` runs core's `lstmSequence` unrolled in the trace,
+ * batch-first, from zero states.
+ */
+export class LSTM {
+  readonly layers: C.RNNLayerParams<Variable>[];
+  /** PyTorch names of {@link parameters}, in the same order. */
+  readonly names: string[] = [];
+  constructor(readonly inputSize: number, readonly hiddenSize: number, options: LSTMOptions = {}) {
+    const prefix = options.name ?? "lstm";
+    this.layers = C.initRNN(inputSize, hiddenSize, options.numLayers ?? 1, options, (name, shape, dtype) => {
+      this.names.push(name);
+      return new Variable(shape, dtype, { name: `${prefix}.${name}` });
+    }, false, 4);
+  }
+
+  /** The top layer's last hidden state `[B, H]`, or its states at every step `[B, T, H]` with `returnSequences`. */
+  forward(x: SymLike, options: { returnSequences?: boolean } = {}): SymbolicTensor {
+    const params = this.parameters();
+    return composite([x, ...params], (b, [xi, ...ids]) => {
+      let k = 0;
+      const take = (p: Variable | null) => (p === null ? null : ids[k++]);
+      const ls = this.layers.map((p) => ({ weightIh: take(p.weightIh)!, weightHh: take(p.weightHh)!, biasIh: take(p.biasIh), biasHh: take(p.biasHh) }));
+      const r = C.lstmSequence(b, xi, null, ls, true);
+      return options.returnSequences ? C.stack(b, r.steps, 1) : r.last[ls.length - 1].h;
+    });
+  }
+
+  /** The variables in PyTorch's order (per layer: weight_ih, weight_hh, bias_ih, bias_hh). */
+  parameters(): Variable[] {
+    return this.layers.flatMap((l) => [l.weightIh, l.weightHh, l.biasIh, l.biasHh].filter((v): v is Variable => v !== null));
+  }
+}

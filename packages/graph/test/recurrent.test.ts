@@ -1,6 +1,8 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Generator } from "@dualgrad/core";
-import { HostTensor, RNN, fn, layers, rnn, type SymbolicTensor } from "../src/index.js";
+import { Generator, readSafetensors, toDTypeArray } from "@dualgrad/core";
+import { relativeError } from "../../core/test/helpers.js";
+import { HostTensor, LSTM, Linear, RNN, fn, gradients, layers, mseLoss, rnn, type SymbolicTensor } from "../src/index.js";
 
 /** Graph-side RNN: init draws, unrolled trace, masks and the Keras-style layer. */
 function input(b: number, t: number, f: number, seed = 1): HostTensor {
@@ -58,5 +60,35 @@ describe("graph RNN", () => {
     expect(() => layers.simpleRNN({ units: 2, activation: "sigmoid" as "relu" })).toThrow(/unknown activation "sigmoid"/);
     expect(() => layers.simpleRNN({ units: 2 }).apply(null as unknown as SymbolicTensor)).toThrow(/not built yet/);
     expect(() => rnn(input(1, 2, 4) as unknown as SymbolicTensor, [])).toThrow("rnn: needs at least one layer");
+  });
+});
+
+describe("graph LSTM against PyTorch (torch-lstm-mse-f64)", () => {
+  it("gives PyTorch's output, loss and gradients within 1e-10", () => {
+    const file = readSafetensors(fileURLToPath(new URL("../../eager/test/fixtures/torch-lstm-mse-f64.safetensors", import.meta.url)));
+    const m = file.metadata;
+    const get = (n: string) => toDTypeArray(file.tensors.get(n)!, "float64", n);
+    const lstm = new LSTM(+m.input_size, +m.hidden_size, { dtype: "float64" });
+    const head = new Linear(+m.hidden_size, +m.output_size, { dtype: "float64" });
+    expect(lstm.parameters().map((v) => v.shape)).toEqual(lstm.names.map((n) => file.tensors.get(`params.rnn.${n}`)!.shape));
+    lstm.parameters().forEach((v, i) => v.assign(get(`params.rnn.${lstm.names[i]}`)));
+    head.weight.assign(get("params.head.weight"));
+    head.bias!.assign(get("params.head.bias"));
+    const params = [...lstm.parameters(), ...head.parameters()];
+    const names = [...lstm.names.map((n) => `rnn.${n}`), "head.weight", "head.bias"];
+    const x = new HostTensor(file.tensors.get("input")!.shape, "float64", get("input"));
+    const y = new HostTensor(file.tensors.get("target")!.shape, "float64", get("target"));
+    const forward = fn<HostTensor>((xi: SymbolicTensor) => head.forward(lstm.forward(xi)));
+    const grads = fn<HostTensor[]>((xi: SymbolicTensor, yi: SymbolicTensor) => {
+      const loss = mseLoss(head.forward(lstm.forward(xi)), yi);
+      return [loss, ...gradients(loss, params)];
+    });
+    expect(relativeError(forward(x).data, get("output"))).toBeLessThanOrEqual(1e-10);
+    const [loss, ...gs] = grads(x, y);
+    expect(relativeError(loss.data, get("loss"))).toBeLessThanOrEqual(1e-10);
+    gs.forEach((g, i) => expect(relativeError(g.data, get(`grad.${names[i]}`)), names[i]).toBeLessThanOrEqual(1e-10));
+    forward.dispose();
+    grads.dispose();
+    for (const v of params) v.dispose();
   });
 });

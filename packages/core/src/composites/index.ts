@@ -23,3 +23,4 @@ export * from "./adam.js";
 export * from "./joining.js";
 export * from "./rnn-init.js";
 export * from "./rnn.js";
+export * from "./lstm.js";

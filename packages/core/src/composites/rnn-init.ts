@@ -33,6 +33,8 @@ function checkSize(api: string, name: string, v: number): void {
  * generator state gives both frontends bitwise-identical parameters. `make(name, shape, dtype)`
  * allocates one parameter in the frontend's own form; `name` is PyTorch's (`weight_ih_l0`, ...,
  * or `weight_ih` without the layer suffix when `cell` is set, as `nn.RNNCell` names them).
+ * `gates` stacks that many `[H, ·]` blocks in each weight and bias (4 for PyTorch's `nn.LSTM`,
+ * whose layout and init are otherwise the same).
  */
 export function initRNN<P extends { readonly data: TypedArray }>(
   inputSize: number,
@@ -41,8 +43,9 @@ export function initRNN<P extends { readonly data: TypedArray }>(
   options: RNNInitOptions,
   make: (name: string, shape: Shape, dtype: DType) => P,
   cell = false,
+  gates = 1,
 ): RNNLayerParams<P>[] {
-  const api = cell ? "RNNCell" : "RNN";
+  const api = gates === 4 ? "LSTM" : cell ? "RNNCell" : "RNN";
   checkSize(api, "inputSize", inputSize);
   checkSize(api, "hiddenSize", hiddenSize);
   checkSize(api, "numLayers", numLayers);
@@ -57,10 +60,11 @@ export function initRNN<P extends { readonly data: TypedArray }>(
       uniformInit(gen, p.data as Float32Array | Float64Array, bound);
       return p;
     };
-    const weightIh = draw("weight_ih", [hiddenSize, l === 0 ? inputSize : hiddenSize]);
-    const weightHh = draw("weight_hh", [hiddenSize, hiddenSize]);
-    const biasIh = options.bias === false ? null : draw("bias_ih", [hiddenSize]);
-    const biasHh = options.bias === false ? null : draw("bias_hh", [hiddenSize]);
+    const rows = gates * hiddenSize;
+    const weightIh = draw("weight_ih", [rows, l === 0 ? inputSize : hiddenSize]);
+    const weightHh = draw("weight_hh", [rows, hiddenSize]);
+    const biasIh = options.bias === false ? null : draw("bias_ih", [rows]);
+    const biasHh = options.bias === false ? null : draw("bias_hh", [rows]);
     layers.push({ weightIh, weightHh, biasIh, biasHh });
   }
   return layers;

@@ -44,8 +44,18 @@ export interface RNNSequenceResult<T> {
   last: T[];
 }
 
+/** The sequence length of `x`, after checking it is `[B, T, F]` (or `[T, B, F]`) with the first layer's F. */
+export function sequenceLength<T>(e: Emitter<T>, x: T, layers: readonly RNNLayerParams<T>[], batchFirst: boolean, api: string): number {
+  const shape = e.meta(x).shape;
+  const inF = e.meta(layers[0].weightIh).shape[1];
+  if (shape.length !== 3 || shape[2] !== inF) {
+    throw new DualgradError(`${api}: input must be ${batchFirst ? "[batch, seq, features]" : "[seq, batch, features]"} with ${inF} features, got ${formatShape(shape)}`);
+  }
+  return shape[batchFirst ? 1 : 0];
+}
+
 /** Step `t` of a sequence as `[B, F]` (a slice and a reshape; both differentiable). */
-function stepInput<T>(e: Emitter<T>, x: T, t: number, batchFirst: boolean): T {
+export function stepInput<T>(e: Emitter<T>, x: T, t: number, batchFirst: boolean): T {
   const [d0, d1, f] = e.meta(x).shape;
   const begin = batchFirst ? [0, t, 0] : [t, 0, 0];
   const end = batchFirst ? [d0, t + 1, f] : [t + 1, d1, f];
@@ -64,12 +74,7 @@ export function rnnSequence<T>(
   layers: readonly RNNLayerParams<T>[],
   options: RNNSequenceOptions<T>,
 ): RNNSequenceResult<T> {
-  const shape = e.meta(x).shape;
-  const inF = e.meta(layers[0].weightIh).shape[1];
-  if (shape.length !== 3 || shape[2] !== inF) {
-    throw new DualgradError(`RNN: input must be ${options.batchFirst ? "[batch, seq, features]" : "[seq, batch, features]"} with ${inF} features, got ${formatShape(shape)}`);
-  }
-  const steps = shape[options.batchFirst ? 1 : 0];
+  const steps = sequenceLength(e, x, layers, options.batchFirst, "RNN");
   if (h0 !== null && h0.length !== layers.length) throw new DualgradError(`RNN: h0 has ${h0.length} layer states, expected ${layers.length}`);
   let inputs: T[] = Array.from({ length: steps }, (_, t) => stepInput(e, x, t, options.batchFirst));
   const mask = options.mask;

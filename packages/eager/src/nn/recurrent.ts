@@ -33,6 +33,14 @@ function layerStates<T>(e: Emitter<T>, h0: T, numLayers: number, hidden: number)
   );
 }
 
+/** Each layer's parameters of a recurrent module, found by their PyTorch names (`weight_ih_l0`, ...). */
+function layerParams(m: Module, numLayers: number): C.RNNLayerParams<Tensor>[] {
+  const p = m as unknown as Record<string, Tensor | undefined>;
+  return Array.from({ length: numLayers }, (_, l) => ({
+    weightIh: p[`weight_ih_l${l}`]!, weightHh: p[`weight_hh_l${l}`]!, biasIh: p[`bias_ih_l${l}`] ?? null, biasHh: p[`bias_hh_l${l}`] ?? null,
+  }));
+}
+
 /**
  * An Elman RNN, PyTorch's `nn.RNN`: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) per
  * layer, parameters `weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, ... initialised
@@ -52,11 +60,6 @@ export class RNN extends Module {
     C.initRNN(inputSize, hiddenSize, this.numLayers, options, (name, shape, dtype) => (self[name] = parameter(zeros(shape, { dtype }))));
   }
 
-  /** Layer l's parameters, by PyTorch name. */
-  private layer(l: number): C.RNNLayerParams<Tensor> {
-    const p = this as unknown as Record<string, Tensor | undefined>;
-    return { weightIh: p[`weight_ih_l${l}`]!, weightHh: p[`weight_hh_l${l}`]!, biasIh: p[`bias_ih_l${l}`] ?? null, biasHh: p[`bias_hh_l${l}`] ?? null };
-  }
 
   /**
    * PyTorch's `(output, h_n)`: output `[B, T, H]` (batchFirst) or `[T, B, H]`, the top layer's
@@ -81,7 +84,7 @@ export class RNN extends Module {
   }
 
   private run(e: Emitter<Tensor>, x: Tensor, h0: Tensor | undefined): C.RNNSequenceResult<Tensor> {
-    const layers = Array.from({ length: this.numLayers }, (_, l) => this.layer(l));
+    const layers = layerParams(this, this.numLayers);
     const states = h0 === undefined ? null : layerStates(e, h0, this.numLayers, this.hiddenSize);
     return C.rnnSequence(e, x, states, layers, { nonlinearity: this.nonlinearity, batchFirst: this.batchFirst });
   }
@@ -107,5 +110,36 @@ export class RNNCell extends Module {
   forward(x: Tensor, h?: Tensor): Tensor {
     const p = { weightIh: this.weight_ih, weightHh: this.weight_hh, biasIh: this.bias_ih, biasHh: this.bias_hh };
     return F.composite((e) => C.rnnCell(e, x, h ?? null, p, this.nonlinearity));
+  }
+}
+
+/** Options of {@link LSTM}, as `torch.nn.LSTM`'s keyword arguments. */
+export type LSTMOptions = Omit<RNNOptions, "nonlinearity">;
+
+/**
+ * A long short-term memory RNN, PyTorch's `nn.LSTM`: gates i, f, g, o stacked in
+ * `weight_ih_l0 [4H, in]`, `weight_hh_l0 [4H, H]`, `bias_ih_l0`, `bias_hh_l0 [4H]`, all
+ * U(±1/sqrt(hidden)) (core's `initRNN` with four gates, the graph frontend's draws too). The time
+ * loop is core's `lstmSequence`; h0 and c0 are zeros.
+ */
+export class LSTM extends Module {
+  readonly numLayers: number;
+  readonly batchFirst: boolean;
+  constructor(readonly inputSize: number, readonly hiddenSize: number, options: LSTMOptions = {}) {
+    super();
+    this.numLayers = options.numLayers ?? 1;
+    this.batchFirst = options.batchFirst ?? false;
+    const self = this as unknown as Record<string, Tensor>;
+    C.initRNN(inputSize, hiddenSize, this.numLayers, options, (name, shape, dtype) => (self[name] = parameter(zeros(shape, { dtype }))), false, 4);
+  }
+
+  /** The output sequence, the top layer's h at every step (`[B, T, H]` batch-first, `[T, B, H]` otherwise). */
+  forward(x: Tensor): Tensor {
+    return F.composite((e) => C.stack(e, C.lstmSequence(e, x, null, layerParams(this, this.numLayers), this.batchFirst).steps, this.batchFirst ? 1 : 0));
+  }
+
+  /** The top layer's final hidden state `[B, H]` (`h_n[-1]`). */
+  lastHidden(x: Tensor): Tensor {
+    return F.composite((e) => C.lstmSequence(e, x, null, layerParams(this, this.numLayers), this.batchFirst).last[this.numLayers - 1].h);
   }
 }
