@@ -29,6 +29,8 @@ export type ModuleSpec =
  * `[n, T * features]` rows (a sequence per row); T is the row width over `layers[0]`.
  */
 export interface RecurrentSpec {
+  /** The recurrent layer: an Elman RNN (default) or an LSTM (whose weights stack 4 gates). */
+  cell?: "rnn" | "lstm";
   nonlinearity: "tanh" | "relu";
   /** Sequence length of the synthetic data (the longest, for variable lengths). */
   seqLen: number;
@@ -125,8 +127,9 @@ export function hiddenActivation(spec: ModelSpec, i: number): Activation | null 
 export function parameterShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
   if (spec.recurrent) {
     const [f, h, o] = spec.layers;
+    const g = spec.recurrent.cell === "lstm" ? 4 * h : h;
     return [
-      { name: "rnn.weight_ih_l0", shape: [h, f] }, { name: "rnn.weight_hh_l0", shape: [h, h] }, { name: "rnn.bias_ih_l0", shape: [h] }, { name: "rnn.bias_hh_l0", shape: [h] },
+      { name: "rnn.weight_ih_l0", shape: [g, f] }, { name: "rnn.weight_hh_l0", shape: [g, h] }, { name: "rnn.bias_ih_l0", shape: [g] }, { name: "rnn.bias_hh_l0", shape: [g] },
       { name: "head.weight", shape: [o, h] }, { name: "head.bias", shape: [o] },
     ];
   }

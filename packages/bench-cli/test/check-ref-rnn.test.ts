@@ -17,7 +17,7 @@ function withMeta(file: SafetensorsFile, changes: Record<string, string | undefi
 }
 
 describe("check-ref: recurrent fixtures", () => {
-  for (const name of ["rnn-mse-f64", "rnn-mse-f32", "rnn-ce-f64", "rnn-ce-f32"]) {
+  for (const name of ["rnn-mse-f64", "rnn-mse-f32", "rnn-ce-f64", "rnn-ce-f32", "lstm-mse-f64"]) {
     it(`${name}: every tensor within tolerance on eager and graph`, () => {
       const file = readSafetensors(path(name));
       for (const frontend of ["eager", "graph"] as const) {
@@ -52,7 +52,8 @@ describe("check-ref: recurrent fixtures", () => {
       [{ num_layers: "2" }, /num_layers must be '1'/],
       [{ batch_first: undefined }, /batch_first must be 'true'/],
       [{ loss: "hinge" }, /unknown loss 'hinge'/],
-      [{ model: "lstm" }, /unknown metadata model 'lstm'/],
+      [{ model: "gru" }, /metadata model must be "cnn", "rnn" or "lstm" for format_version 2, got "gru"/],
+      [{ model: "lstm" }, /params\.rnn\.weight_ih_l0 must have shape \[16,3\]/],
     ];
     for (const [change, message] of cases) {
       expect(() => checkReference(withMeta(file, change), "f.safetensors", "eager")).toThrow(message);

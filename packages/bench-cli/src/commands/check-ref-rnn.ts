@@ -4,8 +4,9 @@ import { UsageError } from "../errors.js";
 import { parameterShapes, type ModelSpec } from "../models.js";
 
 /**
- * The recurrent reference files of check-ref (`format_version` 2, `model` rnn; layout in the
- * README): `torch.nn.RNN(batch_first=True)` with h0 = 0, then a Linear head on the last step.
+ * The recurrent reference files of check-ref (`format_version` 2, `model` rnn or lstm; layout in
+ * the README): `torch.nn.RNN` or `torch.nn.LSTM` (batch_first, zero initial state), then a
+ * Linear head on the last step; LSTM weights are `[4H, ·]`.
  * Tensors are `params.rnn.*` and `params.head.*`, which are our trainers' names with a prefix.
  */
 
@@ -25,12 +26,14 @@ function intField(meta: Record<string, string>, path: string, key: string): numb
 /** Reads the recurrent model a reference file describes; every shape is checked against its metadata. */
 export function rnnSpecFromReference(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch; names: [string, string][] } {
   const meta = file.metadata;
-  if (meta.format_version !== "2") bad(path, `model rnn needs metadata format_version '2', got '${meta.format_version ?? ""}'`);
+  const cell = meta.model === "lstm" ? "lstm" : "rnn";
+  if (meta.format_version !== "2") bad(path, `model ${cell} needs metadata format_version '2', got '${meta.format_version ?? ""}'`);
   const dtypeText = meta.dtype;
   if (dtypeText !== "F32" && dtypeText !== "F64") bad(path, `metadata dtype must be F32 or F64, got '${dtypeText ?? ""}'`);
   const dtype = dtypeText === "F64" ? "float64" : "float32";
   const [f, h, o, t, n] = ["input_size", "hidden_size", "output_size", "seq_len", "batch"].map((k) => intField(meta, path, k));
-  const nonlinearity = meta.nonlinearity;
+  // An LSTM's gates fix its nonlinearities; the field is read for RNNs only.
+  const nonlinearity = cell === "lstm" ? "tanh" : meta.nonlinearity;
   if (nonlinearity !== "tanh" && nonlinearity !== "relu") bad(path, `metadata nonlinearity must be tanh or relu, got '${nonlinearity ?? ""}'`);
   if (meta.num_layers !== "1") bad(path, `metadata num_layers must be '1', got '${meta.num_layers ?? ""}'`);
   if (meta.batch_first !== "true") bad(path, `metadata batch_first must be 'true', got '${meta.batch_first ?? ""}'`);
@@ -40,7 +43,7 @@ export function rnnSpecFromReference(file: SafetensorsFile, path: string): { spe
   if (!(lr > 0) || !Number.isFinite(lr)) bad(path, `metadata lr must be a positive number, got '${meta.lr}'`);
   const spec: ModelSpec = {
     id: "check-ref", layers: [f, h, o], activation: null, loss, optimizer: "sgd", lr, batch: n,
-    data: "rnn", recurrent: { nonlinearity, seqLen: t },
+    data: "rnn", recurrent: { cell, nonlinearity, seqLen: t },
   };
   const names: [string, string][] = [];
   for (const { name, shape } of parameterShapes(spec)) {

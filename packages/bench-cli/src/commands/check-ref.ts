@@ -84,10 +84,10 @@ export function specFromReference(file: SafetensorsFile, path: string): { spec: 
   return { spec, dtype, batch, names };
 }
 
-/** The model of a reference file: recurrent files (model rnn) here, the others by {@link specFromReference}. */
+/** The model of a reference file: recurrent files (model rnn or lstm) here, the others by {@link specFromReference}. */
 function referenceModel(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch; names: [string, string][] } {
   const model = file.metadata.model;
-  return model === "rnn" ? rnnSpecFromReference(file, path) : specFromReference(file, path);
+  return model === "rnn" || model === "lstm" ? rnnSpecFromReference(file, path) : specFromReference(file, path);
 }
 
 /** Runs the model of a reference file on one frontend and compares every result tensor present. */

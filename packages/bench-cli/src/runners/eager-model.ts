@@ -24,14 +24,15 @@ function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: Gen
   }
 }
 
-/** The recurrent workloads' model: `nn.RNN` (batch-first, h0 = 0) then a Linear head on the last hidden state. */
+/** The recurrent workloads' model: `nn.RNN` or `nn.LSTM` (batch-first, zero initial state) then a Linear head on the last hidden state. */
 export class RNNRegressor extends nn.Module {
-  readonly rnn: nn.RNN;
+  readonly rnn: nn.RNN | nn.LSTM;
   readonly head: nn.Linear;
   constructor(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator) {
     super();
     const [f, h, o] = spec.layers;
-    this.rnn = new nn.RNN(f, h, { nonlinearity: spec.recurrent!.nonlinearity, batchFirst: true, dtype, generator: gen });
+    const r = spec.recurrent!;
+    this.rnn = r.cell === "lstm" ? new nn.LSTM(f, h, { batchFirst: true, dtype, generator: gen }) : new nn.RNN(f, h, { nonlinearity: r.nonlinearity, batchFirst: true, dtype, generator: gen });
     this.head = new nn.Linear(h, o, { dtype, generator: gen });
   }
 

@@ -1,5 +1,5 @@
-import type { Generator } from "@dualgrad/core";
-import { Conv2d, Linear, RNN, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
+import { DualgradError, type Generator } from "@dualgrad/core";
+import { Conv2d, LSTM, Linear, RNN, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
 import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
 /** A spec's layers on the graph frontend: its variables, their PyTorch names, and the traceable forward pass. */
@@ -12,15 +12,19 @@ export interface GraphModel {
   forward(x: SymbolicTensor, mask?: SymbolicTensor): SymbolicTensor;
 }
 
-/** The recurrent workloads' model: RNN (batch-first, h0 = 0) then a Linear head on the last state; names as the eager RNNRegressor's. */
+/** The recurrent workloads' model: RNN or LSTM (batch-first, zero initial state) then a Linear head on the last state; names as the eager RNNRegressor's. */
 function recurrentModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
   const [f, h, o] = spec.layers;
-  const rnn = new RNN(f, h, { nonlinearity: spec.recurrent!.nonlinearity, dtype, generator: gen, name: `${spec.id}.rnn` });
+  const r = spec.recurrent!;
+  const rnn = r.cell === "lstm" ? new LSTM(f, h, { dtype, generator: gen, name: `${spec.id}.rnn` }) : new RNN(f, h, { nonlinearity: r.nonlinearity, dtype, generator: gen, name: `${spec.id}.rnn` });
   const head = new Linear(h, o, { dtype, generator: gen, name: `${spec.id}.head` });
   return {
     params: [...rnn.parameters(), ...head.parameters()],
     names: [...rnn.names.map((n) => `rnn.${n}`), "head.weight", "head.bias"],
-    forward: (x, mask) => head.forward(rnn.forward(x, { mask })),
+    forward: (x, mask) => {
+      if (mask && rnn instanceof LSTM) throw new DualgradError("graph LSTM: padded sequences (a step mask) are not supported");
+      return head.forward(rnn instanceof LSTM ? rnn.forward(x) : rnn.forward(x, { mask }));
+    },
   };
 }
 
