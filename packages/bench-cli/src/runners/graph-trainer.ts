@@ -3,7 +3,7 @@ import {
   Adam, DeviceTensor, HostTensor, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import type { Batch } from "../datasets/synthetic.js";
-import { batchInputShape, type ModelSpec } from "../models.js";
+import type { ModelSpec } from "../models.js";
 import { graphModel } from "./graph-model.js";
 import { inputShape, padSequences, padsSequences } from "./recurrent-input.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
