@@ -9,12 +9,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Generator, nn, noGrad, optim, randn, tensor, tidy } from "@dualgrad/eager";
+import { PhiloxGenerator, nn, noGrad, optim, randn, tensor, tidy } from "@dualgrad/eager";
 import { layers, sequential, tensor as graphTensor } from "@dualgrad/graph";
 
 const QUICK = process.env.DUALGRAD_EXAMPLE_QUICK === "1";
 const dir = mkdtempSync(join(tmpdir(), "dualgrad-weights-example-"));
-const gen = new Generator(7);
+const gen = new PhiloxGenerator(7);
 
 // Train a small eager model for a few steps, then save it.
 const eager = new nn.Sequential(new nn.Linear(4, 8, { generator: gen }), new nn.Tanh(), new nn.Linear(8, 1, { generator: gen }));

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadCsv } from "@dualgrad/bench-cli";
-import { Generator, nn, noGrad, optim, tensor, tidy, utils, type Tensor } from "@dualgrad/eager";
+import { PhiloxGenerator, nn, noGrad, optim, tensor, tidy, utils, type Tensor } from "@dualgrad/eager";
 
 const QUICK = process.env.DUALGRAD_EXAMPLE_QUICK === "1";
 
@@ -47,7 +47,7 @@ const [xTrain, xTest] = tidy(() => {
 const yTrain = tensor(train.y, { shape: [train.xShape[0], 1] });
 const yTest = tensor(testSet.y, { shape: [testSet.xShape[0], 1] });
 
-const gen = new Generator(0);
+const gen = new PhiloxGenerator(0);
 const model = new nn.Sequential(new nn.Linear(3, 16, { generator: gen }), new nn.ReLU(), new nn.Linear(16, 1, { generator: gen }));
 const optimizer = new optim.Adam(model.parameters(), { lr: 0.05 });
 const loader = new utils.data.DataLoader(new utils.data.TensorDataset(xTrain, yTrain), { batchSize: 16, shuffle: true, generator: gen });

@@ -7,7 +7,7 @@
  * Run: pnpm example mnist-mlp
  */
 import { loadMnist } from "@dualgrad/bench-cli";
-import { Generator, nn, noGrad, optim, tensor, tidy, utils, type Tensor } from "@dualgrad/eager";
+import { PhiloxGenerator, nn, noGrad, optim, tensor, tidy, utils, type Tensor } from "@dualgrad/eager";
 import { layers, sequential, tensor as graphTensor } from "@dualgrad/graph";
 
 const QUICK = process.env.DUALGRAD_EXAMPLE_QUICK === "1";
@@ -16,7 +16,7 @@ const data = loadMnist({ trainCount: QUICK ? 2000 : 8000, testCount: QUICK ? 500
 const test = data.test!;
 
 // ---- eager (PyTorch style) ----
-const gen = new Generator(0);
+const gen = new PhiloxGenerator(0);
 
 class MLP extends nn.Module {
   fc1 = new nn.Linear(784, 128, { generator: gen });

@@ -6,10 +6,10 @@
  *
  * Run: pnpm example pytorch-linear-regression
  */
-import { Generator, nn, optim, randn, tidy, utils, type Tensor } from "@dualgrad/eager";
+import { PhiloxGenerator, nn, optim, randn, tidy, utils, type Tensor } from "@dualgrad/eager";
 
 const QUICK = process.env.DUALGRAD_EXAMPLE_QUICK === "1";
-const gen = new Generator(42); // torch.manual_seed(42)
+const gen = new PhiloxGenerator(42); // torch.manual_seed(42)
 
 // Data: y = 2x + 1 plus a little noise.
 const X = randn([100, 1], { generator: gen });

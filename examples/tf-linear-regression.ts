@@ -27,7 +27,7 @@
  * tape records from its construction until `tape.gradient` (where the `with` block would end).
  */
 import { pathToFileURL } from "node:url";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { GradientTape, SGD, data, fn, layers, losses, sequential, tensor, zip, type HostTensor, type SymbolicTensor } from "@dualgrad/graph";
 
 /** What {@link main} learned, and the data it learned from (for checking against least squares). */
@@ -42,7 +42,7 @@ export interface Result {
 /** Trains y = 2x + 1 (plus noise) for `epochs` epochs, printing the loss every 10. */
 export function main({ epochs = 100, log = console.log }: { epochs?: number; log?: (line: string) => void } = {}): Result {
   // The data: 100 points of y = 2x + 1 with Gaussian noise (seeded, so every run is the same).
-  const gen = new Generator(0);
+  const gen = new PhiloxGenerator(0);
   const xs = gen.uniform(100, 0, 1);
   const noise = gen.normal(100, 0, 0.1);
   const ys = xs.map((x, i) => 2 * x + 1 + noise[i]);

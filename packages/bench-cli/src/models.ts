@@ -1,4 +1,4 @@
-import { DualgradError, Generator } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator } from "@dualgrad/core";
 
 /**
  * Models are data: a `ModelSpec` says what to build, and the same spec builds the same model,
@@ -154,6 +154,6 @@ export function batchInputShape(spec: ModelSpec, n: number): number[] {
 }
 
 /** The generator both frontends draw initial parameters from, for a seed. */
-export function initGenerator(seed: number): Generator {
-  return new Generator(seed);
+export function initGenerator(seed: number): PhiloxGenerator {
+  return new PhiloxGenerator(seed);
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Generator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
+import { PhiloxGenerator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { WORKLOADS, main, makeTrainer, parameterShapes, type ModelSpec } from "../src/index.js";
@@ -22,7 +22,7 @@ async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
 
 /** Random weights for `spec`, saved as train --save writes them. */
 function saveWeights(spec: ModelSpec, path: string, seed: number, shapes = parameterShapes(spec)): Map<string, Float32Array> {
-  const g = new Generator(seed);
+  const g = new PhiloxGenerator(seed);
   const tensors = new Map<string, SafeTensor>();
   for (const { name, shape } of shapes) tensors.set(name, { dtype: "F32", shape, data: g.uniform(shape.reduce((a, b) => a * b, 1), -0.5, 0.5) });
   writeSafetensors(path, tensors, { format: "pt" });
@@ -40,7 +40,7 @@ describe("dualgrad export --format onnx", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`wrote .*${id}\\.onnx .*weights from`));
       const rows = 9;
-      const x = new Generator(1).uniform(rows * spec.layers[0], 0, 1);
+      const x = new PhiloxGenerator(1).uniform(rows * spec.layers[0], 0, 1);
       const t = makeTrainer("graph", spec, { seed: 0 });
       t.setParameters(values);
       const out2 = spec.layers[spec.layers.length - 1];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, allocator, type DType } from "@dualgrad/core";
+import { PhiloxGenerator, allocator, type DType } from "@dualgrad/core";
 import * as E from "@dualgrad/eager";
 import * as G from "@dualgrad/graph";
 
@@ -15,7 +15,7 @@ const B = 8;
 
 function data(seed: number, n: number, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);
-  new Generator(seed).fillUniform(out, lo, hi);
+  new PhiloxGenerator(seed).fillUniform(out, lo, hi);
   return out;
 }
 
@@ -35,8 +35,8 @@ describe("eager and graph optimizers agree bit for bit", () => {
       for (const fuse of [true, false]) {
         it(`${name}, ${dtype}, fusion ${fuse ? "on" : "off"}: parameters after each of 4 steps`, () => {
           const before = allocator.stats().liveBytes;
-          const el = new E.nn.Linear(IN, OUT, { dtype, generator: new Generator(5) });
-          const gl = new G.Linear(IN, OUT, { dtype, generator: new Generator(5), name: `agree.${dtype}` });
+          const el = new E.nn.Linear(IN, OUT, { dtype, generator: new PhiloxGenerator(5) });
+          const gl = new G.Linear(IN, OUT, { dtype, generator: new PhiloxGenerator(5), name: `agree.${dtype}` });
           const eo = eagerOpt(el.parameters());
           const go = graphOpt();
           const xs = data(1, B * IN);

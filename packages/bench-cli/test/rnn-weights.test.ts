@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Generator, readSafetensors, toDTypeArray } from "@dualgrad/core";
+import { PhiloxGenerator, readSafetensors, toDTypeArray } from "@dualgrad/core";
 import { nn, noGrad, tensor, tidy } from "@dualgrad/eager";
 import { syntheticBatch } from "../src/datasets/synthetic.js";
 import { workload } from "../src/models.js";
@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("rnn weights: eager nn.save -> graph", () => {
   it("the graph model loaded from the eager file predicts eager's outputs bit for bit", () => {
     const spec = workload("rnn");
-    const eager = new RNNRegressor(spec, "float32", new Generator(11));
+    const eager = new RNNRegressor(spec, "float32", new PhiloxGenerator(11));
     const path = join(dir, "rnn.safetensors");
     nn.save(eager, path);
     const file = readSafetensors(path);

@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { Agent, createServer, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WORKLOADS, makeTrainer, type Frontend } from "../src/index.js";
 import { modelSource } from "../src/serve/model-source.js";
@@ -68,7 +68,7 @@ function expectClose(got: number[], want: number[]): void {
 }
 
 function instance(i: number): number[] {
-  return Array.from(new Generator(i).uniform(IN, -1, 1));
+  return Array.from(new PhiloxGenerator(i).uniform(IN, -1, 1));
 }
 
 /** Bodies that must each get a 400, with a word the error must contain. */

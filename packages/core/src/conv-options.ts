@@ -7,7 +7,7 @@ import { DualgradError } from "./errors.js";
 import { checkPoolPadding } from "./ops/pool.js";
 import type { Attrs } from "./ops/prim.js";
 import { fillLinearInit } from "./random/init.js";
-import type { Generator } from "./random/philox.js";
+import type { PhiloxGenerator } from "./random/philox.js";
 
 /** An int (both axes) or a [height, width] pair, as PyTorch's `_pair` accepts. */
 export type IntOrPair = number | readonly [number, number] | readonly number[];
@@ -63,7 +63,7 @@ export function poolAttrs(api: string, kernelSize: IntOrPair, options: Pool2dOpt
  * then bias on a fresh Philox block) on both frontends.
  */
 export function fillConv2dInit(
-  gen: Generator,
+  gen: PhiloxGenerator,
   weight: Float32Array | Float64Array,
   bias: Float32Array | Float64Array | null,
   inChannels: number,
@@ -78,7 +78,7 @@ export function fillConv2dInit(
  * probability 1 - p, else 0, from one `fillUniform` of `gen` (kept where u < 1 - p). p = 1 gives
  * all zeros; p = 0 all ones.
  */
-export function fillDropoutMask(gen: Generator, out: Float32Array | Float64Array, p: number): void {
+export function fillDropoutMask(gen: PhiloxGenerator, out: Float32Array | Float64Array, p: number): void {
   checkDropoutP("dropout", p);
   gen.fillUniform(out, 0, 1);
   const keep = 1 - p;

@@ -9,6 +9,8 @@ export * from "./errors.js";
 export * from "./shape.js";
 export * from "./list-names.js";
 export * from "./memory.js";
+export * from "./backstop.js";
+export * from "./leak-watch.js";
 export * from "./ops/prim.js";
 export { ops, PRIMS, isPrim, arityError } from "./ops/index.js";
 export { ATTR_SCHEMA, ATTR_TYPE_NAME, attrOk, attrsProblem, checkAttrs, showValue, type AttrType } from "./ops/attrs.js";

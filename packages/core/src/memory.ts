@@ -55,6 +55,20 @@ interface Block {
   view: TypedArray | null;
 }
 
+/** Where a live buffer was allocated (kept only while allocation tracking is on). */
+export interface AllocationSite {
+  readonly id: number;
+  readonly dtype: DType;
+  readonly size: number;
+  /** The stack at allocation, frames inside the allocator included. */
+  readonly stack: string;
+}
+
+/** True when the environment asks for allocation sites from the start (`DUALGRAD_TRACK_ALLOCATIONS=1`). */
+function trackingFromEnv(): boolean {
+  return typeof process !== "undefined" && process.env?.DUALGRAD_TRACK_ALLOCATIONS === "1";
+}
+
 /** The allocator's private bookkeeping on each buffer it hands out. */
 const BLOCK = Symbol("dualgrad.block");
 
@@ -75,7 +89,8 @@ export function sizeClass(bytes: number): number {
 /**
  * Hands out and takes back every tensor buffer, pooling freed blocks by size class and
  * counting live bytes, peak bytes, allocations, reuses and kernel launches.
- * Frontends release deterministically; nothing here relies on garbage collection.
+ * Frontends release deterministically; buffers whose handles are dropped undisposed come back
+ * through the garbage-collection backstop (./backstop.ts), which calls {@link Allocator.release} too.
  */
 export class Allocator {
   private nextId = 1;
@@ -89,6 +104,8 @@ export class Allocator {
   private reservedLive = 0;
   private pooled = 0;
   private readonly pool = new Map<number, Block[]>();
+  /** Live buffers' allocation sites by id, or null when not tracking (the default: a stack per allocation is slow). */
+  private sites: Map<number, AllocationSite> | null = trackingFromEnv() ? new Map() : null;
 
   /**
    * @param maxPooledBytes free blocks beyond this many bytes are dropped rather than pooled,
@@ -125,6 +142,7 @@ export class Allocator {
     this.live += bytes;
     this.reservedLive += classBytes;
     if (this.live > this.peak) this.peak = this.live;
+    if (this.sites) this.sites.set(buf.id, { id: buf.id, dtype, size, stack: new Error("allocated").stack ?? "" });
     return buf;
   }
 
@@ -142,6 +160,7 @@ export class Allocator {
       throw new DualgradError(`release: buffer #${buf.id} was already released or is not from this allocator`);
     }
     (buf as { released: boolean }).released = true;
+    this.sites?.delete(buf.id);
     this.liveCount--;
     this.frees++;
     this.live -= buf.size * bytesPerElement(buf.dtype);
@@ -164,6 +183,23 @@ export class Allocator {
   /** Counts `n` kernel launches (executors call this once per kernel they run). */
   countLaunch(n = 1): void {
     this.launches += n;
+  }
+
+  /**
+   * Turns recording of allocation sites on or off (on from the start with
+   * `DUALGRAD_TRACK_ALLOCATIONS=1`). Only buffers allocated while it is on have a site.
+   */
+  trackAllocations(on: boolean): void {
+    if (!on) this.sites = null;
+    else this.sites ??= new Map();
+  }
+
+  /**
+   * The creation sites of the buffers still alive that were allocated while tracking was on,
+   * oldest first: where to look for tensors that are never disposed. Empty when not tracking.
+   */
+  liveAllocations(): AllocationSite[] {
+    return this.sites ? [...this.sites.values()] : [];
   }
 
   /** A copy of the counters. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  Generator, ValueEmitter, composites as C, fillLinearInit, linearInitBound, valueFrom,
+  PhiloxGenerator, ValueEmitter, composites as C, fillLinearInit, linearInitBound, valueFrom,
   type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape, type Value,
 } from "../src/index.js";
 import { liveBytes } from "./helpers.js";
@@ -138,20 +138,20 @@ describe("matmul and linear", () => {
 
   it("initLinear draws weight then bias like fillLinearInit and leaves out the bias draws without a bias", () => {
     const make = (_: string, shape: Shape, dtype: DType) => ({ shape, data: dtype === "float64" ? new Float64Array(shape.reduce((a, b) => a * b, 1)) : new Float32Array(shape.reduce((a, b) => a * b, 1)) });
-    const p = C.initLinear(5, 3, { generator: new Generator(11) }, make);
+    const p = C.initLinear(5, 3, { generator: new PhiloxGenerator(11) }, make);
     const w = new Float32Array(15);
     const bias = new Float32Array(3);
-    fillLinearInit(new Generator(11), w, bias, 5, 3);
+    fillLinearInit(new PhiloxGenerator(11), w, bias, 5, 3);
     expect(p.weight.shape).toEqual([3, 5]);
     expect(Array.from(p.weight.data)).toEqual(Array.from(w));
     expect(Array.from(p.bias!.data)).toEqual(Array.from(bias));
     const bound = linearInitBound(5);
     expect(Array.from(p.weight.data).every((x) => Math.abs(x) < bound)).toBe(true);
-    const gen = new Generator(11);
+    const gen = new PhiloxGenerator(11);
     const noBias = C.initLinear(5, 3, { bias: false, dtype: "float64", generator: gen }, make);
     expect(noBias.bias).toBeNull();
     expect(noBias.weight.data).toBeInstanceOf(Float64Array);
-    const after = new Generator(11);
+    const after = new PhiloxGenerator(11);
     after.fillUniform(new Float64Array(15));
     const next = [new Float64Array(4), new Float64Array(4)];
     gen.fillUniform(next[0]);

@@ -1,8 +1,8 @@
-import { Generator, allocator, valueFrom, type DType, type Value } from "../src/index.js";
+import { PhiloxGenerator, allocator, valueFrom, type DType, type Value } from "../src/index.js";
 import type { InputSpec } from "./op-cases.js";
 
 /** Draws a value for an input spec, deterministically from `gen`. */
-export function makeInput(gen: Generator, spec: InputSpec, floatDtype: DType): Value {
+export function makeInput(gen: PhiloxGenerator, spec: InputSpec, floatDtype: DType): Value {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const [lo, hi] = spec.range ?? [-1, 1];
   const raw = new Float64Array(n);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  Generator, ValueEmitter, execute, getBackend, gradcheck, isFloat, ops, releaseValue, setBackend, valueFrom,
+  PhiloxGenerator, ValueEmitter, execute, getBackend, gradcheck, isFloat, ops, releaseValue, setBackend, valueFrom,
   type DType, type OpTable, type Value,
 } from "../src/index.js";
 import { caseName, opCases, type OpCase } from "./op-cases.js";
@@ -9,7 +9,7 @@ import { liveBytes, makeInput } from "./helpers.js";
 const CASES = opCases();
 
 function inputsFor(k: OpCase, dtype: DType, seed: number): Value[] {
-  const gen = new Generator(seed);
+  const gen = new PhiloxGenerator(seed);
   return k.inputs.map((spec) => makeInput(gen, spec, dtype));
 }
 
@@ -59,7 +59,7 @@ describe("every VJP rule agrees with finite differences (float64)", () => {
       const e = new ValueEmitter();
       const out = e.emit(k.prim, inputs, k.attrs as never);
       const rVals = new Float64Array(out.data.length);
-      new Generator(idx).fillUniform(rVals, -1, 1);
+      new PhiloxGenerator(idx).fillUniform(rVals, -1, 1);
       const rSource = valueFrom("float64", out.shape, rVals);
       const r = e.emit("cast", [rSource], { dtype: "float64" });
       const grads = ops[k.prim].vjp(e, inputs, out, r, k.attrs as never);

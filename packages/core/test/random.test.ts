@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 // RNG and the error class.
 import { DualgradError } from "../src/errors.js";
 import { fillLinearInit, linearInitBound, normalInit, uniformInit } from "../src/random/init.js";
-import { Generator, defaultGenerator, manualSeed, philox4x32, philox4x32Into } from "../src/random/philox.js";
+import { PhiloxGenerator, defaultGenerator, manualSeed, philox4x32, philox4x32Into } from "../src/random/philox.js";
 
 /** Random123 kat_vectors, philox4x32 10 (counter words, key words, expected output). */
 const KAT: [[number, number, number, number], [number, number], [number, number, number, number]][] = [
@@ -60,7 +60,7 @@ describe("philox4x32", () => {
   });
 
   it("agrees with a BigInt reference on many pseudo-random inputs (exercises the exact high-word multiply)", () => {
-    const words = new Generator(12345).randint(6 * 500, -2147483648, 2147483648);
+    const words = new PhiloxGenerator(12345).randint(6 * 500, -2147483648, 2147483648);
     for (let i = 0; i < words.length; i += 6) {
       const w = Array.from(words.subarray(i, i + 6), (x) => x >>> 0);
       const ctr = [w[0], w[1], w[2], w[3]] as const;
@@ -70,21 +70,21 @@ describe("philox4x32", () => {
   });
 });
 
-describe("Generator determinism and state", () => {
+describe("PhiloxGenerator determinism and state", () => {
   it("same seed gives the same numbers; different seeds differ", () => {
-    const a = new Generator(42).uniform(1000);
-    const b = new Generator(42).uniform(1000);
-    const c = new Generator(43).uniform(1000);
+    const a = new PhiloxGenerator(42).uniform(1000);
+    const b = new PhiloxGenerator(42).uniform(1000);
+    const c = new PhiloxGenerator(43).uniform(1000);
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).not.toEqual(Array.from(c));
     // The high key word matters too.
-    const d = new Generator(42n + (1n << 32n)).uniform(1000);
+    const d = new PhiloxGenerator(42n + (1n << 32n)).uniform(1000);
     expect(Array.from(a)).not.toEqual(Array.from(d));
   });
 
   it("the stream is a pure function of (seed, offset): raw words are Philox blocks of [offset, 0, 0, 0]", () => {
     const seed = 0x0123456789abcdefn;
-    const g = new Generator(seed);
+    const g = new PhiloxGenerator(seed);
     g.setState({ seed, offset: 7 });
     const out = new Float32Array(4);
     g.fillUniform(out);
@@ -94,7 +94,7 @@ describe("Generator determinism and state", () => {
   });
 
   it("setState replays, getState reports seed and consumed blocks", () => {
-    const g = new Generator(7);
+    const g = new PhiloxGenerator(7);
     expect(g.getState()).toEqual({ seed: 7n, offset: 0 });
     g.uniform(5); // float32: ceil(5/4) = 2 blocks
     expect(g.offset).toBe(2);
@@ -106,28 +106,28 @@ describe("Generator determinism and state", () => {
     expect(Array.from(g.normal(100, 0, 1, "float64"))).toEqual(Array.from(x));
     expect(Array.from(g.randint(3, 0, 10))).toEqual(Array.from(y));
     // A different generator restored to the same state replays too.
-    const h = new Generator(999);
+    const h = new PhiloxGenerator(999);
     h.setState(saved);
     expect(Array.from(h.normal(100, 0, 1, "float64"))).toEqual(Array.from(x));
   });
 
   it("each fill call starts on a fresh block", () => {
-    const whole = new Generator(3).uniform(8);
-    const g = new Generator(3);
+    const whole = new PhiloxGenerator(3).uniform(8);
+    const g = new PhiloxGenerator(3);
     const parts = [...g.uniform(4), ...g.uniform(4)];
     expect(parts).toEqual(Array.from(whole)); // chunks of whole blocks match
-    const h = new Generator(3);
+    const h = new PhiloxGenerator(3);
     const odd = [...h.uniform(3), ...h.uniform(5)];
     expect(odd.slice(0, 3)).toEqual(Array.from(whole.subarray(0, 3)));
     expect(odd[3]).toBe(whole[4]); // word 3 of block 0 was discarded
     expect(h.offset).toBe(3);
-    const e = new Generator(3);
+    const e = new PhiloxGenerator(3);
     e.uniform(0);
     expect(e.offset).toBe(0);
   });
 
   it("manualSeed resets the offset; the default generator is reseeded by manualSeed()", () => {
-    const g = new Generator(1);
+    const g = new PhiloxGenerator(1);
     const first = g.uniform(10);
     g.uniform(10);
     g.manualSeed(1);
@@ -137,21 +137,21 @@ describe("Generator determinism and state", () => {
     const a = defaultGenerator.uniform(10);
     manualSeed(5);
     expect(Array.from(defaultGenerator.uniform(10))).toEqual(Array.from(a));
-    expect(Array.from(a)).toEqual(Array.from(new Generator(5).uniform(10)));
+    expect(Array.from(a)).toEqual(Array.from(new PhiloxGenerator(5).uniform(10)));
   });
 
   it("negative seeds wrap to uint64 as in torch; bad seeds and states throw", () => {
-    expect(new Generator(-1).seed).toBe((1n << 64n) - 1n);
-    expect(() => new Generator(1.5)).toThrow(DualgradError);
-    expect(() => new Generator(1n << 64n)).toThrow(/seed/);
-    expect(() => new Generator(0).setState({ seed: 1n, offset: -1 })).toThrow(/setState: offset/);
+    expect(new PhiloxGenerator(-1).seed).toBe((1n << 64n) - 1n);
+    expect(() => new PhiloxGenerator(1.5)).toThrow(DualgradError);
+    expect(() => new PhiloxGenerator(1n << 64n)).toThrow(/seed/);
+    expect(() => new PhiloxGenerator(0).setState({ seed: 1n, offset: -1 })).toThrow(/setState: offset/);
   });
 });
 
 describe("uniform", () => {
   it("float32: in range, mean and variance within statistical bounds (n = 100k)", () => {
     const n = 100_000;
-    const x = new Generator(2024).uniform(n);
+    const x = new PhiloxGenerator(2024).uniform(n);
     expect(x).toBeInstanceOf(Float32Array);
     let lo = Infinity;
     let hi = -Infinity;
@@ -172,7 +172,7 @@ describe("uniform", () => {
   });
 
   it("float64 with custom bounds: in [low, high), right moments", () => {
-    const x = new Generator(11).uniform(100_000, -3, 5, "float64");
+    const x = new PhiloxGenerator(11).uniform(100_000, -3, 5, "float64");
     expect(x).toBeInstanceOf(Float64Array);
     expect(countWhere(x, (v) => !(v >= -3 && v < 5))).toBe(0);
     const { mean, variance } = moments(x);
@@ -181,14 +181,14 @@ describe("uniform", () => {
   });
 
   it("float64 uniforms use more than 24 bits; float32 uniforms are multiples of 2^-24", () => {
-    const d = new Generator(9).uniform(1000, 0, 1, "float64");
+    const d = new PhiloxGenerator(9).uniform(1000, 0, 1, "float64");
     let fine = 0;
     for (const v of d) if (!Number.isInteger(v * 2 ** 24)) fine++;
     expect(fine).toBeGreaterThan(990);
     let beyond32 = 0;
     for (const v of d) if (!Number.isInteger(v * 2 ** 32)) beyond32++;
     expect(beyond32).toBeGreaterThan(990);
-    const f = new Generator(9).uniform(1000);
+    const f = new PhiloxGenerator(9).uniform(1000);
     expect(countWhere(f, (v) => !Number.isInteger(v * 2 ** 24))).toBe(0);
   });
 
@@ -197,21 +197,21 @@ describe("uniform", () => {
     // low + span * u within half an ulp of 2, which would round to 2 without the clamp. low is not
     // a float32 either, so rounding could also land below it.
     const low = 1.99999;
-    const x = new Generator(0).uniform(100_000, low, 2);
+    const x = new PhiloxGenerator(0).uniform(100_000, low, 2);
     expect(countWhere(x, (v) => !(v >= low && v < 2))).toBe(0);
     // The clamp was exercised: many values sit on the largest float32 below 2.
     expect(countWhere(x, (v) => v === Math.fround(2 - 2 ** -23))).toBeGreaterThan(100);
   });
 
   it("bad arguments throw DualgradError naming the method and values", () => {
-    const g = new Generator(0);
+    const g = new PhiloxGenerator(0);
     const x = new Float32Array(4);
-    expect(() => g.fillUniform(x, 1, 0)).toThrow("Generator.fillUniform: low (1) must be less than high (0)");
+    expect(() => g.fillUniform(x, 1, 0)).toThrow("PhiloxGenerator.fillUniform: low (1) must be less than high (0)");
     expect(() => g.fillUniform(x, 1, 1)).toThrow(DualgradError);
     expect(() => g.fillUniform(x, 0, Infinity)).toThrow(/fillUniform: high must be a finite number, got Infinity/);
     expect(() => g.fillUniform(x, NaN, 1)).toThrow(/fillUniform: low must be a finite number, got NaN/);
     expect(() => g.fillUniform(x, -1e308, 1.7e308)).toThrow(/overflows/);
-    expect(() => g.uniform(-1)).toThrow(/Generator.uniform: n must be a non-negative integer/);
+    expect(() => g.uniform(-1)).toThrow(/PhiloxGenerator.uniform: n must be a non-negative integer/);
     expect(() => g.fillUniform(new Int32Array(2) as unknown as Float32Array)).toThrow(/Int32Array/);
     expect(g.offset).toBe(0); // failed calls consume nothing
   });
@@ -221,7 +221,7 @@ describe("normal", () => {
   for (const dtype of ["float32", "float64"] as const) {
     it(`${dtype}: mean, std and shape within statistical bounds; no NaN or Inf`, () => {
       const n = 100_000;
-      const x = new Generator(77).normal(n, 2, 3, dtype);
+      const x = new PhiloxGenerator(77).normal(n, 2, 3, dtype);
       let bad = 0;
       let within1 = 0;
       for (const v of x) {
@@ -238,12 +238,12 @@ describe("normal", () => {
   }
 
   it("odd lengths, std = 0 and bad arguments", () => {
-    const g = new Generator(1);
+    const g = new PhiloxGenerator(1);
     const x = g.normal(7);
     expect(g.offset).toBe(2);
     expect(x.every(Number.isFinite)).toBe(true);
     expect(Array.from(g.normal(5, 1.5, 0, "float64"))).toEqual([1.5, 1.5, 1.5, 1.5, 1.5]);
-    expect(() => g.fillNormal(new Float32Array(2), 0, -1)).toThrow("Generator.fillNormal: std must be >= 0, got -1");
+    expect(() => g.fillNormal(new Float32Array(2), 0, -1)).toThrow("PhiloxGenerator.fillNormal: std must be >= 0, got -1");
     expect(() => g.fillNormal(new Float32Array(2), NaN, 1)).toThrow(/fillNormal: mean must be a finite number/);
   });
 });
@@ -251,7 +251,7 @@ describe("normal", () => {
 describe("randint", () => {
   it("stays in [low, high) and is roughly uniform", () => {
     const n = 100_000;
-    const x = new Generator(5).randint(n, -3, 7);
+    const x = new PhiloxGenerator(5).randint(n, -3, 7);
     const counts = new Array(10).fill(0);
     expect(countWhere(x, (v) => !(v >= -3 && v < 7))).toBe(0);
     for (const v of x) counts[v + 3]++;
@@ -259,7 +259,7 @@ describe("randint", () => {
   });
 
   it("handles the full int32 range and a span above 2^31", () => {
-    const g = new Generator(8);
+    const g = new PhiloxGenerator(8);
     const full = g.randint(10_000, -2147483648, 2147483648);
     let neg = 0;
     for (const v of full) if (v < 0) neg++;
@@ -271,8 +271,8 @@ describe("randint", () => {
   });
 
   it("bad arguments throw", () => {
-    const g = new Generator(0);
-    expect(() => g.fillRandint(new Int32Array(2), 5, 5)).toThrow("Generator.fillRandint: low (5) must be less than high (5)");
+    const g = new PhiloxGenerator(0);
+    expect(() => g.fillRandint(new Int32Array(2), 5, 5)).toThrow("PhiloxGenerator.fillRandint: low (5) must be less than high (5)");
     expect(() => g.fillRandint(new Int32Array(2), 0, 2 ** 31 + 1)).toThrow(/does not fit int32/);
     expect(() => g.fillRandint(new Int32Array(2), 0.5, 2)).toThrow(/must be integers/);
   });
@@ -291,7 +291,7 @@ describe("Linear init", () => {
       const bound = linearInitBound(inF);
       const w = new Ctor(inF * outF);
       const b = new Ctor(outF);
-      fillLinearInit(new Generator(0), w, b, inF, outF);
+      fillLinearInit(new PhiloxGenerator(0), w, b, inF, outF);
       expect(countWhere(w, (v) => !(Math.abs(v) < bound))).toBe(0);
       expect(countWhere(b, (v) => !(Math.abs(v) < bound))).toBe(0);
       const { mean, variance } = moments(w);
@@ -305,24 +305,24 @@ describe("Linear init", () => {
     const make = (seed: number) => {
       const w = new Float32Array(6 * 5);
       const b = new Float32Array(6);
-      fillLinearInit(new Generator(seed), w, b, 5, 6);
+      fillLinearInit(new PhiloxGenerator(seed), w, b, 5, 6);
       return [...w, ...b];
     };
     expect(make(3)).toEqual(make(3));
     expect(make(3)).not.toEqual(make(4));
-    const g = new Generator(3);
+    const g = new PhiloxGenerator(3);
     const bound = linearInitBound(5);
     const w = g.uniform(30, -bound, bound);
     const b = g.uniform(6, -bound, bound);
     expect(make(3)).toEqual([...w, ...b]);
     // Without a bias only the weight's blocks are consumed.
-    const h = new Generator(3);
+    const h = new PhiloxGenerator(3);
     fillLinearInit(h, new Float32Array(30), null, 5, 6);
     expect(h.offset).toBe(Math.ceil(30 / 4));
   });
 
   it("mismatched lengths and bad feature counts throw before drawing", () => {
-    const g = new Generator(0);
+    const g = new PhiloxGenerator(0);
     expect(() => fillLinearInit(g, new Float32Array(11), null, 3, 4)).toThrow(
       "fillLinearInit: weight has 11 elements, expected outFeatures * inFeatures = 4 * 3 = 12",
     );
@@ -334,7 +334,7 @@ describe("Linear init", () => {
   });
 
   it("uniformInit and normalInit", () => {
-    const g = new Generator(1);
+    const g = new PhiloxGenerator(1);
     const x = new Float64Array(1000);
     uniformInit(g, x, 0.1);
     expect(countWhere(x, (v) => !(Math.abs(v) < 0.1))).toBe(0);

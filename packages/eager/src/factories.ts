@@ -1,5 +1,5 @@
 import {
-  DualgradError, Generator, allocValue, defaultGenerator, dtypeOfArray, isDType, sizeOf, valueFrom,
+  DualgradError, PhiloxGenerator, allocValue, defaultGenerator, dtypeOfArray, isDType, sizeOf, valueFrom,
   type DType, type Shape, type TypedArray,
 } from "@dualgrad/core";
 import { Tensor, type NestedArray } from "./tensor.js";
@@ -12,7 +12,7 @@ export interface TensorOptions {
 
 /** Options of the random factories: a generator (default: the global one, see `manualSeed`). */
 export interface RandomOptions extends TensorOptions {
-  generator?: Generator;
+  generator?: PhiloxGenerator;
 }
 
 function checkDType(dtype: DType | undefined, fallback: DType): DType {
@@ -83,7 +83,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
 /** Zeros shaped and typed like `t`. */ export const zerosLike = (t: Tensor, options: TensorOptions = {}): Tensor => full(t.shape, 0, { dtype: t.dtype, ...options });
 /** Ones shaped and typed like `t`. */ export const onesLike = (t: Tensor, options: TensorOptions = {}): Tensor => full(t.shape, 1, { dtype: t.dtype, ...options });
 
-function random(shape: Shape, options: RandomOptions, fill: (gen: Generator, out: Float32Array | Float64Array) => void): Tensor {
+function random(shape: Shape, options: RandomOptions, fill: (gen: PhiloxGenerator, out: Float32Array | Float64Array) => void): Tensor {
   const dtype = checkDType(options.dtype, "float32");
   if (dtype === "int32") throw new DualgradError("rand: dtype must be float32 or float64 (use randint for integers)");
   const v = allocValue(dtype, shape);
@@ -98,7 +98,7 @@ export const randn = (shape: Shape, options: RandomOptions = {}): Tensor => rand
 export const uniform = (shape: Shape, low: number, high: number, options: RandomOptions = {}): Tensor =>
   random(shape, options, (g, out) => g.fillUniform(out, low, high));
 /** Integers uniform in [low, high). */
-export function randint(low: number, high: number, shape: Shape, options: { generator?: Generator } = {}): Tensor {
+export function randint(low: number, high: number, shape: Shape, options: { generator?: PhiloxGenerator } = {}): Tensor {
   const v = allocValue("int32", shape);
   (options.generator ?? defaultGenerator).fillRandint(v.data as Int32Array, low, high);
   return new Tensor(v);

@@ -12,7 +12,7 @@ export { backward, type BackwardOptions } from "./autograd.js";
 export { Node } from "./node.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, isAnomalyDetectionEnabled } from "./grad-mode.js";
 export { tidy, keep, dispose, memory } from "./memory.js";
-export { manualSeed, Generator } from "@dualgrad/core";
+export { manualSeed, PhiloxGenerator } from "@dualgrad/core";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export * as utils from "./utils/index.js";

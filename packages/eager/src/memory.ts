@@ -1,4 +1,4 @@
-import { DualgradError, allocator, type MemoryStats } from "@dualgrad/core";
+import { DualgradError, allocator, type AllocationSite, type MemoryStats } from "@dualgrad/core";
 import { beginScope, endScope, keep } from "./scope.js";
 import { Tensor, isTensor } from "./tensor.js";
 
@@ -34,5 +34,15 @@ export function dispose(x: Tensor | readonly Tensor[] | Record<string, Tensor>):
 export function memory(): MemoryStats {
   return allocator.stats();
 }
+
+/**
+ * Where the buffers still alive were created (stack traces), for finding tensors that are never
+ * disposed. Recorded only while tracking is on: run with `DUALGRAD_TRACK_ALLOCATIONS=1`, or call
+ * `memory.trackAllocations(true)` before the code under suspicion.
+ */
+memory.liveAllocations = (): AllocationSite[] => allocator.liveAllocations();
+
+/** Turns the recording of allocation sites on or off (see {@link memory.liveAllocations}). */
+memory.trackAllocations = (on: boolean): void => allocator.trackAllocations(on);
 
 export { Tensor };

@@ -4,19 +4,23 @@ import type { Tensor } from "./tensor.js";
 /**
  * Deterministic memory: a stack of scopes records the tensors created inside them. When a
  * scope ends, everything it created is disposed except what it returns (which moves to the
- * enclosing scope) and what was kept. Outside any scope tensors live until `dispose()`.
+ * enclosing scope) and what was kept. Outside any scope tensors live until `dispose()`, or
+ * until the garbage-collection backstop reclaims a dropped handle (see ./storage.ts).
  */
 
 const scopes: Set<Tensor>[] = [];
 
-/** Records a new tensor in the innermost scope (called by the Tensor constructor). */
-export function track(t: Tensor): void {
-  if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+/** Records a new tensor in the innermost scope (called by the Tensor constructor); false when no scope is open. */
+export function track(t: Tensor): boolean {
+  if (scopes.length === 0) return false;
+  scopes[scopes.length - 1].add(t);
+  return true;
 }
 
 /** Removes `t` from scope tracking: it survives every enclosing `tidy` (parameters, grads, optimizer state). */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t._storage.guard(); // no scope will free it now
   return t;
 }
 
@@ -84,8 +88,14 @@ export function endScope(scope: Set<Tensor>, result: unknown, isTensor: (x: unkn
     kept.clear();
   }
   for (const t of scope) {
-    if (kept.has(t)) track(t);
-    else t.dispose();
+    // What leaves the outermost scope, and storages a disposed handle leaves to an autograd
+    // node, are no longer anyone's to free deterministically: the GC backstop takes them.
+    if (kept.has(t)) {
+      if (!track(t)) t._storage.guard();
+    } else {
+      t.dispose();
+      t._storage.guard();
+    }
   }
   if (failure !== null) throw failure;
 }

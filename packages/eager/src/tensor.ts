@@ -36,6 +36,8 @@ export type NestedArray = number | NestedArray[];
  * An n-dimensional array on core's allocator that records the ops applied to it for reverse-mode
  * autodiff, like `torch.Tensor`. Memory is released deterministically: by `dispose()`, by the end
  * of the `tidy` scope that created it, or (for tensors saved by autograd) when backward is done.
+ * A handle dropped without any of these is freed once the garbage collector reclaims it
+ * (see ./storage.ts): a backstop, later and less predictable than the deterministic paths.
  */
 export class Tensor {
   /** @internal */ _storage: Storage;
@@ -61,7 +63,8 @@ export class Tensor {
         throw err;
       }
     }
-    track(this);
+    // Outside any tidy nothing will release it deterministically unless the caller does.
+    if (!track(this)) this._storage.guard();
   }
 
   /** The accumulated gradient (set by `backward()` on leaves that require grad). */

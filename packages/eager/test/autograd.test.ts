@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  Tensor, arange, detectAnomaly, memory, noGrad, ones, tensor, tidy, zeros, randn, Generator,
+  Tensor, arange, detectAnomaly, memory, noGrad, ones, tensor, tidy, zeros, randn, PhiloxGenerator,
 } from "../src/index.js";
 
 const arr = (t: Tensor) => Array.from(t.data);
@@ -21,8 +21,8 @@ describe("tensors", () => {
     expect(arange(1, 2, 0.25).toArray()).toEqual([1, 1.25, 1.5, 1.75]);
     expect(zeros([2]).toArray()).toEqual([0, 0]);
     expect(ones([0, 3]).shape).toEqual([0, 3]);
-    const a = randn([3], { generator: new Generator(5) });
-    const b = randn([3], { generator: new Generator(5) });
+    const a = randn([3], { generator: new PhiloxGenerator(5) });
+    const b = randn([3], { generator: new PhiloxGenerator(5) });
     expect(arr(a)).toEqual(arr(b));
   });
   tidyIt("clear errors for bad input", () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { memory, nn, ones, tensor, tidy } from "../src/index.js";
 
 /** PyTorch's convolutional layers on the eager frontend: shapes, names, init law, semantics. */
 describe("eager convolutional layers", () => {
   it("Conv2d: PyTorch layout, names in a Sequential, init within 1/sqrt(in*kh*kw) (graph's draws are checked equal in bench-cli agreement.test.ts)", () => {
-    const model = new nn.Sequential(new nn.Conv2d(3, 4, [3, 2], { padding: 1, generator: new Generator(5) }), new nn.ReLU(), new nn.Flatten());
+    const model = new nn.Sequential(new nn.Conv2d(3, 4, [3, 2], { padding: 1, generator: new PhiloxGenerator(5) }), new nn.ReLU(), new nn.Flatten());
     const names = model.namedParameters().map(([n, p]) => `${n}${JSON.stringify(p.shape)}`);
     expect(names).toEqual(["0.weight[4,3,3,2]", "0.bias[4]"]);
     const bound = 1 / Math.sqrt(3 * 3 * 2);
@@ -32,13 +32,13 @@ describe("eager convolutional layers", () => {
 
   it("Dropout: inverted scaling in train mode, seeded; the identity after eval()", () => {
     const before = memory().liveBytes;
-    const drop = new nn.Dropout(0.25, { generator: new Generator(1) });
+    const drop = new nn.Dropout(0.25, { generator: new PhiloxGenerator(1) });
     const x = ones([4000]);
     const a = drop.forward(x);
     const kept = Array.from(a.data).filter((v) => v !== 0);
     expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.75)]));
     expect(Math.abs(kept.length / 4000 - 0.75)).toBeLessThan(0.03);
-    const again = new nn.Dropout(0.25, { generator: new Generator(1) }).forward(x);
+    const again = new nn.Dropout(0.25, { generator: new PhiloxGenerator(1) }).forward(x);
     expect(Array.from(again.data)).toEqual(Array.from(a.data));
     drop.eval();
     const b = drop.forward(x);

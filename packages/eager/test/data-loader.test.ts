@@ -1,4 +1,4 @@
-import { Generator, randperm } from "@dualgrad/core";
+import { PhiloxGenerator, randperm } from "@dualgrad/core";
 import { arange, memory, tensor, tidy, utils, type Tensor } from "@dualgrad/eager";
 import { describe, expect, it } from "vitest";
 
@@ -52,17 +52,17 @@ describe("utils.data.DataLoader", () => {
     const { x, y } = data(10);
     const ds = new TensorDataset(x, y);
     const epochs = (seed: number) => {
-      const loader = new DataLoader(ds, { batchSize: 4, shuffle: true, generator: new Generator(seed) });
+      const loader = new DataLoader(ds, { batchSize: 4, shuffle: true, generator: new PhiloxGenerator(seed) });
       return Array.from({ length: 3 }, () => Array.from(loader, ([, yb]) => yb.toArray() as number[]).flat());
     };
     const a = epochs(7);
     expect(a).toEqual(epochs(7));
-    const g = new Generator(7);
+    const g = new PhiloxGenerator(7);
     expect(a).toEqual(Array.from({ length: 3 }, () => Array.from(randperm(10, g))));
     for (const order of a) expect([...order].sort((p, q) => p - q)).toEqual([...Array(10).keys()]);
     expect(new Set(a.map((o) => o.join())).size).toBe(3);
     // Rows stay together: x row i is [i, 10 i] whatever the order.
-    for (const [xb, yb] of new DataLoader(ds, { batchSize: 3, shuffle: true, generator: new Generator(1) })) {
+    for (const [xb, yb] of new DataLoader(ds, { batchSize: 3, shuffle: true, generator: new PhiloxGenerator(1) })) {
       expect(rows(xb)).toEqual((yb.toArray() as number[]).map((i) => [i, 10 * i]));
     }
     x.dispose();
@@ -72,7 +72,7 @@ describe("utils.data.DataLoader", () => {
   it("frees each batch as the loop advances, breaks or ends: one batch live at a time, nothing left after", () => {
     const { x, y } = data(64);
     const base = memory().liveBytes;
-    const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true, generator: new Generator(0) });
+    const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 8, shuffle: true, generator: new PhiloxGenerator(0) });
     const batchBytes = 8 * 2 * 4 + 8 * 4;
     let kept: Tensor | null = null;
     for (const [xb] of loader) {
@@ -126,7 +126,7 @@ describe("utils.data.DataLoader", () => {
     const { x, y } = data(2);
     const ds = new TensorDataset(x, y);
     expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow("DataLoader: batchSize must be a positive integer, got 0");
-    expect(() => new DataLoader(ds, { generator: 3 as unknown as Generator })).toThrow(/generator must be a Generator/);
+    expect(() => new DataLoader(ds, { generator: 3 as unknown as PhiloxGenerator })).toThrow(/generator must be a PhiloxGenerator/);
     expect(() => new DataLoader({} as never)).toThrow(/dataset must have a non-negative integer length and a get\(index\) method/);
     x.dispose();
     y.dispose();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, memory, nn, optim, tensor, tidy, type Tensor } from "../src/index.js";
+import { PhiloxGenerator, memory, nn, optim, tensor, tidy, type Tensor } from "../src/index.js";
 
 /**
  * Autograd graphs as deep as a long unrolled loop or a 3,000-layer model: releasing them and
@@ -87,7 +87,7 @@ describe("deep autograd graphs", () => {
 describe("deep models", () => {
   it("a 3,000-layer Sequential (Linear + Tanh) trains a step and frees everything it made", () => {
     const before = memory().liveBytes;
-    const gen = new Generator(3);
+    const gen = new PhiloxGenerator(3);
     const model = new nn.Sequential(...Array.from({ length: 3000 }, () => [new nn.Linear(4, 4, { generator: gen }), new nn.Tanh()]).flat());
     const opt = new optim.SGD(model.parameters(), { lr: 0.01 });
     const x = tensor([[1, 2, 3, 4]]);

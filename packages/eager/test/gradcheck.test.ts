@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, gradcheck, isFloat, ops } from "@dualgrad/core";
+import { PhiloxGenerator, gradcheck, isFloat, ops } from "@dualgrad/core";
 import { apply, memory, nn, noGrad, tensor, tidy } from "../src/index.js";
 import { caseName, opCases } from "../../core/test/op-cases.js";
 
@@ -11,7 +11,7 @@ describe("eager gradients of every op agree with gradcheck (float64)", () => {
     if (!differentiable.some(Boolean) || !isFloat(outDtype) || k.prim === "compare") return;
     it(caseName(k, "float64"), () => {
       const before = memory().liveBytes;
-      const gen = new Generator(idx + 77);
+      const gen = new PhiloxGenerator(idx + 77);
       const raw = k.inputs.map((s) => {
         const n = s.shape.reduce((a, b) => a * b, 1);
         const v = new Float64Array(n);
@@ -26,7 +26,7 @@ describe("eager gradients of every op agree with gradcheck (float64)", () => {
         );
       const outSize = ops[k.prim].infer(k.inputs.map((s) => ({ shape: s.shape, dtype: s.kind === "int32" ? "int32" : "float64" })), k.attrs as never).shape.reduce((a, b) => a * b, 1);
       const r = new Float64Array(outSize);
-      new Generator(idx).fillUniform(r, -1, 1);
+      new PhiloxGenerator(idx).fillUniform(r, -1, 1);
       const inputs = make(raw, true);
       tidy(() => {
         const out = apply(k.prim, inputs, k.attrs as never);
@@ -57,7 +57,7 @@ describe("composite models agree with gradcheck (float64)", () => {
   ] as const) {
     it(name, () => {
       const model = build();
-      const gen = new Generator(3);
+      const gen = new PhiloxGenerator(3);
       const x = tensor(gen.uniform(4 * 3, -1, 1, "float64"), { shape: [4, 3], dtype: "float64" });
       const y = loss === "ce" ? tensor([0, 3, 1, 2], { dtype: "int32" }) : tensor(gen.uniform(8, -1, 1, "float64"), { shape: [4, 2], dtype: "float64" });
       const lossOf = () => (loss === "ce" ? nn.crossEntropy(model.forward(x), y) : nn.mseLoss(model.forward(x), y));

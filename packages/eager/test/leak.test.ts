@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { memory, nn, optim, rand, randint, tidy } from "../src/index.js";
 
 /**
@@ -9,7 +9,7 @@ import { memory, nn, optim, rand, randint, tidy } from "../src/index.js";
  */
 describe("no leaks over a long run", () => {
   it("mlp: live tensor bytes after 1,000 steps equal those after step 1", () => {
-    const gen = new Generator(11);
+    const gen = new PhiloxGenerator(11);
     const model = new nn.Sequential(
       new nn.Linear(784, 256, { generator: gen }), new nn.ReLU(),
       new nn.Linear(256, 256, { generator: gen }), new nn.ReLU(),

@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { memory, nn, optim, randn, tensor, tidy, zeros, type Tensor } from "@dualgrad/eager";
 import { describe, expect, it } from "vitest";
 
@@ -8,7 +8,7 @@ class TwoLayer extends nn.Module {
   fc1: nn.Linear;
   act = new nn.ReLU();
   fc2: nn.Linear;
-  constructor(gen = new Generator(0)) {
+  constructor(gen = new PhiloxGenerator(0)) {
     super();
     this.fc1 = new nn.Linear(3, 4, { generator: gen });
     this.fc2 = new nn.Linear(4, 2, { generator: gen });
@@ -188,7 +188,7 @@ describe("nn.Module registration", () => {
   it("nn.Parameter takes over the tensor's memory (no copy, nothing left to free) and survives tidy", () => {
     const before = memory().liveBytes;
     const p = tidy(() => {
-      const t = randn([4], { generator: new Generator(1) });
+      const t = randn([4], { generator: new PhiloxGenerator(1) });
       const q = new nn.Parameter(t);
       expect(t.isDisposed).toBe(true);
       return q;
@@ -210,7 +210,7 @@ describe("nn.Module registration", () => {
       layers: nn.ModuleList<nn.Linear>;
       constructor(seed: number) {
         super();
-        const gen = new Generator(seed);
+        const gen = new PhiloxGenerator(seed);
         this.layers = new nn.ModuleList([new nn.Linear(2, 4, { generator: gen }), new nn.Linear(4, 1, { generator: gen })]);
       }
       forward(x: Tensor): Tensor {

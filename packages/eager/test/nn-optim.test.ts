@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { FormatError, Generator, linearInitBound, readSafetensors, toDTypeArray, writeSafetensors, type SafeTensor } from "@dualgrad/core";
+import { FormatError, PhiloxGenerator, linearInitBound, readSafetensors, toDTypeArray, writeSafetensors, type SafeTensor } from "@dualgrad/core";
 import { Tensor, manualSeed, memory, nn, optim, rand, randn, tensor, tidy } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dualgrad-eager-"));
@@ -50,7 +50,7 @@ describe("nn.Module", () => {
     const bound = linearInitBound(64);
     expect(Array.from(a.weight.data).every((v) => Math.abs(v) <= bound)).toBe(true);
     expect(Array.from(a.bias!.data).every((v) => Math.abs(v) <= bound)).toBe(true);
-    const c = own(new nn.Linear(64, 32, { generator: new Generator(7) }));
+    const c = own(new nn.Linear(64, 32, { generator: new PhiloxGenerator(7) }));
     expect(Array.from(c.weight.data)).not.toEqual(Array.from(a.weight.data));
   });
 
@@ -226,7 +226,7 @@ describe("optimizers equal PyTorch's (mlp-small, float64, 3 steps)", () => {
 
 describe("training", () => {
   tidyIt("linear regression recovers w=3 and b=2 within 0.05 (the seed's loop, as in PyTorch)", (own) => {
-    const gen = new Generator(0);
+    const gen = new PhiloxGenerator(0);
     const x = rand([256, 1], { generator: gen }).mul(2).sub(1);
     const noise = randn([256, 1], { generator: gen }).mul(0.1);
     const y = x.mul(3).add(2).add(noise);

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Generator, readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
+import { PhiloxGenerator, readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
 import { relativeError } from "../../core/test/helpers.js";
 import { Tensor, nn, optim, tensor, tidy } from "../src/index.js";
 
@@ -72,12 +72,12 @@ describe.each(["rnn-mse-f64", "rnn-mse-f32", "rnn-ce-f64", "rnn-ce-f32", "lstm-m
 
 describe("nn.RNN", () => {
   it("is a loop of RNNCell (same draws, same values, bit for bit), in either layout, with h0", () => {
-    const rnn = new nn.RNN(3, 4, { generator: new Generator(7), dtype: "float64" });
-    const cell = new nn.RNNCell(3, 4, { generator: new Generator(7), dtype: "float64" });
+    const rnn = new nn.RNN(3, 4, { generator: new PhiloxGenerator(7), dtype: "float64" });
+    const cell = new nn.RNNCell(3, 4, { generator: new PhiloxGenerator(7), dtype: "float64" });
     expect(Array.from(rnn.namedParameters(), ([n, p]) => [n, Array.from(p.data)])).toEqual(
       Array.from(cell.namedParameters(), ([n, p]) => [`${n}_l0`, Array.from(p.data)]),
     );
-    const g = new Generator(1);
+    const g = new PhiloxGenerator(1);
     const xs = new Float64Array(5 * 2 * 3);
     g.fillUniform(xs, -1, 1);
     const h0s = new Float64Array(2 * 4);

@@ -1,5 +1,5 @@
 import { bench, describe } from "vitest";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { Tensor, nn, optim, rand, randint, randn, tidy } from "../src/index.js";
 
 /**
@@ -13,7 +13,7 @@ interface Workload {
 }
 
 function workload(name: string, sizes: number[], act: "relu" | "tanh" | null, loss: "mse" | "ce", lr: number, batch: number): Workload {
-  const gen = new Generator(1);
+  const gen = new PhiloxGenerator(1);
   const mods: nn.Module[] = [];
   for (let i = 0; i < sizes.length - 1; i++) {
     mods.push(new nn.Linear(sizes[i], sizes[i + 1], { generator: gen }));

@@ -1,6 +1,7 @@
 import { DualgradError, formatShape, isFloat, ops, type Prim } from "@dualgrad/core";
 import type { GraphBuilder } from "./builder.js";
-import { isPrimNode, type PrimNode } from "./ir.js";
+import { controlVjp } from "./control/vjp.js";
+import { isControlNode, isPrimNode, type PrimNode } from "./ir.js";
 import { SymbolicTensor, currentTrace, withTrace, type SymLike } from "./symbolic.js";
 import { Variable } from "./variable.js";
 
@@ -12,9 +13,13 @@ import { Variable } from "./variable.js";
 
 /** Value ids of d(output)/d(wrt[i]), appended to `b`'s graph. `seed` is the output's cotangent (default 1). */
 export function gradientIds(b: GraphBuilder, output: number, wrt: readonly number[], seed?: number): number[] {
+  return zerosWhereUnconnected(b, wrt, backprop(b, output, wrt, seed));
+}
+
+/** A wrt value the outputs do not depend on gets zeros (`zero`: 0 or -0), as tf.gradients with unconnected_gradients='zero'. */
+function zerosWhereUnconnected(b: GraphBuilder, wrt: readonly number[], grads: readonly (number | undefined)[], zero = 0): number[] {
   const nodes = b.graph.nodes;
-  // A wrt value the output does not depend on gets zeros, as tf.gradients with unconnected_gradients='zero'.
-  return backprop(b, output, wrt, seed).map((g, k) => g ?? b.emit("broadcast_to", [b.constant(0, nodes[wrt[k]].dtype)], { shape: nodes[wrt[k]].shape }));
+  return grads.map((g, k) => g ?? b.emit("broadcast_to", [b.constant(zero, nodes[wrt[k]].dtype)], { shape: nodes[wrt[k]].shape }));
 }
 
 /**
@@ -23,32 +28,62 @@ export function gradientIds(b: GraphBuilder, output: number, wrt: readonly numbe
  * may flow through, which is how a GradientTape limits them to the operations it recorded.
  */
 export function backprop(b: GraphBuilder, output: number, wrt: readonly number[], seed?: number, through: (id: number) => boolean = () => true): (number | undefined)[] {
-  const nodes = b.graph.nodes;
-  const out = nodes[output];
+  const out = b.graph.nodes[output];
   if (!isFloat(out.dtype)) throw new DualgradError(`grad: the output must be floating point, got ${out.dtype}`);
   if (seed === undefined && out.shape.reduce((x, y) => x * y, 1) !== 1) {
     throw new DualgradError(`grad: the output must be a scalar (got shape ${formatShape(out.shape)}); reduce it first or pass a cotangent`);
   }
+  return sweep(b, [output], [seed ?? b.emit("reshape", [b.constant(1, out.dtype)], { shape: out.shape })], wrt, through);
+}
+
+/**
+ * The vector-Jacobian product of several outputs at once: value ids of Σ_k seeds[k]·d(outputs[k])/d(wrt[i]),
+ * appended to `b`'s graph (what a `cond` or `scan` body's gradient is made of). Unconnected ones
+ * are -0, the identity of +: a step or branch that does not touch a value adds nothing to its
+ * gradient, bit for bit, as with eager's tape, which has no contribution to add.
+ */
+export function vjpIds(b: GraphBuilder, outputs: readonly number[], seeds: readonly number[], wrt: readonly number[]): number[] {
+  return zerosWhereUnconnected(b, wrt, sweep(b, outputs, seeds, wrt, () => true), -0);
+}
+
+/** The reverse sweep from `outputs` (cotangents `seeds`) to `wrt`, through the nodes `through` accepts; undefined where unconnected. */
+function sweep(b: GraphBuilder, outputs: readonly number[], seeds: readonly number[], wrt: readonly number[], through: (id: number) => boolean): (number | undefined)[] {
+  const nodes = b.graph.nodes;
+  const last = Math.max(-1, ...outputs);
   // Which values depend on a wrt value: only their cotangents are worth computing.
   const wanted = new Set(wrt);
-  const onPath = new Array<boolean>(output + 1).fill(false);
-  for (let id = 0; id <= output; id++) onPath[id] = wanted.has(id) || (through(id) && nodes[id].inputs.some((i) => onPath[i]));
+  const onPath = new Array<boolean>(last + 1).fill(false);
+  for (let id = 0; id <= last; id++) onPath[id] = wanted.has(id) || (through(id) && nodes[id].inputs.some((i) => onPath[i]));
   const cot = new Map<number, number>();
-  cot.set(output, seed ?? b.emit("reshape", [b.constant(1, out.dtype)], { shape: out.shape }));
-  for (let id = output; id >= 0; id--) {
-    const g = cot.get(id);
+  const accumulate = (id: number, g: number) => {
+    const prev = cot.get(id);
+    cot.set(id, prev === undefined ? g : b.emit("add", [prev, g], {}));
+  };
+  outputs.forEach((o, k) => accumulate(o, seeds[k]));
+  // The cotangents of a control-flow node's results, by result index (gathered from its `get` nodes).
+  const results = new Map<number, (number | undefined)[]>();
+  for (let id = last; id >= 0; id--) {
     const n = nodes[id];
-    if (g === undefined || !through(id)) continue;
+    if (!through(id)) continue;
+    if (n.op === "get") {
+      const g = cot.get(id);
+      if (g === undefined) continue;
+      const r = results.get(n.inputs[0]) ?? [];
+      r[n.attrs.index] = r[n.attrs.index] === undefined ? g : b.emit("add", [r[n.attrs.index]!, g], {});
+      results.set(n.inputs[0], r);
+      continue;
+    }
+    const g = isControlNode(n) ? results.get(id) : cot.get(id);
+    if (g === undefined) continue;
     if (n.op === "fused") throw new DualgradError("grad: differentiate before fusion (fused nodes have no VJP)");
-    if (!isPrimNode(n)) continue; // inputs, variables and constants end the chain
+    if (!isPrimNode(n) && !isControlNode(n)) continue; // inputs, variables and constants end the chain
     const wants = n.inputs.map((i) => onPath[i] && isFloat(nodes[i].dtype));
     if (!wants.some(Boolean)) continue;
-    const grads = vjp(b, n, g, wants);
+    const grads = isControlNode(n) ? controlVjp(b, n, g as (number | undefined)[], wants, vjpIds) : vjp(b, n, g as number, wants);
     n.inputs.forEach((input, k) => {
       const gi = grads[k];
       if (gi === null || gi === undefined || !wants[k]) return;
-      const prev = cot.get(input);
-      cot.set(input, prev === undefined ? gi : b.emit("add", [prev, gi], {}));
+      accumulate(input, gi);
     });
   }
   return wrt.map((w) => cot.get(w));

@@ -12,8 +12,52 @@ export class GraphBuilder implements Emitter<number> {
   readonly variables = new Map<string, Variable>();
   private readonly variableIds = new Map<string, number>();
 
+  /**
+   * @param parent The graph this one is a sub-graph of (a `scan` body, a `cond` branch): values
+   * of enclosing graphs used here are captured as extra inputs (closure conversion, as JAX does).
+   */
+  constructor(readonly parent: GraphBuilder | null = null) {}
+
+  /** Outer value id -> input id here, in capture order (see {@link capture}). */
+  readonly captures = new Map<number, number>();
+
+  /** Whether `other` is this builder or encloses it (its values may be captured here). */
+  encloses(other: GraphBuilder): boolean {
+    for (let b: GraphBuilder | null = this; b; b = b.parent) if (b === other) return true;
+    return false;
+  }
+
+  /** The id here of value `id` of `owner` (this builder or an enclosing one), capturing it as an input if needed. */
+  capture(owner: GraphBuilder, id: number): number {
+    if (owner === this) return id;
+    if (!this.parent) throw new DualgradError("a symbolic tensor from another trace was used here (a leaked tracer): return it from its function instead of storing it");
+    const outer = this.parent.capture(owner, id);
+    const known = this.captures.get(outer);
+    if (known !== undefined) return known;
+    const m = this.parent.meta(outer);
+    const inner = this.input(`capture${this.captures.size}`, m.shape, m.dtype);
+    this.captures.set(outer, inner);
+    return inner;
+  }
+
+  /** Appends a node built by `make` for the next id (control-flow and `get` nodes, inlined sub-graphs), and returns that id. */
+  append(make: (id: number) => GraphNode): number {
+    return this.push(make);
+  }
+
+  /** Set once a sub-graph's body has been traced: its values must not be used any more. */
+  private closed = false;
+
+  /** Ends a sub-graph's tracing: later ops on its values are a leaked tracer, not new body nodes. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Appends the node `make` builds for the next id, and returns that id. */
   private push(make: (id: number) => GraphNode): number {
+    if (this.closed) {
+      throw new DualgradError("a symbolic tensor from a scan/cond/whileLoop body was used after the body returned (a leaked tracer): return it from the body instead");
+    }
     const id = this.graph.nodes.length;
     this.graph.nodes.push(make(id));
     return id;
@@ -28,6 +72,12 @@ export class GraphBuilder implements Emitter<number> {
 
   /** The node reading `v` (one per variable per graph). */
   variable(v: Variable): number {
+    // A sub-graph reads a variable as a captured value of the outermost graph.
+    if (this.parent) {
+      let root: GraphBuilder = this.parent;
+      while (root.parent) root = root.parent;
+      return this.capture(root, root.variable(v));
+    }
     const known = this.variableIds.get(v.name);
     if (known !== undefined) return known;
     const id = this.push((id) => ({ id, op: "variable", inputs: [], attrs: {}, shape: [...v.shape], dtype: v.dtype, name: v.name }));
@@ -70,6 +120,7 @@ export class GraphBuilder implements Emitter<number> {
 
   /** Records `variable := value`. */
   assign(variable: Variable, value: number): void {
+    if (this.parent) throw new DualgradError(`assign: variable ${variable.name} cannot be assigned inside a scan/cond/whileLoop body; return the new value and assign it outside`);
     const v = this.meta(value);
     if (v.dtype !== variable.dtype || v.shape.join() !== variable.shape.join()) {
       throw new DualgradError(`assign: value ${v.dtype}[${v.shape}] does not fit variable ${variable.name} ${variable.dtype}[${variable.shape}]`);

@@ -1,9 +1,10 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, compileProgram, formatShape, ops, profiler, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
-import { isPrimNode, type Graph, type PrimNode } from "./ir.js";
+import { controlKernel, type ControlKernel } from "./control/kernels.js";
+import { isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -35,44 +36,68 @@ export class CompiledGraph {
   private readonly kernelShapes: string[] = [];
   /** Variables the graph reads or updates: checked alive before each call, since kernels write them. */
   private readonly usedVariables: Variable[];
+  /** Compiled control-flow nodes (their sub-graphs' arenas are released with this graph). */
+  private readonly controls: ControlKernel[] = [];
+  /** `scan d`, … : what each of {@link controls} runs, for printed plans. */
+  private readonly controlNames: string[] = [];
   private disposed = false;
 
   constructor(readonly graph: Graph, private readonly variables: ReadonlyMap<string, Variable>, options: CompileOptions = {}) {
     this.plan = planMemory(graph, { inPlace: options.inPlace });
     // float64 elements keep every slot offset (a multiple of 16) aligned for any dtype view.
     this.arena = allocValue("float64", [Math.ceil(this.plan.arenaBytes / 8)]);
-    this.views = graph.nodes.map((n): View => {
-      // Bound to the caller's data at each call (see run).
-      if (n.op === "input") return { shape: n.shape, dtype: n.dtype, data: new (arrayConstructor(n.dtype))(0) };
-      if (n.op === "variable") {
-        const v = variables.get(n.name!);
-        if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
-        if (!shapesEqual(v.shape, n.shape) || v.dtype !== n.dtype) {
-          throw new DualgradError(`compile: variable ${n.name} is ${v.dtype}${formatShape(v.shape)} but the graph expects ${n.dtype}${formatShape(n.shape)}`);
+    // A bad variable throws below: give back what was allocated so far rather than leak it.
+    try {
+      this.views = graph.nodes.map((n): View => {
+        // Bound to the caller's data at each call (see run).
+        if (n.op === "input") return { shape: n.shape, dtype: n.dtype, data: new (arrayConstructor(n.dtype))(0) };
+        if (n.op === "variable") {
+          const v = variables.get(n.name!);
+          if (!v) throw new DualgradError(`compile: the graph reads variable ${n.name}, which was not provided`);
+          if (!shapesEqual(v.shape, n.shape) || v.dtype !== n.dtype) {
+            throw new DualgradError(`compile: variable ${n.name} is ${v.dtype}${formatShape(v.shape)} but the graph expects ${n.dtype}${formatShape(n.shape)}`);
+          }
+          return v.value;
         }
-        return v.value;
-      }
-      if (n.op === "constant") {
-        const c = allocValue(n.dtype, n.shape);
-        c.data.set(n.value!);
-        this.constants.push(c);
-        return c;
-      }
-      const target = this.plan.intoVariable.get(n.id);
-      if (target !== undefined) return variables.get(target)!.value;
-      const slot = this.plan.slots[n.id]!;
-      const len = n.shape.reduce((a, b) => a * b, 1);
-      const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
-      return { shape: n.shape, dtype: n.dtype, data };
-    });
+        if (n.op === "constant") {
+          const c = allocValue(n.dtype, n.shape);
+          c.data.set(n.value!);
+          this.constants.push(c);
+          return c;
+        }
+        const target = this.plan.intoVariable.get(n.id);
+        if (target !== undefined) return variables.get(target)!.value;
+        const slot = this.plan.slots[n.id]!;
+        const len = n.shape.reduce((a, b) => a * b, 1);
+        const data = new (arrayConstructor(n.dtype))(this.arena.data.buffer as ArrayBuffer, this.arena.data.byteOffset + slot.offset, len);
+        return { shape: n.shape, dtype: n.dtype, data };
+      });
+    } catch (err) {
+      releaseValue(this.arena);
+      for (const c of this.constants) releaseValue(c);
+      throw err;
+    }
+    // A compiled graph dropped without dispose() gives its arena and constants back through
+    // core's garbage-collection backstop; dispose() cancels that.
+    releaseOnCollect(this, this.arena.buffer);
+    for (const c of this.constants) releaseOnCollect(this, c.buffer);
+    // The views of each control-flow node's results, by result index (written by its kernel).
+    const results = new Map<number, View[]>();
+    for (const n of graph.nodes) if (n.op === "get") (results.get(n.inputs[0]) ?? results.set(n.inputs[0], []).get(n.inputs[0])!)[n.attrs.index] = this.views[n.id];
     for (const step of this.plan.steps) {
       if (step.kind !== "run") continue;
       const node = graph.nodes[step.node];
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
+      if (node.op === "get") continue; // written by its control-flow node's kernel
       this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
       this.kernelShapes.push(shapesLabel(ins));
-      if (node.op === "fused") {
+      if (isControlNode(node)) {
+        const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
+        this.controls.push(k);
+        this.controlNames.push(`${node.op} ${valueName(node.id)}`);
+        this.kernels.push(k.run);
+      } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);
         const datas = ins.map((v) => v.data);
@@ -91,6 +116,23 @@ export class CompiledGraph {
     this.writtenVariables = [...this.plan.intoVariable.values()].map((name) => variables.get(name)!.value.data);
     const used = new Set([...graph.nodes.filter((n) => n.op === "variable").map((n) => n.name!), ...graph.updates.map((u) => u.variable)]);
     this.usedVariables = [...used].flatMap((name) => variables.get(name) ?? []);
+  }
+
+  /** @internal Binds input `k` to `data` without checks or copies (for control-flow kernels running a sub-graph). */
+  bindInput(k: number, data: TypedArray): void {
+    (this.views[this.graph.inputs[k]] as { data: TypedArray }).data = data;
+  }
+
+  /** @internal Runs the kernels on the bound inputs (no checks, no allocation); results stay in {@link outputView}. */
+  runBound(): void {
+    const kernels = this.kernels;
+    for (let i = 0; i < kernels.length; i++) kernels[i]();
+    allocator.countLaunch(kernels.length);
+  }
+
+  /** @internal The view holding output `k` after {@link runBound}. */
+  outputView(k: number): View {
+    return this.views[this.graph.outputs[k]];
   }
 
   /** Arena bytes: the plan's peak for intermediates, known before running. */
@@ -159,15 +201,19 @@ export class CompiledGraph {
 
   /** The plan as text. */
   printPlan(): string {
-    return printPlan(this.graph, this.plan);
+    // A control-flow node's sub-graphs have plans (and arenas) of their own, printed under it.
+    const subs = this.controls.flatMap((c, k) => c.compiled.map((g, j) => `  sub-plan ${k}.${j} (${this.controlNames[k]}):\n${g.printPlan().replace(/^/gm, "    ")}`));
+    return [printPlan(this.graph, this.plan), ...subs].join("\n");
   }
 
   /** Releases the arena and the constants (variables belong to their owner). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    cancelReleaseOnCollect(this);
     releaseValue(this.arena);
     this.constants.forEach(releaseValue);
+    this.controls.forEach((c) => c.dispose());
   }
 }
 

@@ -1,4 +1,4 @@
-import { DualgradError, formatShape, releaseValue, sizeOf, valueFrom, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
+import { DualgradError, cancelReleaseOnCollect, formatShape, releaseOnCollect, releaseValue, sizeOf, valueFrom, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
 import type { TensorData } from "./host-tensor.js";
 
 /**
@@ -6,7 +6,8 @@ import type { TensorData } from "./host-tensor.js";
  * the analogue of the array `jax.device_put` returns. Compiled functions read their inputs where
  * the caller keeps them, so a DeviceTensor passed every step costs no copy at all (a plain
  * {@link HostTensor} works too, but its float32 data is copied into the heap by each wasm kernel
- * that reads it). Owned by the caller: release it with `dispose()` (or `using`).
+ * that reads it). Owned by the caller: release it with `dispose()` (or `using`); one dropped
+ * undisposed is freed when the garbage collector reclaims it (core's backstop).
  */
 export class DeviceTensor implements TensorData {
   /** Its shape (still readable after `dispose()`, for messages). */
@@ -20,6 +21,7 @@ export class DeviceTensor implements TensorData {
     this.value = valueFrom(dtype, shape, values);
     this.shape = this.value.shape;
     this.dtype = dtype;
+    releaseOnCollect(this, this.value.buffer);
   }
 
   /**
@@ -39,7 +41,9 @@ export class DeviceTensor implements TensorData {
 
   /** Returns the memory to the allocator; reading `data` afterwards throws. Idempotent. */
   dispose(): void {
-    if (this.value) releaseValue(this.value);
+    if (!this.value) return;
+    cancelReleaseOnCollect(this);
+    releaseValue(this.value);
     this.value = null;
   }
 

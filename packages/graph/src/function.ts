@@ -2,7 +2,7 @@ import { DualgradError, formatShape } from "@dualgrad/core";
 import { GraphBuilder } from "./builder.js";
 import { compile, type CompiledGraph } from "./compile.js";
 import { HostTensor, isTensorData, type TensorData } from "./host-tensor.js";
-import type { Graph } from "./ir.js";
+import { mapSubgraphs, type Graph } from "./ir.js";
 import { elementwiseFusion } from "./passes/fusion.js";
 import { scheduleUpdates } from "./passes/schedule.js";
 import { optimize, type PassName } from "./passes/pipeline.js";
@@ -89,8 +89,13 @@ export function trace(f: (...args: never[]) => TraceOut, inputSpecs: readonly In
 export function lowerGraph(traced: Graph, variables: ReadonlyMap<string, Variable>, options: FunctionOptions = {}): Lowered {
   const disable = options.disable ?? [];
   const passes = disable.filter((d): d is PassName => d !== "fuse" && d !== "inplace");
-  const optimized = optimize(traced, { disable: passes });
-  const fused = scheduleUpdates(disable.includes("fuse") ? optimized : elementwiseFusion(optimized));
+  // Every pass also runs inside control-flow bodies (innermost first).
+  const deep = (pass: (g: Graph) => Graph) => {
+    const run = (g: Graph): Graph => pass(mapSubgraphs(g, run));
+    return run;
+  };
+  const optimized = deep((g) => optimize(g, { disable: passes }))(traced);
+  const fused = scheduleUpdates(disable.includes("fuse") ? optimized : deep(elementwiseFusion)(optimized));
   const compiled = compile(fused, variables, { reference: options.reference, inPlace: !disable.includes("inplace") });
   return { traced, optimized, fused, compiled };
 }

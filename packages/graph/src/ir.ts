@@ -3,7 +3,8 @@ import { valueKey } from "./value-key.js";
 
 /**
  * The SSA IR. A graph is a list of nodes in topological order; each node defines exactly one
- * value, named by its index. Plans are data: graphs are plain JSON-able values, every pass is a
+ * value, named by its index. Control flow (`scan`, `cond`, `while`) holds its bodies as
+ * sub-graphs in its attributes; its several results are read by one `get` node each. Plans are data: graphs are plain JSON-able values, every pass is a
  * pure function Graph -> Graph, and `printGraph` renders them like a jaxpr.
  */
 
@@ -48,6 +49,47 @@ export interface LeafNode extends NodeFields {
   attrs: Readonly<Record<string, never>>;
 }
 
+/**
+ * `scan`: runs `body` `length` times. Node inputs are `[init carry…, xs…, captured…]`; the body's
+ * inputs are `[carry…, x slice…, captured…]` and its outputs `[new carry…, y…]`. The node's results
+ * (read through `get` nodes) are `[final carry…, stacked ys…, saved carries…]`; the last
+ * `saveCarries` results are the carry each step started from, stacked, kept for the gradient.
+ */
+export interface ScanAttrs {
+  body: Graph;
+  numCarry: number;
+  numXs: number;
+  length: number;
+  reverse: boolean;
+  /** 0 or numCarry: whether the per-step carries are stacked as extra results (residuals for reverse mode). */
+  saveCarries: number;
+}
+
+/** `cond`: node inputs `[pred, operands…]`; each branch takes the operands and returns the results. */
+export interface CondAttrs {
+  /** `[taken when pred != 0, taken when pred == 0]` */
+  branches: [Graph, Graph];
+}
+
+/** `while`: node inputs `[init carry…, captured…]`; `cond` maps them to a scalar, `body` to the new carry. */
+export interface WhileAttrs {
+  cond: Graph;
+  body: Graph;
+  numCarry: number;
+}
+
+/** A control-flow node: its sub-graphs are in its attributes; its results are read by `get` nodes. Its own value is an empty tuple (shape [0]). */
+export type ControlNode =
+  | (NodeFields & { op: "scan"; attrs: ScanAttrs })
+  | (NodeFields & { op: "cond"; attrs: CondAttrs })
+  | (NodeFields & { op: "while"; attrs: WhileAttrs });
+
+/** Result `index` of the control-flow node that is its single input. */
+export interface GetNode extends NodeFields {
+  op: "get";
+  attrs: { index: number };
+}
+
 /** A node of any primitive in `K`: the union of `PrimNode<P>`, so testing `op` types `attrs`. */
 export type PrimNodes<K extends Prim = Prim> = { [P in K]: PrimNode<P> }[K];
 
@@ -55,14 +97,36 @@ export type PrimNodes<K extends Prim = Prim> = { [P in K]: PrimNode<P> }[K];
  * One SSA value and the op that defines it: a union discriminated by `op`, so checking
  * `n.op === "transpose"` types `n.attrs` as transpose's attributes.
  */
-export type GraphNode = PrimNodes | FusedNode | LeafNode;
+export type GraphNode = PrimNodes | FusedNode | LeafNode | ControlNode | GetNode;
 
 /** What a node is. */
 export type NodeOp = GraphNode["op"];
 
 /** True for a primitive node (not input, variable, constant or fused). */
 export function isPrimNode(n: GraphNode): n is PrimNodes {
-  return n.op !== "input" && n.op !== "variable" && n.op !== "constant" && n.op !== "fused";
+  return n.op !== "input" && n.op !== "variable" && n.op !== "constant" && n.op !== "fused" && !isControlNode(n) && n.op !== "get";
+}
+
+/** True for `scan`, `cond` and `while` nodes. */
+export function isControlNode(n: GraphNode): n is ControlNode {
+  return n.op === "scan" || n.op === "cond" || n.op === "while";
+}
+
+/** The sub-graphs of a control-flow node (none for other nodes). */
+export function subgraphsOf(n: GraphNode): Graph[] {
+  return n.op === "scan" ? [n.attrs.body] : n.op === "cond" ? [...n.attrs.branches] : n.op === "while" ? [n.attrs.cond, n.attrs.body] : [];
+}
+
+/** `g` with `f` applied to every control-flow node's sub-graphs (nodes without sub-graphs are shared). */
+export function mapSubgraphs(g: Graph, f: (sub: Graph) => Graph): Graph {
+  if (!g.nodes.some(isControlNode)) return g;
+  const nodes = g.nodes.map((n): GraphNode => {
+    if (n.op === "scan") return { ...n, attrs: { ...n.attrs, body: f(n.attrs.body) } };
+    if (n.op === "cond") return { ...n, attrs: { branches: [f(n.attrs.branches[0]), f(n.attrs.branches[1])] } };
+    if (n.op === "while") return { ...n, attrs: { ...n.attrs, cond: f(n.attrs.cond), body: f(n.attrs.body) } };
+    return n;
+  });
+  return { ...g, nodes };
 }
 
 /**
@@ -135,7 +199,14 @@ export function formatAttrs(attrs: object): string {
 
 /** A node's attributes as printed: a primitive's as {@link formatAttrs}, a fused kernel's op chain `[add∘relu]`. */
 export function formatNodeAttrs(n: GraphNode): string {
-  return n.op === "fused" ? `[${n.attrs.ops.map((o) => o.prim).join("∘")}]` : formatAttrs(n.attrs);
+  if (n.op === "fused") return `[${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
+  if (n.op === "scan") {
+    const { numCarry, numXs, length, reverse, saveCarries } = n.attrs;
+    return formatAttrs({ length, reverse, numCarry, numXs, ...(saveCarries ? { saveCarries } : {}) });
+  }
+  if (n.op === "cond") return "";
+  if (n.op === "while") return formatAttrs({ numCarry: n.attrs.numCarry });
+  return formatAttrs(n.attrs);
 }
 
 function formatConstant(n: GraphNode): string {
@@ -148,7 +219,7 @@ function formatConstant(n: GraphNode): string {
  * `{ lambda a:f32[64,1] ; w:f32[1,1] . let c:f32[64,1] = matmul[transA=false,transB=true] a w ... in (d) }`
  * Inputs come before `;`, variables after it; updates are listed as `w := e`.
  */
-export function printGraph(g: Graph): string {
+export function printGraph(g: Graph, indent = ""): string {
   const vars = g.nodes.filter((n) => n.op === "variable");
   const head = `{ lambda ${g.inputs.map((i) => typedName(g.nodes[i])).join(" ")}${vars.length ? ` ; ${vars.map((v) => `${typedName(v)}(${v.name})`).join(" ")}` : ""} .`;
   const lines: string[] = [head];
@@ -156,11 +227,14 @@ export function printGraph(g: Graph): string {
   for (const n of g.nodes) {
     if (n.op === "input" || n.op === "variable") continue;
     const rhs = n.op === "constant" ? formatConstant(n) : `${n.op}${formatNodeAttrs(n)} ${n.inputs.map(valueName).join(" ")}`;
-    lines.push(`  ${first ? "let" : "   "} ${typedName(n)} = ${rhs}`);
+    lines.push(`${indent}  ${first ? "let" : "   "} ${typedName(n)} = ${rhs}`);
     first = false;
+    // Sub-graphs print nested under their node, labelled as JAX prints a scan's or cond's jaxprs.
+    const labels = n.op === "scan" ? ["body"] : n.op === "cond" ? ["true", "false"] : n.op === "while" ? ["cond", "body"] : [];
+    subgraphsOf(n).forEach((sub, k) => lines.push(`${indent}        ${labels[k]}=${printGraph(sub, `${indent}        `).trimStart()}`));
   }
   const updates = g.updates.length ? ` ; ${g.updates.map((u) => `${u.variable} := ${valueName(u.value)}`).join(", ")}` : "";
-  lines.push(`  in (${g.outputs.map(valueName).join(", ")})${updates} }`);
+  lines.push(`${indent}  in (${g.outputs.map(valueName).join(", ")})${updates} }`);
   return lines.join("\n");
 }
 

@@ -117,7 +117,8 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
       l.end = Math.max(l.end, lastUse[node.id], node.id);
       chainOf[node.id] = l;
     } else {
-      newLifetime(node.id, node.id);
+      // A control-flow node's results are written while it runs: they live from that node on.
+      newLifetime(node.id, node.op === "get" ? node.inputs[0] : node.id);
     }
   }
   // 2. Offsets for all lifetimes at once.

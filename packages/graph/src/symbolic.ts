@@ -131,28 +131,32 @@ export class SymbolicTensor {
 /** Reduction options, as in the eager frontend. */
 export type ReduceOptions = C.ReduceOptions;
 
-function traceOf(xs: readonly SymLike[]): GraphBuilder {
+/** @internal The graph operands `xs` are recorded in: the innermost trace that can see them all. */
+export function traceOf(xs: readonly SymLike[]): GraphBuilder {
   const fromArgs = xs.find((x): x is SymbolicTensor => x instanceof SymbolicTensor)?.builder;
-  const b = fromArgs ?? currentTrace();
+  // Inside a sub-graph (a scan body, a cond branch) values of enclosing graphs are captured.
+  const cur = currentTrace();
+  const inner = cur && xs.every((x) => !(x instanceof SymbolicTensor) || cur.encloses(x.builder));
+  const b = inner ? cur : fromArgs ?? cur;
   if (!b) throw new DualgradError("graph ops need a trace: call them inside a function passed to trace(), jit() or graph.function()");
   for (const x of xs) {
-    if (x instanceof SymbolicTensor && x.builder !== b) {
+    if (x instanceof SymbolicTensor && !b.encloses(x.builder)) {
       throw new DualgradError("a symbolic tensor from another trace was used here (a leaked tracer): return it from its function instead of storing it");
     }
   }
   return b;
 }
 
-/** Converts an operand to a value id in `b`, with `dtype` for numbers. */
-function idOf(b: GraphBuilder, x: SymLike, dtype: DType): number {
-  if (x instanceof SymbolicTensor) return x.id;
+/** @internal Converts an operand to a value id in `b` (capturing values of enclosing graphs), with `dtype` for numbers. */
+export function idOf(b: GraphBuilder, x: SymLike, dtype: DType): number {
+  if (x instanceof SymbolicTensor) return b.capture(x.builder, x.id);
   if (x instanceof Variable) return b.variable(x);
   if (typeof x === "number") return b.constant(x, dtype);
   throw new DualgradError(`graph: expected a symbolic tensor, a Variable or a number, got ${typeof x}`);
 }
 
 function dtypeOf(b: GraphBuilder, x: SymLike): DType | null {
-  return typeof x === "number" ? null : x instanceof Variable ? x.dtype : b.meta(x.id).dtype;
+  return typeof x === "number" ? null : x instanceof Variable ? x.dtype : x.dtype; // a captured tensor's id is its own graph's
 }
 
 /**

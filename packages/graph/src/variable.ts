@@ -1,4 +1,4 @@
-import { DualgradError, allocValue, formatShape, releaseValue, sizeOf, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
+import { DualgradError, allocValue, cancelReleaseOnCollect, formatShape, releaseOnCollect, releaseValue, sizeOf, type DType, type Shape, type TypedArray, type Value } from "@dualgrad/core";
 
 let counter = 0;
 const names = new Set<string>();
@@ -6,7 +6,8 @@ const names = new Set<string>();
 /**
  * A persistent tensor that lives between calls of a compiled function (a parameter or an
  * optimizer slot), like `tf.Variable`. Its buffer comes from core's allocator and is updated in
- * place by the graph's `assign`s.
+ * place by the graph's `assign`s. Release it with `dispose()`; one dropped undisposed is freed
+ * when the garbage collector reclaims it (core's backstop).
  */
 export class Variable {
   readonly name: string;
@@ -20,6 +21,8 @@ export class Variable {
     names.add(name);
     this.name = name;
     this.buffer = allocValue(dtype, shape, true);
+    // Registered first: a variable whose constructor throws below is garbage and frees its buffer.
+    releaseOnCollect(this, this.buffer.buffer);
     if (options.init) {
       if (options.init.length !== sizeOf(shape)) {
         throw new DualgradError(`Variable ${name}: ${options.init.length} initial values do not fill shape ${formatShape(shape)}`);
@@ -74,6 +77,7 @@ export class Variable {
     if (this.disposed) return;
     this.disposed = true;
     names.delete(this.name);
+    cancelReleaseOnCollect(this);
     releaseValue(this.buffer);
   }
 

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Generator, allocator, readSafetensors } from "@dualgrad/core";
+import { PhiloxGenerator, allocator, readSafetensors } from "@dualgrad/core";
 import { HostTensor, data as tfdata, fn, tensor, type SymbolicTensor } from "../src/index.js";
 import { layers, sequential, type Dropout } from "../src/layers/index.js";
 
@@ -28,7 +28,7 @@ const smallCnn = (seed: number, dropout = 0) =>
 
 /** Images whose class is the quadrant-free brightest row third, learnable by a small CNN. */
 function data(n: number, seed: number): { x: HostTensor; y: HostTensor } {
-  const g = new Generator(seed);
+  const g = new PhiloxGenerator(seed);
   const x = new Float32Array(n * 64);
   g.fillUniform(x, 0, 0.2);
   const y = new Int32Array(n);

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DualgradError, Generator, allocator, readSafetensors } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator, allocator, readSafetensors } from "@dualgrad/core";
 import { HostTensor, Linear, optimizers, tensor } from "../src/index.js";
 import { Dense, layers, sequential, type EpochLogs } from "../src/layers/index.js";
 
@@ -23,7 +23,7 @@ function lineData(n: number): { x: HostTensor; y: HostTensor } {
 /** Three well-separated 2-D clusters, classes interleaved so any tail slice holds all of them. */
 function blobs(n: number, seed = 1): { x: HostTensor; y: HostTensor } {
   const centers = [[2, 0], [-1, 1.7], [-1, -1.7]];
-  const noise = new Generator(seed).normal(2 * n, 0, 0.35);
+  const noise = new PhiloxGenerator(seed).normal(2 * n, 0, 0.35);
   const xs = new Float32Array(2 * n);
   const ys = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -123,7 +123,7 @@ describe("layers.dense + sequential: training", () => {
 describe("Sequential: inference, weights and summary", () => {
   it("initial weights follow the seed, layer by layer, weight then bias (as graph/eager Linear layers)", () => {
     const model = sequential([layers.dense({ units: 3, inputShape: [2] }), layers.dense({ units: 2 })], { seed: 7 });
-    const gen = new Generator(7);
+    const gen = new PhiloxGenerator(7);
     const l1 = new Linear(2, 3, { generator: gen, name: "ref1" });
     const l2 = new Linear(3, 2, { generator: gen, name: "ref2" });
     const [k1, b1, k2, b2] = model.getWeights();

@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import {
@@ -18,7 +18,7 @@ async function runOrt(bytes: Uint8Array, x: Float32Array, shape: number[]): Prom
 }
 
 function randomInput(n: number, seed: number): Float32Array {
-  return new Generator(seed).uniform(n, -2, 2);
+  return new PhiloxGenerator(seed).uniform(n, -2, 2);
 }
 
 /** Largest |a-b| relative to the largest |b| (the tolerance convention of check-ref). */
@@ -35,7 +35,7 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** The MLP of a layer list, built from seeded Linear layers, with `act` between layers. */
 function mlp(widths: number[], act: "relu" | "tanh" | "sigmoid", seed: number) {
-  const gen = new Generator(seed);
+  const gen = new PhiloxGenerator(seed);
   const ls = widths.slice(1).map((w, i) => new Linear(widths[i], w, { generator: gen }));
   const forward = (x: SymbolicTensor) =>
     ls.reduce((h, l, i) => {

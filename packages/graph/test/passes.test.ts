@@ -4,7 +4,7 @@ import {
   allocator, execute, releaseValue, valueFrom, type Attrs, type DType, type Prim, type Shape, type Value,
 } from "@dualgrad/core";
 import { GraphBuilder } from "../src/builder.js";
-import { cloneGraph, printGraph, type Graph } from "../src/ir.js";
+import { cloneGraph, isPrimNode, printGraph, type Graph } from "../src/ir.js";
 import { Variable } from "../src/variable.js";
 import { constantFolding } from "../src/passes/constant-folding.js";
 import { commonSubexpressionElimination } from "../src/passes/cse.js";
@@ -865,7 +865,7 @@ function randomProgram(seed: number): Graph {
     () => {
       const n = pick(b.graph.nodes.filter((m) => m.op !== "input" && m.op !== "variable" && m.op !== "constant"));
       if (!n) return pick(pool);
-      return n.op === "fused" || n.op === "input" || n.op === "variable" || n.op === "constant"
+      return !isPrimNode(n)
         ? n.id
         : b.emit(n.op, n.inputs, n.attrs as unknown as Attrs[Prim]);
     },

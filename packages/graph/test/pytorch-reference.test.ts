@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { relativeError } from "../../core/test/helpers.js";
 import { describe, expect, it } from "vitest";
-import { Generator, allocator, readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
+import { PhiloxGenerator, allocator, readSafetensors, toDTypeArray, type DType, type SafetensorsFile } from "@dualgrad/core";
 import {
   Adam, AdamW, HostTensor, Linear, SGD, crossEntropy, fn, gradients, mseLoss, type GraphOptimizer, type SymbolicTensor, type Variable,
 } from "../src/index.js";
@@ -20,7 +20,7 @@ function model(file: SafetensorsFile, dtype: DType, tag: string) {
   const layers: Linear[] = [];
   for (let i = 0; i <= acts.length; i++) {
     const [out, inp] = file.tensors.get(`params.${i}.weight`)!.shape;
-    const l = new Linear(inp, out, { dtype, name: `${tag}.${i}`, generator: new Generator(0) });
+    const l = new Linear(inp, out, { dtype, name: `${tag}.${i}`, generator: new PhiloxGenerator(0) });
     l.weight.assign(host(file, `params.${i}.weight`, dtype).data);
     l.bias!.assign(host(file, `params.${i}.bias`, dtype).data);
     layers.push(l);

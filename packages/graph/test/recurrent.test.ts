@@ -1,29 +1,29 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Generator, readSafetensors, toDTypeArray } from "@dualgrad/core";
+import { PhiloxGenerator, readSafetensors, toDTypeArray } from "@dualgrad/core";
 import { relativeError } from "../../core/test/helpers.js";
 import { HostTensor, LSTM, Linear, RNN, fn, gradients, layers, mseLoss, rnn, type SymbolicTensor } from "../src/index.js";
 
 /** Graph-side RNN: init draws, unrolled trace, masks and the Keras-style layer. */
 function input(b: number, t: number, f: number, seed = 1): HostTensor {
   const data = new Float32Array(b * t * f);
-  new Generator(seed).fillUniform(data, -1, 1);
+  new PhiloxGenerator(seed).fillUniform(data, -1, 1);
   return new HostTensor([b, t, f], "float32", data);
 }
 
 describe("graph RNN", () => {
   it("names and draws its variables like PyTorch's nn.RNN, every value within ±1/sqrt(hidden)", () => {
-    const r = new RNN(3, 16, { numLayers: 2, generator: new Generator(5) });
+    const r = new RNN(3, 16, { numLayers: 2, generator: new PhiloxGenerator(5) });
     expect(r.names).toEqual(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"]);
     expect(r.parameters().map((v) => v.shape)).toEqual([[16, 3], [16, 16], [16], [16], [16, 16], [16, 16], [16], [16]]);
     for (const v of r.parameters()) for (const x of v.data) expect(Math.abs(x)).toBeLessThan(0.25);
-    const again = new RNN(3, 16, { numLayers: 2, generator: new Generator(5) });
+    const again = new RNN(3, 16, { numLayers: 2, generator: new PhiloxGenerator(5) });
     expect(again.parameters().map((v) => Array.from(v.data))).toEqual(r.parameters().map((v) => Array.from(v.data)));
     for (const v of [...r.parameters(), ...again.parameters()]) v.dispose();
   });
 
   it("a masked, padded sequence ends in the state of its last real step, bit for bit; sequences stack in time order", () => {
-    const r = new RNN(4, 8, { generator: new Generator(2) });
+    const r = new RNN(4, 8, { generator: new PhiloxGenerator(2) });
     const last = fn<HostTensor>((x: SymbolicTensor) => r.forward(x));
     const masked = fn<HostTensor>((x: SymbolicTensor, m: SymbolicTensor) => r.forward(x, { mask: m }));
     const seq = fn<HostTensor>((x: SymbolicTensor) => r.forward(x, { returnSequences: true }));
@@ -48,7 +48,7 @@ describe("graph RNN", () => {
 
   it("layers.simpleRNN builds from its input shape, applies with relu, and checks its config", () => {
     const layer = layers.simpleRNN({ units: 6, activation: "relu", inputShape: [null, 4] });
-    layer.build(undefined, "float32", new Generator(3));
+    layer.build(undefined, "float32", new PhiloxGenerator(3));
     expect(layer.namedParameters().map(([n]) => n)).toEqual(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]);
     const f = fn<HostTensor>((x: SymbolicTensor) => layer.apply(x));
     const out = f(input(2, 3, 4));

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { UsageError } from "../errors.js";
 import { newTable, note } from "../output.js";
 import { listOf, nonNegativeInt, positiveInt, positiveNumber } from "../parse.js";
@@ -76,7 +76,7 @@ export function registerBenchServe(program: Command): void {
       const source = modelSource({ ...flags, model: flags.model ?? (flags.layers ? undefined : "mlp") });
       const { spec } = source;
       // One instance per request, as a client sending single examples would.
-      const body = JSON.stringify({ instances: [Array.from(new Generator(1).uniform(spec.layers[0], 0, 1))] });
+      const body = JSON.stringify({ instances: [Array.from(new PhiloxGenerator(1).uniform(spec.layers[0], 0, 1))] });
       const modelArgs = [flags.layers ? ["--layers", flags.layers] : ["--model", spec.id], flags.activation ? ["--activation", flags.activation] : [], flags.weights ? ["--weights", flags.weights] : []].flat();
       const runs: ServeRun[] = [];
       for (const frontend of flags.frontends) {

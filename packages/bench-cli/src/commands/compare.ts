@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { syntheticBatch } from "../datasets/synthetic.js";
@@ -49,7 +49,7 @@ export function compareGradients(spec: ModelSpec, dtype: "float32" | "float64", 
     // Same parameter values (and, for float32, the same float32-rounded data) in float64.
     fd.setParameters(params);
     const data64: typeof batch64 = { ...batch64, x: Float64Array.from(batch.x), y: spec.loss === "ce" ? batch.y : Float64Array.from(batch.y) };
-    const gen = new Generator(seed + 17);
+    const gen = new PhiloxGenerator(seed + 17);
     const rows: CompareRow[] = [];
     for (const [name, p] of params) {
       const n = p.length;

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { Generator, writeFileAtomic } from "@dualgrad/core";
+import { PhiloxGenerator, writeFileAtomic } from "@dualgrad/core";
 import { toOnnx } from "@dualgrad/graph";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
@@ -14,7 +14,7 @@ import { addModelSourceOptions, modelSource, type ModelSource, type ModelSourceF
  */
 export function exportModelOnnx(source: ModelSource): Uint8Array {
   const { spec, weights } = source;
-  const model = graphModel(spec, "float32", new Generator(source.seed));
+  const model = graphModel(spec, "float32", new PhiloxGenerator(source.seed));
   try {
     if (weights) model.params.forEach((p, i) => p.assign(weights.get(model.names[i])!));
     return toOnnx(model.forward, [{ shape: [1, spec.layers[0]] }], { name: spec.id, inputNames: ["input"], outputNames: ["output"] });

@@ -2,7 +2,7 @@ import { allocator, writeSafetensors, type SafeTensor } from "@dualgrad/core";
 import { detectAnomaly } from "@dualgrad/eager";
 import type { Command } from "commander";
 import { Option } from "commander";
-import { accuracy, batches } from "../datasets/dataset.js";
+import { accuracy } from "../datasets/dataset.js";
 import { resolveDataset, syntheticRows } from "../datasets/index.js";
 import { batchStream, type Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
@@ -12,7 +12,7 @@ import { checkOutputs } from "../output-paths.js";
 import { ProgressBar, color, note, newTable } from "../output.js";
 import { positiveInt, positiveNumber, seedValue } from "../parse.js";
 import { formatBytes } from "../report/format.js";
-import { makeTrainer, type Frontend } from "../runners/index.js";
+import { makeEpochs, makeTrainer, type Frontend } from "../runners/index.js";
 import { specFromFlags, type ModelFlags } from "../spec-options.js";
 
 interface TrainFlags extends ModelFlags {
@@ -67,6 +67,7 @@ export interface TrainHooks {
 
 /** Re-runs one step from `params` on the eager frontend with anomaly detection; returns its message, or null. */
 function locateAnomaly(spec: ModelSpec, params: Map<string, Float64Array>, batch: Batch, seed: number): string | null {
+  // The batch is still the loader's (it frees it when the loop advances), so replaying on it reads the same rows.
   const eager = makeTrainer("eager", spec, { seed });
   try {
     eager.setParameters(params);
@@ -81,6 +82,9 @@ function locateAnomaly(spec: ModelSpec, params: Map<string, Float64Array>, batch
 
 /** Trains `spec` on one frontend. Stops with an error naming the step if the loss becomes NaN or infinite. */
 export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: TrainFlags, data: ReturnType<typeof resolveDataset>, hooks: TrainHooks = {}): Promise<TrainSummary> {
+  // The frontend's own input pipeline, built before the baseline: the training set is input, not
+  // training memory (on eager it lives in tensors, on graph in host arrays).
+  const pipeline = makeEpochs(frontend, data.train, spec, flags.seed);
   const base = allocator.stats().liveBytes;
   allocator.resetCounters();
   const trainer = makeTrainer(frontend, spec, { seed: flags.seed });
@@ -100,7 +104,7 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
     for (let epoch = 0; epoch < flags.epochs && !interrupted; epoch++) {
       let sum = 0;
       let count = 0;
-      for (const b of batches(data.train, spec.batch, { shuffle: true, seed: flags.seed, epoch })) {
+      for (const item of pipeline.epoch(epoch)) {
         // Let signal handlers (Ctrl-C) run: the steps themselves are synchronous.
         if (performance.now() - lastYield > 50) {
           await new Promise((r) => setImmediate(r));
@@ -110,8 +114,7 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
           interrupted = true;
           break;
         }
-        // A fresh object per step: batch buffers may be reused by the iterator.
-        const batch = varlen ? varlen() : ({ ...b } as Batch);
+        const batch = varlen ? varlen() : item;
         const before = track ? trainer.parameters() : null;
         const loss = trainer.step(batch);
         steps++;
@@ -156,6 +159,7 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
   } finally {
     bar.done();
     trainer.dispose();
+    pipeline.dispose();
   }
 }
 

@@ -1,4 +1,4 @@
-import { DualgradError, Generator as PhiloxGenerator, randpermInto } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator, randpermInto } from "@dualgrad/core";
 import type { Batch } from "./synthetic.js";
 
 /**
@@ -89,6 +89,15 @@ export function shuffleGenerator(seed: number): PhiloxGenerator {
 }
 
 /**
+ * Moves a {@link shuffleGenerator} to the start of epoch `epoch`'s draw for `n` rows, so that its
+ * next `randperm` of length n is {@link shuffledOrder}(n, seed, epoch): how a loader that draws its
+ * own permutations (the eager `DataLoader`) starts at any epoch.
+ */
+export function seekEpoch(gen: PhiloxGenerator, n: number, epoch: number): void {
+  gen.setState({ seed: gen.seed, offset: epoch * permutationBlocks(n) });
+}
+
+/**
  * The permutation of 0..n-1 that epoch `epoch` of `seed` uses: deterministic, different per
  * epoch, independent of how many epochs ran before (each epoch jumps straight to its own block
  * of the Philox stream, so resuming at epoch 7 gives the same order as running 0..7).
@@ -97,7 +106,7 @@ export function shuffledOrder(n: number, seed: number, epoch: number): Int32Arra
   if (!Number.isSafeInteger(n) || n < 0) throw new DualgradError(`shuffledOrder: n must be a non-negative integer, got ${String(n)}`);
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new DualgradError(`shuffledOrder: epoch must be a non-negative integer, got ${String(epoch)}`);
   const gen = shuffleGenerator(seed);
-  gen.setState({ seed: gen.seed, offset: epoch * permutationBlocks(n) });
+  seekEpoch(gen, n, epoch);
   const perm = new Int32Array(n);
   randpermInto(perm, gen);
   return perm;
@@ -186,6 +195,12 @@ export function* batches(data: Batch, batchSize: number, options: BatchOptions):
     gatherInto(data, order, start, end, xw, yw, out);
     yield out;
   }
+}
+
+/** All rows of `data` in epoch `epoch`'s shuffled order ({@link shuffledOrder}), as one new batch. */
+export function shuffledRows(data: Batch, seed: number, epoch: number): Batch {
+  const { n, xw, yw } = rowsOf("shuffledRows", data);
+  return gather(data, shuffledOrder(n, seed, epoch), xw, yw);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import type { ModelSpec } from "../models.js";
 
 /** A batch of plain data, frontend-neutral: inputs [n, in] and targets ([n, out] floats or [n] int32 labels). */
@@ -17,7 +17,7 @@ export interface Batch {
  * recurrent spec's T (variable-length batches).
  */
 export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: "float32" | "float64" = "float32", seqLen?: number): Batch {
-  const gen = new Generator(seed + 1_000_003);
+  const gen = new PhiloxGenerator(seed + 1_000_003);
   // A recurrent row is a whole sequence, T steps of layers[0] features; the target is
   // sin(sum of all its inputs), as mlp-small's is of its row.
   const inF = spec.recurrent ? spec.layers[0] * (seqLen ?? spec.recurrent.seqLen) : spec.layers[0];
@@ -67,7 +67,7 @@ export function batchStream(spec: ModelSpec, seed: number, dtype: "float32" | "f
     const batch = syntheticBatch(spec, spec.batch, seed, dtype);
     return () => batch;
   }
-  const gen = new Generator(seed + 2_000_003);
+  const gen = new PhiloxGenerator(seed + 2_000_003);
   const byLength = new Map<number, Batch>();
   const draw = new Int32Array(1);
   return () => {

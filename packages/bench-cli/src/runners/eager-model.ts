@@ -1,4 +1,4 @@
-import type { Generator } from "@dualgrad/core";
+import type { PhiloxGenerator } from "@dualgrad/core";
 import { nn, tidy, type Tensor } from "@dualgrad/eager";
 import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
@@ -7,7 +7,7 @@ function activation(a: "relu" | "tanh" | "sigmoid" | null): nn.Module {
 }
 
 /** One module of an explicit module list, as PyTorch's nn would build it. */
-function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: Generator): nn.Module {
+function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: PhiloxGenerator): nn.Module {
   switch (m.type) {
     case "conv2d":
       return new nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, { stride: m.stride, padding: m.padding, dtype, generator });
@@ -28,7 +28,7 @@ function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: Gen
 export class RNNRegressor extends nn.Module {
   readonly rnn: nn.RNN | nn.LSTM;
   readonly head: nn.Linear;
-  constructor(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator) {
+  constructor(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator) {
     super();
     const [f, h, o] = spec.layers;
     const r = spec.recurrent!;
@@ -46,7 +46,7 @@ export class RNNRegressor extends nn.Module {
  * frontend draws them: an nn.Sequential (Linear layers and activations, or the spec's explicit
  * module list), or an {@link RNNRegressor}.
  */
-export function eagerModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): nn.Module {
+export function eagerModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): nn.Module {
   if (spec.recurrent) return new RNNRegressor(spec, dtype, gen);
   const mods: nn.Module[] = [];
   if (spec.modules) {

@@ -1,7 +1,8 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import { Tensor, nn, noGrad, optim, tensor, tidy } from "@dualgrad/eager";
 import type { Batch } from "../datasets/synthetic.js";
 import type { ModelSpec } from "../models.js";
+import { loaderTensors } from "./eager-data.js";
 import { eagerModel } from "./eager-model.js";
 import { inputShape } from "./recurrent-input.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
@@ -9,21 +10,25 @@ import type { Trainer, TrainerOptions } from "./trainer.js";
 /** A spec built on the eager frontend: nn.Sequential (or nn.RNN and a Linear head), nn loss, optim optimizer. */
 export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer {
   const dtype = options.dtype ?? "float32";
-  const gen = new Generator(options.seed);
+  const gen = new PhiloxGenerator(options.seed);
   const model = eagerModel(spec, dtype, gen);
   const lossFn = spec.loss === "ce" ? nn.crossEntropy : nn.mseLoss;
   const opt: optim.Optimizer<Record<string, number | boolean>> =
     spec.optimizer === "adam"
       ? new optim.Adam(model.parameters(), { lr: spec.lr })
       : new optim.SGD(model.parameters(), { lr: spec.lr, momentum: spec.optimizer === "momentum" ? (spec.momentum ?? 0.9) : 0 });
-  // Batches are turned into tensors once and reused while the same batch object comes back.
+  const labelDtype = spec.loss === "ce" ? "int32" : dtype;
+  // Batches are turned into tensors once and reused while the same batch object comes back;
+  // a DataLoader batch already is tensors (the loader owns and frees them).
   let cached: { batch: Batch; x: Tensor; y: Tensor } | null = null;
   const tensorsOf = (b: Batch) => {
+    const own = loaderTensors(b);
+    if (own && own[0].dtype === dtype && own[1].dtype === labelDtype) return { x: own[0], y: own[1] };
     if (cached?.batch === b) return cached;
     cached?.x.dispose();
     cached?.y.dispose();
     const x = tensor(b.x, { shape: inputShape(spec, b), dtype });
-    const y = spec.loss === "ce" ? tensor(b.y, { shape: b.yShape, dtype: "int32" }) : tensor(b.y, { shape: b.yShape, dtype });
+    const y = tensor(b.y, { shape: b.yShape, dtype: labelDtype });
     cached = { batch: b, x, y };
     return cached;
   };

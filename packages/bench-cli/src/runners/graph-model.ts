@@ -1,4 +1,4 @@
-import { DualgradError, type Generator } from "@dualgrad/core";
+import { DualgradError, type PhiloxGenerator } from "@dualgrad/core";
 import { Conv2d, LSTM, Linear, RNN, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
 import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
@@ -13,7 +13,7 @@ export interface GraphModel {
 }
 
 /** The recurrent workloads' model: RNN or LSTM (batch-first, zero initial state) then a Linear head on the last state; names as the eager RNNRegressor's. */
-function recurrentModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+function recurrentModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
   const [f, h, o] = spec.layers;
   const r = spec.recurrent!;
   const rnn = r.cell === "lstm" ? new LSTM(f, h, { dtype, generator: gen, name: `${spec.id}.rnn` }) : new RNN(f, h, { nonlinearity: r.nonlinearity, dtype, generator: gen, name: `${spec.id}.rnn` });
@@ -31,7 +31,7 @@ function recurrentModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Gene
 const activate = (h: SymbolicTensor, act: "relu" | "tanh" | "sigmoid") => (act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid());
 
 /** The Linear/activation stack of `spec.layers`. */
-function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
   const layers: Linear[] = [];
   for (let i = 0; i < spec.layers.length - 1; i++) {
     layers.push(new Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen, name: `${spec.id}.${2 * i}` }));
@@ -52,7 +52,7 @@ function graphMlp(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator)
 }
 
 /** An explicit module list, each module traced as the eager frontend runs it (parameters drawn in list order). */
-function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "float64", generator: Generator): GraphModel {
+function graphModules(modules: ModuleSpec[], id: string, dtype: "float32" | "float64", generator: PhiloxGenerator): GraphModel {
   const params: Variable[] = [];
   const names: string[] = [];
   const stages = modules.map((m, k): ((h: SymbolicTensor) => SymbolicTensor) => {
@@ -94,7 +94,7 @@ function withInputShape(spec: ModelSpec, model: GraphModel): GraphModel {
  * Linear/activation stack. Used by the graph trainer and by the ONNX export, so both trace the
  * same function.
  */
-export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: Generator): GraphModel {
+export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
   if (spec.recurrent) return recurrentModel(spec, dtype, gen);
   return spec.modules ? withInputShape(spec, graphModules(spec.modules, spec.id, dtype, gen)) : graphMlp(spec, dtype, gen);
 }

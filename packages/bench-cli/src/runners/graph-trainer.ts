@@ -1,4 +1,4 @@
-import { Generator } from "@dualgrad/core";
+import { PhiloxGenerator } from "@dualgrad/core";
 import {
   Adam, DeviceTensor, HostTensor, SGD, crossEntropy, fn, gradients, mseLoss, type GraphFunction, type TensorData, type GraphOptimizer, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
@@ -23,7 +23,7 @@ export interface GraphTrainer extends Trainer {
  */
 export function graphTrainer(spec: ModelSpec, options: TrainerOptions): GraphTrainer {
   const dtype = options.dtype ?? "float32";
-  const { params, names, forward } = graphModel(spec, dtype, new Generator(options.seed));
+  const { params, names, forward } = graphModel(spec, dtype, new PhiloxGenerator(options.seed));
   const lossOf = (x: SymbolicTensor, y: SymbolicTensor, mask?: SymbolicTensor) => (spec.loss === "ce" ? crossEntropy(forward(x, mask), y) : mseLoss(forward(x, mask), y));
   const opt: GraphOptimizer =
     spec.optimizer === "adam" ? new Adam({ lr: spec.lr }) : new SGD({ lr: spec.lr, momentum: spec.optimizer === "momentum" ? (spec.momentum ?? 0.9) : 0 });

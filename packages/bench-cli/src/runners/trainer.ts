@@ -33,3 +33,18 @@ export interface TrainerOptions {
   /** Graph only: passes to switch off. */
   disable?: readonly string[];
 }
+
+/**
+ * A frontend's own input pipeline over a training set, built once (`makeEpochs`): the eager
+ * `DataLoader` or the graph `Dataset`. Epoch k visits the rows in `shuffledOrder(n, seed, k)` on
+ * both frontends, so their losses compare step for step.
+ */
+export interface EpochBatches {
+  /**
+   * Epoch `epoch`'s minibatches (every row once, the last batch partial). One epoch at a time:
+   * a batch is valid until the loop advances, as the loader may free it then.
+   */
+  epoch(epoch: number): Iterable<Batch>;
+  /** Releases what the pipeline holds (the eager dataset's tensors). */
+  dispose(): void;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  Generator, ValueEmitter, execute, getBackend, inferMeta, isFloat, ops, releaseValue, setBackend, sizeOf, valueFrom, wasmAvailable,
+  PhiloxGenerator, ValueEmitter, execute, getBackend, inferMeta, isFloat, ops, releaseValue, setBackend, sizeOf, valueFrom, wasmAvailable,
   type Attrs, type DType, type Meta, type Prim, type TypedArray, type Value,
 } from "@dualgrad/core";
 import * as eager from "@dualgrad/eager";
@@ -62,7 +62,7 @@ function inputDtype(kind: OpCase["inputs"][number]["kind"], dtype: DType): DType
 
 /** Raw input data for a case (float64, drawn from the spec's range; labels floored; masks 0/1). */
 function rawInputs(k: OpCase, seed: number): Float64Array[] {
-  const gen = new Generator(seed);
+  const gen = new PhiloxGenerator(seed);
   return k.inputs.map((s) => {
     const v = new Float64Array(sizeOf(s.shape));
     gen.fillUniform(v, ...(s.range ?? [-1, 1]));
@@ -107,7 +107,7 @@ function prepare(k: OpCase, idx: number, dtype: DType): Prepared {
   const outMeta = inferMeta(k.prim, k.inputs.map((s, i) => ({ shape: s.shape, dtype: dtypes[i] })), k.attrs as never);
   const doGrad = isFloat(outMeta.dtype) && diff.some(Boolean);
   const rRaw = new Float64Array(sizeOf(outMeta.shape));
-  new Generator(10_000 + idx).fillUniform(rRaw, -1, 1);
+  new PhiloxGenerator(10_000 + idx).fillUniform(rRaw, -1, 1);
   return { k, dtypes, data, diff, outMeta, doGrad, r: typed(isFloat(outMeta.dtype) ? outMeta.dtype : "float64", rRaw) };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, type DType, type TypedArray } from "@dualgrad/core";
+import { PhiloxGenerator, type DType, type TypedArray } from "@dualgrad/core";
 import * as eager from "@dualgrad/eager";
 import * as graph from "@dualgrad/graph";
 import { useLeakCheck } from "./leak-hook.js";
@@ -20,7 +20,7 @@ const PICK = [[1], [0], [2]];
 
 function data(dtype: DType, n: number, seed: number): TypedArray {
   const v = new Float64Array(n);
-  new Generator(seed).fillUniform(v, -1, 1);
+  new PhiloxGenerator(seed).fillUniform(v, -1, 1);
   return dtype === "float32" ? Float32Array.from(v) : v;
 }
 

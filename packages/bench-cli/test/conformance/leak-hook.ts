@@ -1,5 +1,8 @@
+import { setImmediate as turn } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterEach, beforeEach, expect } from "vitest";
-import { allocator } from "@dualgrad/core";
+import { allocator, holdCollected, releaseCollected } from "@dualgrad/core";
 
 /**
  * Leak checking for tests, on core's allocator (the one instrument both frontends allocate
@@ -60,15 +63,49 @@ function testName(task: { name: string; fullTestName?: string }): string {
  * outside the window and does not count; memory a test allocates and leaves for a later test
  * does, on purpose: each test must clean up after itself so failures point at the culprit.
  *
+ * Buffers the garbage-collection backstop reclaims are held while a test runs and freed before
+ * the next, so they never move a test's figure.
+ *
  * A test that fails on its own may also leak (its cleanup never ran); vitest then reports both
  * errors on that test, the assertion first.
  */
 export function useLeakCheck(): void {
   let before = 0;
+  // Buffers freed by the garbage-collection backstop (handles dropped undisposed, possibly by an
+  // earlier test) would change live bytes whenever V8 happens to collect: hold them during a
+  // test and free them before the next one, so the check stays deterministic and a test that
+  // leaves tensors undisposed still fails.
+  holdCollected(true);
   beforeEach(() => {
+    releaseCollected();
     before = liveBytes();
   });
   afterEach((context) => {
     expectNoLeak(testName(context.task), before);
   });
+}
+
+/** V8's `gc()`: `--expose-gc` set at run time reaches contexts created afterwards, so a fresh context has it. */
+function exposedGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+let gc: (() => void) | null = null;
+
+/**
+ * For tests of the garbage-collection backstop: runs a full collection, lets the finalizers run
+ * (they need a turn of the event loop) and frees what they queued; repeats until live bytes stop
+ * changing, since a handle can outlive one collection in a frame V8 has not left yet. Returns
+ * live bytes after.
+ */
+export async function collectGarbage(): Promise<number> {
+  gc ??= exposedGc();
+  for (let n = 0, last = -1; n < 5 && liveBytes() !== last; n++) {
+    last = liveBytes();
+    gc();
+    await turn();
+    releaseCollected();
+  }
+  return liveBytes();
 }

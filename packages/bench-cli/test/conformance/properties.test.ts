@@ -18,6 +18,9 @@
  *   (c) every pass preserves results: `disable: [pass]` vs all on, for each StageSwitch: float64
  *       to the bit (up to the sign of zero), float32 within tolerance (known fusion bug);
  *   (d) programs over size-0 shapes run on both frontends without crashing, and agree.
+ *   (e) programs with control flow (a random program as the branches of a graph `cond` or the body
+ *       of a graph `scan`) agree with eager running them under a JavaScript `if` / `for`, with
+ *       (a)'s tolerances.
  *
  * On failure the message shows the shrunk program as graph IR (`printGraph` of the traced
  * graph), its input data, and fast-check's report with the seed and path.
@@ -25,7 +28,7 @@
  * Replaying a failure: copy `seed` and `path` from the report and run
  *   DUALGRAD_PROPERTY_SEED=<seed> DUALGRAD_PROPERTY_PATH=<path> \
  *     npx vitest run packages/bench-cli/test/conformance/properties.test.ts -t '\(b\)'
- * (the `-t` pattern is a regex naming the one property the path belongs to: \(a\) .. \(d\)),
+ * (the `-t` pattern is a regex naming the one property the path belongs to: \(a\) .. \(e\)),
  * which passes `{ seed, path }` to fast-check (it then replays exactly the failing case, with
  * shrinking resumed from there). Or hard-code them: `checkProperty(..., { seed: -123, path: "4:1:0" })`.
  * `DUALGRAD_PROPERTY_RUNS=<n>` runs n programs per property instead of the defaults below
@@ -34,12 +37,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  Generator, broadcastShapes, gradcheck, inferMeta, normalizeAxes, numericGradient, sizeOf,
+  PhiloxGenerator, broadcastShapes, gradcheck, inferMeta, normalizeAxes, numericGradient, sizeOf,
   type Attrs, type DType, type Meta, type Prim, type TypedArray,
 } from "@dualgrad/core";
 import * as eager from "@dualgrad/eager";
 import {
-  fn, gradients, op, printGraph, tensor as hostTensor, type HostTensor, type Lowered, type StageSwitch, type SymbolicTensor,
+  cond, fn, gradients, op, printGraph, scan, tensor as hostTensor, type HostTensor, type Lowered, type StageSwitch, type SymbolicTensor,
 } from "@dualgrad/graph";
 import { useLeakCheck } from "./leak-hook.js";
 
@@ -466,7 +469,7 @@ interface Result {
 /** The fixed random cotangent r for an output of this meta. */
 function cotangent(shape: readonly number[], dtype: FloatDType): TypedArray {
   const r = new Float64Array(sizeOf(shape));
-  new Generator(4242).fillUniform(r, -1, 1);
+  new PhiloxGenerator(4242).fillUniform(r, -1, 1);
   return typed(dtype, r);
 }
 
@@ -490,7 +493,7 @@ function runEager(
   p: Program,
   options: { grad: boolean; inputs?: readonly ArrayLike<number>[]; record?: boolean; noise?: number },
 ): Result & { values?: Float64Array[]; cotangents?: Float64Array[] } {
-  const jitter = options.noise ? new Generator(77) : null;
+  const jitter = options.noise ? new PhiloxGenerator(77) : null;
   const xs = p.inputs.map((inp, i) =>
     eager.tensor(typed(p.dtype, options.inputs?.[i] ?? inp.data), { shape: inp.shape, dtype: p.dtype, requiresGrad: options.grad }),
   );
@@ -532,7 +535,7 @@ const ROUNDING_PRIMS = new Set<Prim>([
  * among the step's operands and result, in place: a stand-in for the rounding that step does,
  * which is relative to its operands, not its result (x + 1e6 - 1e6 is off by ~1e-16 * 1e6).
  */
-function roundingNoise(out: TypedArray, operands: readonly TypedArray[], relative: number, gen: Generator): void {
+function roundingNoise(out: TypedArray, operands: readonly TypedArray[], relative: number, gen: PhiloxGenerator): void {
   let mag = 0;
   for (const a of [out, ...operands]) for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i])) mag = Math.max(mag, Math.abs(a[i]));
   const u = new Float64Array(out.length);
@@ -544,12 +547,17 @@ function roundingNoise(out: TypedArray, operands: readonly TypedArray[], relativ
 function traceBody(p: Program, grad: boolean) {
   return (...args: SymbolicTensor[]) => {
     const xs = args.slice(0, p.inputs.length);
-    const vals: SymbolicTensor[] = [...xs];
-    for (const s of p.steps) vals.push(op(s.prim, s.args.map((a) => ("ref" in a ? vals[a.ref] : a.const)), s.attrs));
-    const out = vals[p.output];
+    const out = symSteps(p, xs);
     if (!grad) return [out];
     return [out, ...gradients(out.mul(args[p.inputs.length]).sum(), xs)];
   };
+}
+
+/** The program's steps on symbolic values `xs`; returns its output. */
+function symSteps(p: Program, xs: readonly SymbolicTensor[]): SymbolicTensor {
+  const vals: SymbolicTensor[] = [...xs];
+  for (const s of p.steps) vals.push(op(s.prim, s.args.map((a) => ("ref" in a ? vals[a.ref] : a.const)), s.attrs));
+  return vals[p.output];
 }
 
 function hostInputs(p: Program, grad: boolean): HostTensor[] {
@@ -811,6 +819,93 @@ function decisions(p: Program, values: readonly Float64Array[], metas: readonly 
 
 const STAGES: StageSwitch[] = ["constfold", "cse", "simplify", "transposeFlags", "dce", "fuse", "inplace"];
 
+// ---------------------------------------------------------------------------------------------
+// Control flow: random programs as the branches of a cond and the body of a scan
+
+/**
+ * A random program wrapped in control flow. `cond`: `sum(P1(xs))` if `sum(xs[0]) > 0` else
+ * `sum(P2(xs))` (P2: the same recipe's ops reversed). `scan`: over the `length` slices x of
+ * `inputs[1]`, `c = tanh(c + sum(P(c, x)))` from `c = inputs[0]`; the result is the last carry.
+ * The graph runs `cond`/`scan`; eager runs the same steps with a JavaScript `if` and `for`.
+ */
+interface ControlProgram {
+  kind: "cond" | "scan";
+  dtype: FloatDType;
+  bodies: Program[];
+  inputs: { shape: number[]; data: number[] }[];
+  length: number;
+}
+
+function buildControl(r: Recipe): ControlProgram {
+  if (r.ops[0].c % 2 === 0) {
+    const bodies = [buildProgram(r), buildProgram({ ...r, ops: [...r.ops].reverse() })];
+    return { kind: "cond", dtype: r.dtype, bodies, inputs: bodies[0].inputs, length: 0 };
+  }
+  // Carry and slice both have the full base shape.
+  const full = (k: number) => ({ drop: 0, ones: 0, values: (r.inputs[k] ?? r.inputs[0]).values });
+  const body = buildProgram({ ...r, inputs: [full(0), full(1)] });
+  const length = 1 + (r.ops[0].b % 3);
+  const slice = body.inputs[1];
+  const xs = Array.from(typed(r.dtype, Array.from({ length }, (_, t) => slice.data.map((v) => v * (1 + t / 4))).flat()));
+  return { kind: "scan", dtype: r.dtype, bodies: [body], inputs: [body.inputs[0], { shape: [length, ...slice.shape], data: xs }], length };
+}
+
+/** The program's steps on eager tensors (argmax and int casts under noGrad, as in runEager). */
+function eagerSteps(p: Program, xs: readonly eager.Tensor[]): eager.Tensor {
+  const vals: eager.Tensor[] = [...xs];
+  for (const s of p.steps) {
+    const args = s.args.map((a) => ("ref" in a ? vals[a.ref] : eager.tensor(a.const, { dtype: p.dtype })));
+    const intResult = s.prim === "argmax" || (s.prim === "cast" && (s.attrs as Attrs["cast"]).dtype === "int32");
+    const run = () => eager.apply(s.prim, args, s.attrs as never);
+    vals.push(intResult ? eager.noGrad(run) : run());
+  }
+  return vals[p.output];
+}
+
+/** Eager: native control flow, then sum(out * r).backward(). */
+function runEagerControl(c: ControlProgram): Result {
+  const xs = c.inputs.map((inp) => eager.tensor(typed(c.dtype, inp.data), { shape: inp.shape, dtype: c.dtype, requiresGrad: true }));
+  try {
+    const res = eager.tidy(() => {
+      let out: eager.Tensor;
+      if (c.kind === "cond") {
+        out = eagerSteps(c.bodies[xs[0].sum().item() > 0 ? 0 : 1], xs).sum();
+      } else {
+        const shape = c.inputs[0].shape;
+        out = xs[0];
+        for (let t = 0; t < c.length; t++) {
+          const x = xs[1].slice([t, ...shape.map(() => 0)], [t + 1, ...shape]).reshape(shape);
+          out = out.add(eagerSteps(c.bodies[0], [out, x]).sum()).tanh();
+        }
+      }
+      if (out.requiresGrad) out.mul(eager.tensor(cotangent(out.shape, c.dtype), { shape: out.shape, dtype: c.dtype })).sum().backward();
+      return { out: out.data.slice(), outShape: [...out.shape] };
+    });
+    return { ...res, grads: xs.map((x) => (x.grad ? x.grad.data.slice() : typed(c.dtype, new Float64Array(x.size)))) };
+  } finally {
+    xs.forEach((x) => x.dispose());
+  }
+}
+
+/** Graph: `cond` / `scan`, compiled with `disable`, and the gradients of sum(out * r). */
+function runGraphControl(c: ControlProgram, disable: readonly StageSwitch[]): Result {
+  const f = fn((...args: SymbolicTensor[]) => {
+    const xs = args.slice(0, c.inputs.length);
+    const out = c.kind === "cond"
+      ? cond(xs[0].sum().gt(0), (...a) => symSteps(c.bodies[0], a).sum(), (...a) => symSteps(c.bodies[1], a).sum(), ...xs)
+      : scan((carry, x) => [carry.add(symSteps(c.bodies[0], [carry, x]).sum()).tanh(), null], xs[0], xs[1])[0];
+    return [out, ...gradients(out.mul(args[c.inputs.length]).sum(), xs)];
+  }, { disable, name: `random ${c.kind}` });
+  try {
+    const outShape = c.kind === "cond" ? [] : c.inputs[0].shape;
+    const args = [...c.inputs.map((inp) => hostTensor(typed(c.dtype, inp.data), inp.shape, c.dtype)), hostTensor(cotangent(outShape, c.dtype), outShape, c.dtype)];
+    const [out, ...grads] = f(...args) as HostTensor[];
+    return { out: out.data, outShape: [...out.shape], grads: grads.map((g) => g.data) };
+  } finally {
+    f.dispose();
+  }
+}
+
 describe("conformance properties: random programs on eager and graph", () => {
   it("(a) eager and graph agree: bitwise with fusion off, within tolerance with every pass on", () => {
     checkProperty(recipeArb(), frontendsAgree, runs(500));
@@ -908,6 +1003,26 @@ describe("conformance properties: random programs on eager and graph", () => {
 
   it("(d) programs over size-0 shapes run on both frontends and agree", () => {
     checkProperty(recipeArb({ empty: true }), frontendsAgree, runs(300));
+  });
+
+  it("(e) programs with cond and scan agree with eager's native if and for: bitwise with fusion off (as (a)), within tolerance with every pass on", () => {
+    const params: fc.Parameters<[Recipe]> = { numRuns: runs(60) };
+    if (envSeed !== undefined) params.seed = Number(envSeed);
+    if (envPath !== undefined) params.path = envPath;
+    fc.assert(fc.property(recipeArb(), (r) => {
+      const c = buildControl(r);
+      const e = runEagerControl(c);
+      for (const disable of [["fuse"], []] as StageSwitch[][]) {
+        const g = runGraphControl(c, disable);
+        const label = `${c.kind} (${disable.length ? "fusion off" : "all passes"}) vs eager`;
+        if (disable.length) sameBits(`${label}: value`, g.out, e.out, false);
+        else close(`${label}: value`, g.out, e.out, TOL[c.dtype]);
+        // Bitwise as in (a), up to the sign of zero, unless a body sums 3+ contributions to one value
+        // (the known accumulation-order difference, see maxFanIn).
+        const bitwise = disable.length > 0 && c.bodies.every((b) => maxFanIn(b) < 3);
+        g.grads.forEach((x, i) => (bitwise ? sameBits(`${label}: gradient of input ${i}`, x, e.grads[i], false) : close(`${label}: gradient of input ${i}`, x, e.grads[i], TOL[c.dtype])));
+      }
+    }), params);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Generator, gradcheck, sizeOf } from "@dualgrad/core";
+import { PhiloxGenerator, gradcheck, sizeOf } from "@dualgrad/core";
 import { concat, fn, gather, gradients, op, takeAlongAxis, tensor as hostTensor, type HostTensor, type StageSwitch, type SymbolicTensor } from "@dualgrad/graph";
 import { tensorDifference } from "../../src/runners/agreement.js";
 import { useLeakCheck } from "./leak-hook.js";
@@ -32,7 +32,7 @@ interface Composite {
 
 const uniform = (seed: number, shape: number[], lo = -1, hi = 1) => {
   const v = new Float64Array(sizeOf(shape));
-  new Generator(seed).fillUniform(v, lo, hi);
+  new PhiloxGenerator(seed).fillUniform(v, lo, hi);
   return v;
 };
 

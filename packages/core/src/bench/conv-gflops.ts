@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { execute, releaseValue, valueFrom } from "../execute.js";
 import { getBackend, getThreads, setBackend, setThreads, wasmAvailable, type Backend } from "../kernels/backend.js";
 import type { Attrs, Prim } from "../ops/prim.js";
-import { Generator } from "../random/philox.js";
+import { PhiloxGenerator } from "../random/philox.js";
 import { medianSecondsPerCall, type SamplingOptions } from "./median-time.js";
 
 /** Samples of ~25 ms (a call takes about a millisecond). */
@@ -54,7 +54,7 @@ function cases(): Case[] {
 /** Measures every case on each backend (and thread count) available; restores the backend and threads. */
 export function measureConvGflops(options: { minSeconds?: number } = {}): ConvGflops[] {
   const minSeconds = options.minSeconds ?? 0.5;
-  const gen = new Generator(1);
+  const gen = new PhiloxGenerator(1);
   const saved = { backend: getBackend(), threads: getThreads() };
   const runs: [Backend, number][] = [["js", 1]];
   if (wasmAvailable()) runs.push(["wasm", 1], ["wasm", 2]);

@@ -1,7 +1,7 @@
 import type { DType, TypedArray } from "../dtype.js";
 import { convAttrs, fillConv2dInit, flattenShape, toPair, type Conv2dOptions, type IntOrPair } from "../conv-options.js";
 import type { Attrs, Emitter } from "../ops/prim.js";
-import { defaultGenerator, type Generator } from "../random/philox.js";
+import { defaultGenerator, type PhiloxGenerator } from "../random/philox.js";
 import { add } from "./arith.js";
 
 /**
@@ -27,7 +27,7 @@ export interface Conv2dInitOptions extends Conv2dOptions {
   /** Parameter dtype (default float32). */
   dtype?: DType;
   /** Source of the initial values (default: the global generator, see `manualSeed`). */
-  generator?: Generator;
+  generator?: PhiloxGenerator;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { DType, TypedArray } from "../dtype.js";
-import { defaultGenerator, type Generator } from "../random/philox.js";
+import { defaultGenerator, type PhiloxGenerator } from "../random/philox.js";
 import { fillLinearInit } from "../random/init.js";
 import type { Shape } from "../shape.js";
 
@@ -10,7 +10,7 @@ export interface LinearInitOptions {
   /** Parameter dtype (default float32). */
   dtype?: DType;
   /** Source of the initial values (default: the global generator, see `manualSeed`). */
-  generator?: Generator;
+  generator?: PhiloxGenerator;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { DType, TypedArray } from "../dtype.js";
 import { DualgradError } from "../errors.js";
-import { defaultGenerator, type Generator } from "../random/philox.js";
+import { defaultGenerator, type PhiloxGenerator } from "../random/philox.js";
 import { uniformInit } from "../random/init.js";
 import type { Shape } from "../shape.js";
 
@@ -11,7 +11,7 @@ export interface RNNInitOptions {
   /** Parameter dtype (default float32). */
   dtype?: DType;
   /** Source of the initial values (default: the global generator, see `manualSeed`). */
-  generator?: Generator;
+  generator?: PhiloxGenerator;
 }
 
 /** One layer's parameters in PyTorch's layout: `weightIh [H, in]`, `weightHh [H, H]`, biases `[H]`. */

@@ -1,10 +1,10 @@
 /**
- * Parameter initialisers shared by both frontends. They draw from an explicit {@link Generator}
+ * Parameter initialisers shared by both frontends. They draw from an explicit {@link PhiloxGenerator}
  * in a documented order, so eager and graph models built from the same seed start from
  * bitwise-identical parameters.
  */
 import { DualgradError } from "../errors.js";
-import type { Generator } from "./philox.js";
+import type { PhiloxGenerator } from "./philox.js";
 
 function checkFeatures(api: string, name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -25,18 +25,18 @@ export function linearInitBound(inFeatures: number): number {
 }
 
 /**
- * Fills `out` with U(-bound, bound) from `gen` (one {@link Generator.fillUniform} call).
+ * Fills `out` with U(-bound, bound) from `gen` (one {@link PhiloxGenerator.fillUniform} call).
  * Values stay strictly inside the bound in the array's precision.
  */
-export function uniformInit(gen: Generator, out: Float32Array | Float64Array, bound: number): void {
+export function uniformInit(gen: PhiloxGenerator, out: Float32Array | Float64Array, bound: number): void {
   if (typeof bound !== "number" || !Number.isFinite(bound) || bound <= 0) {
     throw new DualgradError(`uniformInit: bound must be a finite positive number, got ${String(bound)}`);
   }
   gen.fillUniform(out, -bound, bound);
 }
 
-/** Fills `out` with N(mean, std^2) from `gen` (one {@link Generator.fillNormal} call). */
-export function normalInit(gen: Generator, out: Float32Array | Float64Array, std: number, mean = 0): void {
+/** Fills `out` with N(mean, std^2) from `gen` (one {@link PhiloxGenerator.fillNormal} call). */
+export function normalInit(gen: PhiloxGenerator, out: Float32Array | Float64Array, std: number, mean = 0): void {
   gen.fillNormal(out, mean, std);
 }
 
@@ -51,7 +51,7 @@ export function normalInit(gen: Generator, out: Float32Array | Float64Array, std
  * only the weight's blocks are consumed.
  */
 export function fillLinearInit(
-  gen: Generator,
+  gen: PhiloxGenerator,
   weight: Float32Array | Float64Array,
   bias: Float32Array | Float64Array | null,
   inFeatures: number,

@@ -1,5 +1,5 @@
 import { DualgradError } from "../errors.js";
-import { Generator, defaultGenerator } from "./philox.js";
+import { PhiloxGenerator, defaultGenerator } from "./philox.js";
 
 /**
  * Fills `out` with a uniformly random permutation of 0..n-1 (n = out.length) drawn from `gen`,
@@ -8,7 +8,7 @@ import { Generator, defaultGenerator } from "./philox.js";
  * (2^-53 relative) is far below anything a shuffle can show. Every shuffle in dualgrad (the
  * DataLoader's, the CLI's minibatches and splits) is this function, so their orders agree.
  */
-export function randpermInto(out: Int32Array, gen: Generator = defaultGenerator): Int32Array {
+export function randpermInto(out: Int32Array, gen: PhiloxGenerator = defaultGenerator): Int32Array {
   const n = out.length;
   for (let i = 0; i < n; i++) out[i] = i;
   const u = new Float64Array(n);
@@ -23,7 +23,7 @@ export function randpermInto(out: Int32Array, gen: Generator = defaultGenerator)
 }
 
 /** A random permutation of 0..n-1, like `torch.randperm(n, generator=gen)`; see {@link randpermInto}. */
-export function randperm(n: number, gen: Generator = defaultGenerator): Int32Array {
+export function randperm(n: number, gen: PhiloxGenerator = defaultGenerator): Int32Array {
   if (!Number.isSafeInteger(n) || n < 0) throw new DualgradError(`randperm: n must be a non-negative integer, got ${String(n)}`);
   return randpermInto(new Int32Array(n), gen);
 }

@@ -1,6 +1,6 @@
 /**
  * Counter-based seeded randomness: Philox4x32-10 (Salmon et al., "Parallel Random Numbers: As
- * Easy as 1, 2, 3", SC'11; the Random123 library) and a `torch.Generator`-like {@link Generator}.
+ * Easy as 1, 2, 3", SC'11; the Random123 library) and a `torch.Generator`-like {@link PhiloxGenerator}.
  *
  * Why counter-based: the output is a pure function of (key, counter), so a generator's whole
  * state is two numbers — the 64-bit seed and how many 128-bit blocks it has consumed. Both
@@ -58,7 +58,7 @@ function mulhi32(a: number, b: number): number {
 /**
  * Philox4x32-10 into a preallocated array: writes the four output words for counter
  * (c0, c1, c2, c3) and key (k0, k1) to `out[at .. at + 3]`. This is the allocation-free hot path
- * that {@link Generator} uses; {@link philox4x32} is the friendlier tuple form.
+ * that {@link PhiloxGenerator} uses; {@link philox4x32} is the friendlier tuple form.
  *
  * All inputs are taken modulo 2^32. The ten rounds run on local variables, so nothing is
  * allocated and the output array is written once at the end.
@@ -232,7 +232,7 @@ function float64Below(x: number): number {
  * Counter layout: block `offset` uses counter words `[offset mod 2^32, floor(offset / 2^32), 0, 0]`
  * and key words `[seed mod 2^32, floor(seed / 2^32)]`.
  */
-export class Generator {
+export class PhiloxGenerator {
   private seedValue: bigint = 0n;
   private key0 = 0;
   private key1 = 0;
@@ -242,12 +242,12 @@ export class Generator {
 
   /** Creates a generator at offset 0 for `seed` (a safe integer or a bigint in [-2^63, 2^64); negatives wrap as in torch). */
   constructor(seed: number | bigint = 0) {
-    this.setSeed("Generator", seed);
+    this.setSeed("PhiloxGenerator", seed);
   }
 
   /** Reseeds (offset back to 0), like `torch.Generator.manual_seed`; returns this generator. */
   manualSeed(seed: number | bigint): this {
-    this.setSeed("Generator.manualSeed", seed);
+    this.setSeed("PhiloxGenerator.manualSeed", seed);
     return this;
   }
 
@@ -261,18 +261,18 @@ export class Generator {
     return this.offsetValue;
   }
 
-  /** The full state; pass it to {@link Generator.setState} to replay the stream from here. */
+  /** The full state; pass it to {@link PhiloxGenerator.setState} to replay the stream from here. */
   getState(): GeneratorState {
     return { seed: this.seedValue, offset: this.offsetValue };
   }
 
-  /** Restores a state from {@link Generator.getState} (or any seed and block offset). */
+  /** Restores a state from {@link PhiloxGenerator.getState} (or any seed and block offset). */
   setState(state: GeneratorState): void {
     const { seed, offset } = state;
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new DualgradError(`Generator.setState: offset must be a non-negative safe integer, got ${String(offset)}`);
+      throw new DualgradError(`PhiloxGenerator.setState: offset must be a non-negative safe integer, got ${String(offset)}`);
     }
-    this.setSeed("Generator.setState", seed);
+    this.setSeed("PhiloxGenerator.setState", seed);
     this.offsetValue = offset;
   }
 
@@ -285,7 +285,7 @@ export class Generator {
    * ceil(n/2) for float64.
    */
   fillUniform(out: Float32Array | Float64Array, low = 0, high = 1): void {
-    const api = "Generator.fillUniform";
+    const api = "PhiloxGenerator.fillUniform";
     checkFinite(api, "low", low);
     checkFinite(api, "high", high);
     if (!(low < high)) throw new DualgradError(`${api}: low (${low}) must be less than high (${high})`);
@@ -344,7 +344,7 @@ export class Generator {
    * ceil(n/2) for float64.
    */
   fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): void {
-    const api = "Generator.fillNormal";
+    const api = "PhiloxGenerator.fillNormal";
     checkFinite(api, "mean", mean);
     checkFinite(api, "std", std);
     if (std < 0) throw new DualgradError(`${api}: std must be >= 0, got ${std}`);
@@ -392,7 +392,7 @@ export class Generator {
    * `low` and `high` must be integers with -2^31 <= low < high <= 2^31.
    */
   fillRandint(out: Int32Array, low: number, high: number): void {
-    const api = "Generator.fillRandint";
+    const api = "PhiloxGenerator.fillRandint";
     if (!(out instanceof Int32Array)) {
       throw new DualgradError(`${api}: out must be an Int32Array, got ${describe(out)}`);
     }
@@ -417,25 +417,25 @@ export class Generator {
     }
   }
 
-  /** A fresh array of `n` uniforms in [low, high) of `dtype` (default float32); see {@link Generator.fillUniform}. */
+  /** A fresh array of `n` uniforms in [low, high) of `dtype` (default float32); see {@link PhiloxGenerator.fillUniform}. */
   uniform<D extends FloatDType = "float32">(n: number, low = 0, high = 1, dtype: D = "float32" as D): TypedArrayOf[D] {
-    checkCount("Generator.uniform", n);
-    const out = newFloatArray("Generator.uniform", dtype, n);
+    checkCount("PhiloxGenerator.uniform", n);
+    const out = newFloatArray("PhiloxGenerator.uniform", dtype, n);
     this.fillUniform(out, low, high);
     return out as TypedArrayOf[D];
   }
 
-  /** A fresh array of `n` normals N(mean, std^2) of `dtype` (default float32); see {@link Generator.fillNormal}. */
+  /** A fresh array of `n` normals N(mean, std^2) of `dtype` (default float32); see {@link PhiloxGenerator.fillNormal}. */
   normal<D extends FloatDType = "float32">(n: number, mean = 0, std = 1, dtype: D = "float32" as D): TypedArrayOf[D] {
-    checkCount("Generator.normal", n);
-    const out = newFloatArray("Generator.normal", dtype, n);
+    checkCount("PhiloxGenerator.normal", n);
+    const out = newFloatArray("PhiloxGenerator.normal", dtype, n);
     this.fillNormal(out, mean, std);
     return out as TypedArrayOf[D];
   }
 
-  /** A fresh Int32Array of `n` integers uniform on [low, high); see {@link Generator.fillRandint}. */
+  /** A fresh Int32Array of `n` integers uniform on [low, high); see {@link PhiloxGenerator.fillRandint}. */
   randint(n: number, low: number, high: number): Int32Array {
-    checkCount("Generator.randint", n);
+    checkCount("PhiloxGenerator.randint", n);
     const out = new Int32Array(n);
     this.fillRandint(out, low, high);
     return out;
@@ -489,12 +489,12 @@ function describe(x: unknown): string {
 
 /**
  * The process-wide default generator (seed 0 at start), like torch's default CPU generator.
- * Prefer passing an explicit {@link Generator}; this one exists for quick scripts and for
+ * Prefer passing an explicit {@link PhiloxGenerator}; this one exists for quick scripts and for
  * {@link manualSeed}.
  */
-export const defaultGenerator: Generator = new Generator(0);
+export const defaultGenerator: PhiloxGenerator = new PhiloxGenerator(0);
 
 /** Reseeds {@link defaultGenerator} (offset back to 0), like `torch.manual_seed`; returns it. */
-export function manualSeed(seed: number | bigint): Generator {
+export function manualSeed(seed: number | bigint): PhiloxGenerator {
   return defaultGenerator.manualSeed(seed);
 }

@@ -1,6 +1,6 @@
 import {
   composites as C, convAttrs, defaultGenerator, fillDropoutMask, checkDropoutP, poolAttrs,
-  type Conv2dOptions, type Generator, type IntOrPair, type Pool2dOptions,
+  type Conv2dOptions, type PhiloxGenerator, type IntOrPair, type Pool2dOptions,
 } from "@dualgrad/core";
 import { zeros } from "../factories.js";
 import * as F from "../ops.js";
@@ -43,7 +43,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
  * Inverted dropout (`F.dropout`): with `training`, zeroes each element with probability `p` and
  * scales the rest by 1/(1-p), the mask drawn from `generator` (core's Philox); without, returns x.
  */
-export function dropout(x: Tensor, p = 0.5, training = true, generator: Generator = defaultGenerator): Tensor {
+export function dropout(x: Tensor, p = 0.5, training = true, generator: PhiloxGenerator = defaultGenerator): Tensor {
   checkDropoutP("dropout", p);
   if (!training || p === 0) return F.mul(x, 1);
   const mask = zeros(x.shape, { dtype: x.dtype });
@@ -110,7 +110,7 @@ export class Flatten extends Module {
 
 /** `nn.Dropout(p)`: active in training mode (`train()`), the identity after `eval()`. */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5, readonly options: { generator?: Generator } = {}) {
+  constructor(readonly p = 0.5, readonly options: { generator?: PhiloxGenerator } = {}) {
     super();
     checkDropoutP("Dropout", p);
   }

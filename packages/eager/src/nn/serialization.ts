@@ -12,6 +12,7 @@ import type { Module } from "./module.js";
 export function saveTensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
   const out = new Map<string, SafeTensor>();
   for (const [name, t] of tensors) {
+    t._checkAlive(`save: ${name}`);
     out.set(name, { dtype: safeDTypeOf(t.dtype), shape: [...t.shape], data: t.data.slice() });
   }
   writeSafetensors(path, out, metadata);

@@ -1,4 +1,4 @@
-import { DualgradError, formatShape, shapesEqual, type composites as C } from "@dualgrad/core";
+import { DualgradError, formatShape, noteStep, shapesEqual, type composites as C } from "@dualgrad/core";
 import { noGrad } from "../grad-mode.js";
 import { tidy } from "../memory.js";
 import { inPlace, mul, subScaledInPlace } from "../ops.js";
@@ -45,8 +45,14 @@ export abstract class Optimizer<H extends Record<string, number | boolean>> {
     }
   }
 
-  /** Applies one update to every parameter that has a gradient. */
+  /**
+   * Applies one update to every parameter that has a gradient. A disposed parameter is an error
+   * (it has no gradient, so it would otherwise be skipped in silence). Each call also samples
+   * the live buffer count for core's leak warning (`noteStep`).
+   */
   step(): void {
+    const name = `${this.constructor.name}.step`;
+    this.params.forEach((p, i) => p._checkAlive(`${name}: parameter ${i}`));
     noGrad(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
@@ -57,6 +63,7 @@ export abstract class Optimizer<H extends Record<string, number | boolean>> {
         tidy(() => this.update(p, p.grad!, s));
       }
     });
+    noteStep(name);
   }
 
   /** The update of one parameter (runs in a tidy scope, grad off). */

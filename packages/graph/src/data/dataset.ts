@@ -1,4 +1,4 @@
-import { DualgradError, Generator, arrayConstructor, defaultGenerator, formatShape, shapesEqual, sizeOf } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator, arrayConstructor, defaultGenerator, formatShape, shapesEqual, sizeOf } from "@dualgrad/core";
 import { fn, type GraphFunction } from "../function.js";
 import { HostTensor, tensor, type TensorData } from "../host-tensor.js";
 import { leavesOf, withLeaves, isTensorLeaf, type Element, type MapLeaves, type Structure } from "../structure.js";
@@ -71,7 +71,7 @@ function checkCount(api: string, n: unknown, min: number): number {
 }
 
 /** A reusable single draw, uniform on [0, n). */
-function drawIndex(gen: Generator, scratch: Int32Array, n: number): number {
+function drawIndex(gen: PhiloxGenerator, scratch: Int32Array, n: number): number {
   gen.fillRandint(scratch, 0, n);
   return scratch[0];
 }
@@ -139,10 +139,10 @@ export class Dataset<E = Element> implements Iterable<E>, AsyncIterable<E> {
     const seed = options.seed ?? defaultGenerator.randint(1, 0, 0x7fffffff)[0];
     const reshuffle = options.reshuffleEachIteration ?? true;
     // Per-iteration seeds come from one generator, so iteration k's order is a function of (seed, k).
-    const seeds = new Generator(seed);
+    const seeds = new PhiloxGenerator(seed);
     const upstream = this;
     return this.then(function* () {
-      const gen = new Generator(reshuffle ? seeds.randint(1, 0, 0x7fffffff)[0] : seed);
+      const gen = new PhiloxGenerator(reshuffle ? seeds.randint(1, 0, 0x7fffffff)[0] : seed);
       const scratch = new Int32Array(1);
       const buffer: E[] = [];
       for (const e of upstream) {

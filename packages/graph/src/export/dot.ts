@@ -90,18 +90,7 @@ export function toDot(g: Graph, options: { title?: string } = {}): string {
   const out: string[] = ['digraph "dualgrad" {'];
   if (options.title !== undefined) out.push(`  label=${dotLabel([options.title])};`, '  labelloc="t";');
   out.push("  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];');
-
-  for (const n of g.nodes) out.push(`  n${n.id} [label=${dotLabel(nodeLabelLines(n))}, ${STYLE[nodeKind(n)]}];`);
-
-  for (const n of g.nodes) {
-    n.inputs.forEach((src, pos) => {
-      out.push(n.inputs.length > 1 ? `  n${src} -> n${n.id} [label="${pos}"];` : `  n${src} -> n${n.id};`);
-    });
-  }
-
-  g.outputs.forEach((id, i) => {
-    out.push(`  out${i} [label="out ${i}", ${STYLE.output}];`, `  n${id} -> out${i};`);
-  });
+  out.push(...dotBody(g, "", "  "));
 
   updateTargets(g).forEach(({ id: targetId, missing }, i) => {
     const u = g.updates[i];
@@ -113,6 +102,42 @@ export function toDot(g: Graph, options: { title?: string } = {}): string {
 
   out.push("}");
   return out.join("\n") + "\n";
+}
+
+/**
+ * The nodes, data edges and outputs of `g`, node ids prefixed by `prefix` (empty at the top level);
+ * each control-flow node's sub-graphs follow as clusters (`subgraph cluster_…`), linked to their
+ * node by a dotted edge.
+ */
+function dotBody(g: Graph, prefix: string, indent: string): string[] {
+  const out: string[] = [];
+  const id = (n: number) => `${prefix}n${n}`;
+  for (const n of g.nodes) out.push(`${indent}${id(n.id)} [label=${dotLabel(nodeLabelLines(n))}, ${STYLE[nodeKind(n)]}];`);
+  for (const n of g.nodes) {
+    n.inputs.forEach((src, pos) => {
+      out.push(n.inputs.length > 1 ? `${indent}${id(src)} -> ${id(n.id)} [label="${pos}"];` : `${indent}${id(src)} -> ${id(n.id)};`);
+    });
+  }
+  g.outputs.forEach((o, i) => {
+    out.push(`${indent}${prefix}out${i} [label="out ${i}", ${STYLE.output}];`, `${indent}${id(o)} -> ${prefix}out${i};`);
+  });
+  for (const n of g.nodes) {
+    subgraphLabels(n).forEach(([label, sub], k) => {
+      const inner = `${id(n.id)}_${k}_`;
+      out.push(`${indent}subgraph cluster_${inner} {`, `${indent}  label=${dotLabel([`${valueName(n.id)}: ${n.op} ${label}`])};`, `${indent}  style=dashed;`);
+      out.push(...dotBody(sub, inner, `${indent}  `), `${indent}}`);
+      if (sub.nodes.length > 0) out.push(`${indent}${id(n.id)} -> ${inner}n0 [style=dotted, arrowhead=none];`);
+    });
+  }
+  return out;
+}
+
+/** A control-flow node's sub-graphs with their roles (`body`, `true`, `false`, `cond`), for both exporters. @internal */
+export function subgraphLabels(n: GraphNode): [string, Graph][] {
+  if (n.op === "scan") return [["body", n.attrs.body]];
+  if (n.op === "cond") return [["true", n.attrs.branches[0]], ["false", n.attrs.branches[1]]];
+  if (n.op === "while") return [["cond", n.attrs.cond], ["body", n.attrs.body]];
+  return [];
 }
 
 /**

@@ -14,7 +14,9 @@ import {
   type Meta,
   type Prim,
 } from "@dualgrad/core";
-import { DTYPE_SHORT, primNode, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type LeafNode, type NodeOp, type Update } from "../ir.js";
+import { controlProblem, resultMetas } from "../control/validate.js";
+import { sameMeta } from "../control/subgraph.js";
+import { DTYPE_SHORT, isControlNode, primNode, type ControlNode, type FusedAttrs, type FusedOp, type FusedOperand, type Graph, type GraphNode, type LeafNode, type NodeOp, type Update } from "../ir.js";
 
 /**
  * JSON serialisation of the SSA IR (docs/ARCHITECTURE.md principle 5, "plans are data"). A saved graph is an
@@ -65,6 +67,11 @@ function checkWritable(v: unknown, where: string, path: string): void {
  */
 function encodeAttrs(n: GraphNode): unknown {
   const where = nodeWhere(n.id, n.op);
+  // Control flow: sub-graphs nest as { nodes, inputs, outputs, updates }, their nodes written like any other.
+  if (n.op === "scan" || n.op === "while") {
+    return { ...n.attrs, ...(n.op === "while" ? { cond: encodeGraph(n.attrs.cond) } : {}), body: encodeGraph(n.attrs.body) };
+  }
+  if (n.op === "cond") return { branches: n.attrs.branches.map(encodeGraph) };
   if (n.op !== "fused") {
     checkWritable(n.attrs, where, "");
     return n.attrs;
@@ -84,6 +91,11 @@ function encodeNode(n: GraphNode): Record<string, unknown> {
   if (n.name !== undefined) o.name = n.name;
   if (n.value !== undefined) o.value = n.value.map(encodeNumber);
   return o;
+}
+
+/** A sub-graph as written inside its control-flow node's attributes. */
+function encodeGraph(g: Graph): Record<string, unknown> {
+  return { nodes: g.nodes.map(encodeNode), inputs: g.inputs, outputs: g.outputs, updates: g.updates };
 }
 
 function jsonList(items: readonly unknown[], indent: string): string {
@@ -214,8 +226,8 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
   if (raw.id !== index) fail(`${where}: id is ${show(raw.id)} but the node is at index ${index} (ids must equal positions)`);
 
   const op = raw.op;
-  if (typeof op !== "string" || !(op === "input" || op === "variable" || op === "constant" || op === "fused" || isPrim(op))) {
-    fail(`node ${index}: unknown op ${show(op)} (expected input, variable, constant, fused or a primitive)`);
+  if (typeof op !== "string" || !(op === "input" || op === "variable" || op === "constant" || op === "fused" || CONTROL_OPS.has(op) || isPrim(op))) {
+    fail(`node ${index}: unknown op ${show(op)} (expected input, variable, constant, fused, scan, cond, while, get or a primitive)`);
   }
   const nodeOp = op as NodeOp;
   if (typeof raw.name === "string" && (op === "input" || op === "variable")) where = `node ${index} (${op} ${raw.name})`;
@@ -266,6 +278,8 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
     return node;
   }
   if (nodeOp === "fused") return { ...base, op: nodeOp, attrs: readFused(raw.attrs, base, where) };
+  if (nodeOp === "scan" || nodeOp === "cond" || nodeOp === "while") return readControl(nodeOp, raw.attrs, base, earlier, where);
+  if (nodeOp === "get") return readGet(raw.attrs, base, earlier, where);
   const prim = nodeOp;
   const attrs = raw.attrs;
   checkAttrs(prim, attrs, where);
@@ -296,7 +310,9 @@ function readIdList(v: unknown, field: string, count: number): number[] {
 /**
  * Parses and validates a graph written by {@link toJSON}. Everything is checked: the format tag
  * and version; nodes in order with `id` equal to the position; `op` one of input, variable,
- * constant, fused or a known primitive; inputs referring only to earlier nodes (SSA, topological);
+ * constant, fused, a known primitive, or control flow (scan, cond, while, whose sub-graphs are
+ * read the same way and must take and return exactly what the node passes and promises; get,
+ * whose index and type must match its node's result); inputs referring only to earlier nodes (SSA, topological);
  * shapes (non-negative integers), dtypes and attributes (per primitive, and fused programs);
  * constants holding exactly as many elements as their shape; primitive result types agreeing with
  * abstract evaluation; `inputs`, `outputs` and `updates` naming existing nodes, with every input
@@ -319,7 +335,11 @@ export function fromJSON(text: string): Graph {
     fail(`unsupported version ${show(doc.version)} (this reader understands version ${GRAPH_JSON_VERSION})`);
   }
   checkKeys(doc, ["format", "version", "graph"], "top level");
-  const raw = doc.graph;
+  return readGraph(doc.graph, false);
+}
+
+/** Reads and validates a graph object (a sub-graph: one with no variables and no updates, which bodies capture instead). */
+function readGraph(raw: unknown, sub: boolean): Graph {
   if (!isObject(raw)) fail(`graph must be an object, got ${show(raw)}`);
   checkKeys(raw, ["nodes", "inputs", "outputs", "updates"], "graph");
   if (!Array.isArray(raw.nodes)) fail(`graph.nodes must be an array, got ${show(raw.nodes)}`);
@@ -365,5 +385,69 @@ export function fromJSON(text: string): Graph {
     return { variable: u.variable, value: u.value };
   });
 
+  if (sub) {
+    const v = nodes.find((n) => n.op === "variable");
+    if (v) fail(`node ${v.id} (variable ${v.name}): a sub-graph cannot read variables (they are captured as inputs)`);
+    if (updates.length) fail("a sub-graph cannot assign variables");
+  }
   return { nodes, inputs, outputs, updates };
+}
+
+const CONTROL_OPS = new Set(["scan", "cond", "while", "get"]);
+
+/** Reads sub-graph `v` of a control node, naming the node and field on any problem. */
+function readSubgraph(v: unknown, where: string, field: string): Graph {
+  try {
+    return readGraph(v, true);
+  } catch (err) {
+    if (err instanceof FormatError) fail(`${where}: attrs.${field}: ${err.message.replace(/^graph JSON: /, "")}`);
+    throw err;
+  }
+}
+
+function readCount(attrs: Record<string, unknown>, key: string, where: string): number {
+  const v = attrs[key];
+  if (!isIndex(v)) fail(`${where}: attrs.${key} must be a non-negative integer, got ${show(v)}`);
+  return v;
+}
+
+/** A scan, cond or while node: attributes, sub-graphs, and that they fit the node's operands. */
+function readControl(op: "scan" | "cond" | "while", attrs: unknown, base: Omit<GraphNode, "op" | "attrs">, earlier: readonly GraphNode[], where: string): GraphNode {
+  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
+  let node: ControlNode;
+  if (op === "scan") {
+    checkKeys(attrs, ["body", "numCarry", "numXs", "length", "reverse", "saveCarries"], `${where} attrs`);
+    if (typeof attrs.reverse !== "boolean") fail(`${where}: attrs.reverse must be a boolean, got ${show(attrs.reverse)}`);
+    node = {
+      ...base, op, attrs: {
+        body: readSubgraph(attrs.body, where, "body"), numCarry: readCount(attrs, "numCarry", where), numXs: readCount(attrs, "numXs", where),
+        length: readCount(attrs, "length", where), reverse: attrs.reverse, saveCarries: readCount(attrs, "saveCarries", where),
+      },
+    };
+  } else if (op === "cond") {
+    checkKeys(attrs, ["branches"], `${where} attrs`);
+    const b = attrs.branches;
+    if (!Array.isArray(b) || b.length !== 2) fail(`${where}: attrs.branches must be an array of two graphs`);
+    node = { ...base, op, attrs: { branches: [readSubgraph(b[0], where, "branches[0]"), readSubgraph(b[1], where, "branches[1]")] } };
+  } else {
+    checkKeys(attrs, ["cond", "body", "numCarry"], `${where} attrs`);
+    node = { ...base, op, attrs: { cond: readSubgraph(attrs.cond, where, "cond"), body: readSubgraph(attrs.body, where, "body"), numCarry: readCount(attrs, "numCarry", where) } };
+  }
+  if (base.dtype !== "float32" || base.shape.length !== 1 || base.shape[0] !== 0) fail(`${where}: a control-flow node's own value is f32[0], got ${typeText(base)}`);
+  const problem = controlProblem(node, base.inputs.map((i) => earlier[i]));
+  if (problem) fail(`${where}: ${problem}`);
+  return node;
+}
+
+/** A `get` node: one control-flow input, an index among its results, and that result's type. */
+function readGet(attrs: unknown, base: Omit<GraphNode, "op" | "attrs">, earlier: readonly GraphNode[], where: string): GraphNode {
+  if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
+  checkKeys(attrs, ["index"], `${where} attrs`);
+  const index = readCount(attrs, "index", where);
+  const from = base.inputs.length === 1 ? earlier[base.inputs[0]] : undefined;
+  if (!from || !isControlNode(from)) fail(`${where}: takes exactly one input, a scan, cond or while node`);
+  const results = resultMetas(from);
+  if (index >= results.length) fail(`${where}: index ${index} but node ${from.id} (${from.op}) has ${results.length} result(s)`);
+  if (!sameMeta(results[index], base)) fail(`${where}: declared ${typeText(base)} but result ${index} of node ${from.id} is ${typeText(results[index])}`);
+  return { ...base, op: "get", attrs: { index } };
 }

@@ -1,5 +1,5 @@
-import type { Graph } from "../ir.js";
-import { nodeKind, nodeLabelLines, updateTargets, type NodeKind } from "./dot.js";
+import { valueName, type Graph } from "../ir.js";
+import { nodeKind, nodeLabelLines, subgraphLabels, updateTargets, type NodeKind } from "./dot.js";
 
 /**
  * Mermaid export of the SSA IR, for docs and PR descriptions that render Mermaid but not
@@ -56,23 +56,7 @@ const CLASSES = [
  * syntax. Deterministic: nodes, data edges, outputs, updates, each in graph order.
  */
 export function toMermaid(g: Graph): string {
-  const out: string[] = ["flowchart TD", ...CLASSES];
-
-  for (const n of g.nodes) {
-    const kind = nodeKind(n);
-    const [open, close] = SHAPE[kind];
-    out.push(`  n${n.id}${open}${mermaidLabel(nodeLabelLines(n))}${close}:::${kind}`);
-  }
-
-  for (const n of g.nodes) {
-    n.inputs.forEach((src, pos) => {
-      out.push(n.inputs.length > 1 ? `  n${src} -->|"${pos}"| n${n.id}` : `  n${src} --> n${n.id}`);
-    });
-  }
-
-  g.outputs.forEach((id, i) => {
-    out.push(`  out${i}((("out ${i}"))):::output`, `  n${id} --> out${i}`);
-  });
+  const out: string[] = ["flowchart TD", ...CLASSES, ...mermaidBody(g, "", "  ")];
 
   updateTargets(g).forEach(({ id: targetId, missing }, i) => {
     const u = g.updates[i];
@@ -81,4 +65,35 @@ export function toMermaid(g: Graph): string {
   });
 
   return out.join("\n") + "\n";
+}
+
+/**
+ * The nodes, operand edges and outputs of `g`, ids prefixed by `prefix` (empty at the top level);
+ * each control-flow node's sub-graphs follow as Mermaid `subgraph` blocks, linked to their node by
+ * a dotted edge.
+ */
+function mermaidBody(g: Graph, prefix: string, indent: string): string[] {
+  const out: string[] = [];
+  const id = (n: number) => `${prefix}n${n}`;
+  for (const n of g.nodes) {
+    const kind = nodeKind(n);
+    const [open, close] = SHAPE[kind];
+    out.push(`${indent}${id(n.id)}${open}${mermaidLabel(nodeLabelLines(n))}${close}:::${kind}`);
+  }
+  for (const n of g.nodes) {
+    n.inputs.forEach((src, pos) => {
+      out.push(n.inputs.length > 1 ? `${indent}${id(src)} -->|"${pos}"| ${id(n.id)}` : `${indent}${id(src)} --> ${id(n.id)}`);
+    });
+  }
+  g.outputs.forEach((o, i) => {
+    out.push(`${indent}${prefix}out${i}((("out ${i}"))):::output`, `${indent}${id(o)} --> ${prefix}out${i}`);
+  });
+  for (const n of g.nodes) {
+    subgraphLabels(n).forEach(([label, sub], k) => {
+      const inner = `${id(n.id)}_${k}_`;
+      out.push(`${indent}subgraph ${inner}[${mermaidLabel([`${valueName(n.id)}: ${n.op} ${label}`])}]`, ...mermaidBody(sub, inner, `${indent}  `), `${indent}end`);
+      out.push(`${indent}${id(n.id)} -.- ${inner}`);
+    });
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { DualgradError, arrayConstructor, type DType, type Generator as RandomGenerator, type TypedArray } from "@dualgrad/core";
+import { DualgradError, arrayConstructor, type DType, type PhiloxGenerator as RandomGenerator, type TypedArray } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "../host-tensor.js";
 
 /**

@@ -1,6 +1,6 @@
 import {
   DualgradError, arrayConstructor, checkDropoutP, composites as C, convOutSize, fillDropoutMask, formatShape, poolAttrs, shapesEqual, toPair,
-  type Attrs, type DType, type Generator, type IntOrPair,
+  type Attrs, type DType, type PhiloxGenerator, type IntOrPair,
 } from "@dualgrad/core";
 import { Conv2d, avgPool2d, flatten, maxPool2d } from "../conv.js";
 import { HostTensor, type TensorData } from "../host-tensor.js";
@@ -180,7 +180,7 @@ export class Conv2D implements Layer {
     return [this.filters, oh, ow];
   }
 
-  build(inputShape: readonly number[], dtype: DType, generator: Generator): void {
+  build(inputShape: readonly number[], dtype: DType, generator: PhiloxGenerator): void {
     if (this.conv) throw new DualgradError(`layer '${this.name}' is already built (a layer can belong to one model only)`);
     this.outShape = this.outputShapeFor(inputShape, `layer '${this.name}'`);
     this.conv = new Conv2d(inputShape[0], this.filters, this.kernelSize, {
@@ -325,10 +325,10 @@ export class Flatten extends ShapeLayer {
 export class Dropout extends ShapeLayer {
   readonly className = "Dropout";
   readonly rate: number;
-  private readonly generator: Generator;
+  private readonly generator: PhiloxGenerator;
   private readonly masks = new Map<number, HostTensor>();
   private dtype: DType = "float32";
-  constructor(config: { rate: number; seed?: number; inputShape?: number[]; name?: string }, generator: Generator) {
+  constructor(config: { rate: number; seed?: number; inputShape?: number[]; name?: string }, generator: PhiloxGenerator) {
     const c = checkConfig("layers.dropout", config);
     checkDropoutP("layers.dropout", c.rate as number);
     super((c.name as string | undefined) ?? autoName("dropout"), c.inputShape as number[] | undefined);

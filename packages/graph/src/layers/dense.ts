@@ -1,4 +1,4 @@
-import { DualgradError, arrayConstructor, composites as C, formatShape, shapesEqual, type DType, type Generator } from "@dualgrad/core";
+import { DualgradError, arrayConstructor, composites as C, formatShape, shapesEqual, type DType, type PhiloxGenerator } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "../host-tensor.js";
 import { Linear } from "../nn.js";
 import { composite, type SymbolicTensor } from "../symbolic.js";
@@ -120,7 +120,7 @@ export class Dense {
    * (PyTorch's `nn.Linear` init, the same draws as the eager frontend's Linear).
    * @internal Called by the model that owns the layer.
    */
-  build(inputShape: readonly number[], dtype: DType, generator: Generator): void {
+  build(inputShape: readonly number[], dtype: DType, generator: PhiloxGenerator): void {
     if (this.linear) throw new DualgradError(`layer '${this.name}' is already built (a layer can belong to one model only)`);
     this.outputShapeFor(inputShape, `layer '${this.name}'`);
     this.linear = new Linear(inputShape[0], this.units, { bias: this.useBias, dtype, generator, name: this.name });

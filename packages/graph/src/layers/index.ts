@@ -4,7 +4,7 @@
  * `getWeights`/`setWeights`, and PyTorch-compatible safetensors `save`/`load`.
  * @module
  */
-import { defaultGenerator, Generator } from "@dualgrad/core";
+import { defaultGenerator, PhiloxGenerator } from "@dualgrad/core";
 import { Conv2D, Dropout, Flatten, Pooling2D, type Conv2DConfig, type Pooling2DConfig } from "./conv-layers.js";
 import { dense } from "./dense.js";
 import { simpleRNN } from "./simple-rnn.js";
@@ -33,7 +33,7 @@ export const layers = {
   flatten: (config: { inputShape?: number[]; name?: string } = {}): Flatten => new Flatten(config),
   /** Inverted dropout, active in `fit` (or a call with `training: true`), the identity in `evaluate`/`predict`; `seed` gives it its own Philox stream. */
   dropout: (config: { rate: number; seed?: number; inputShape?: number[]; name?: string }): Dropout =>
-    new Dropout(config, config?.seed === undefined ? defaultGenerator : new Generator(config.seed)),
+    new Dropout(config, config?.seed === undefined ? defaultGenerator : new PhiloxGenerator(config.seed)),
   /** An Elman recurrent layer (batch-first, PyTorch-named weights): see {@link SimpleRNNConfig}. */
   simpleRNN,
 };

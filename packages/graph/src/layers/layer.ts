@@ -1,4 +1,4 @@
-import type { DType, Generator } from "@dualgrad/core";
+import type { DType, PhiloxGenerator } from "@dualgrad/core";
 import type { HostTensor, TensorData } from "../host-tensor.js";
 import type { SymbolicTensor } from "../symbolic.js";
 import type { Variable } from "../variable.js";
@@ -29,7 +29,7 @@ export interface Layer {
   /** The per-sample output shape for a per-sample input shape, or a DualgradError naming the layer (`api` prefixes it). */
   outputShapeFor(inputShape: readonly number[], api: string): number[];
   /** Creates the variables for `inputShape`. @internal Called by the model that owns the layer. */
-  build(inputShape: readonly number[], dtype: DType, generator: Generator): void;
+  build(inputShape: readonly number[], dtype: DType, generator: PhiloxGenerator): void;
   /** Applies the layer inside a trace. */
   apply(x: SymbolicTensor, args?: CallArgs): SymbolicTensor;
   /** Keras's output shape, `[null, ...]` (null: any batch size); known once built. */

@@ -1,5 +1,5 @@
 import {
-  DualgradError, FormatError, Generator, listNames, defaultGenerator, formatShape, readSafetensors, safeDTypeOf, shapesEqual, toDTypeArray, writeSafetensors,
+  DualgradError, FormatError, PhiloxGenerator, listNames, defaultGenerator, formatShape, readSafetensors, safeDTypeOf, shapesEqual, toDTypeArray, writeSafetensors,
   type SafeTensor, type TypedArray,
 } from "@dualgrad/core";
 import { fn, type GraphFunction } from "../function.js";
@@ -24,7 +24,7 @@ import type { Layer } from "./layer.js";
 
 /** Options of {@link sequential}. */
 export interface SequentialOptions {
-  /** Seed of the initial weights: `new Generator(seed)`, drawn layer by layer, weight then bias. Default: core's `defaultGenerator` (so `manualSeed` works as in PyTorch). */
+  /** Seed of the initial weights: `new PhiloxGenerator(seed)`, drawn layer by layer, weight then bias. Default: core's `defaultGenerator` (so `manualSeed` works as in PyTorch). */
   seed?: number;
   /** Parameter dtype (default float32). */
   dtype?: "float32" | "float64";
@@ -138,7 +138,7 @@ export class Sequential {
   readonly dtype: "float32" | "float64";
   private compiled: Compiled | null = null;
   private readonly forwardFn: GraphFunction<HostTensor>;
-  private readonly shuffleGen: Generator;
+  private readonly shuffleGen: PhiloxGenerator;
   private disposed = false;
 
   /** Per-sample input shape (`[features]`, or `[C, H, W]` for images). */
@@ -172,7 +172,7 @@ export class Sequential {
     this.dtype = dtype;
     // One generator for all layers, in order, weight then bias: the same draws as building the
     // eager frontend's Linear layers in the same order from the same seed.
-    const gen = options.seed === undefined ? defaultGenerator : new Generator(options.seed);
+    const gen = options.seed === undefined ? defaultGenerator : new PhiloxGenerator(options.seed);
     this.sampleShape = [...first.inputShape];
     let inShape: readonly number[] = first.inputShape;
     for (const layer of this.layers) {
@@ -181,7 +181,7 @@ export class Sequential {
     }
     this.dropouts = this.layers.filter((l): l is Dropout => l instanceof Dropout);
     // A separate stream for shuffling, so shuffling never perturbs weight initialisation draws.
-    this.shuffleGen = new Generator((options.seed ?? 0) + 0x5eed);
+    this.shuffleGen = new PhiloxGenerator((options.seed ?? 0) + 0x5eed);
     this.forwardFn = fn((x: SymbolicTensor) => this.forward(x), { name: `${this.name}.predict` });
   }
 
@@ -401,7 +401,7 @@ export class Sequential {
       throw new DualgradError(`fit: validationSplit ${split} of ${n} samples leaves ${nTrain} for training and ${n - nTrain} for validation; both must be non-empty`);
     }
     const valIdx = nTrain < n ? rangeIndices(nTrain, n) : null;
-    const gen = args.seed === undefined ? this.shuffleGen : new Generator(args.seed);
+    const gen = args.seed === undefined ? this.shuffleGen : new PhiloxGenerator(args.seed);
     const shuffle = args.shuffle ?? true;
     const ordered = rangeIndices(0, nTrain);
     const sparse = c.loss.sparseLabels;

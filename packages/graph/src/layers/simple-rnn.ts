@@ -1,4 +1,4 @@
-import { DualgradError, composites as C, type DType, type Generator } from "@dualgrad/core";
+import { DualgradError, composites as C, type DType, type PhiloxGenerator } from "@dualgrad/core";
 import { RNN } from "../recurrent.js";
 import type { SymbolicTensor } from "../symbolic.js";
 import type { Variable } from "../variable.js";
@@ -45,7 +45,7 @@ export class SimpleRNN {
   }
 
   /** Creates the variables for `inFeatures` (or the declared input shape's) features, drawing PyTorch's nn.RNN init from `generator`. */
-  build(inFeatures: number | undefined, dtype: DType, generator: Generator): void {
+  build(inFeatures: number | undefined, dtype: DType, generator: PhiloxGenerator): void {
     if (this.cell) throw new DualgradError(`layer '${this.name}' is already built`);
     const f = inFeatures ?? this.inputShape?.[1];
     if (f === undefined) throw new DualgradError(`layer '${this.name}' needs inputShape [timesteps, features] or an input size to build`);

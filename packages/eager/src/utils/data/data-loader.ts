@@ -1,4 +1,4 @@
-import { DualgradError, Generator, defaultGenerator, randpermInto } from "@dualgrad/core";
+import { DualgradError, PhiloxGenerator, defaultGenerator, randpermInto } from "@dualgrad/core";
 import { tidy } from "../../memory.js";
 import { Tensor } from "../../tensor.js";
 import type { Dataset } from "./dataset.js";
@@ -14,11 +14,11 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /**
    * Where the shuffled orders come from (default: core's global generator, see `manualSeed`),
-   * like `generator=torch.Generator().manual_seed(s)`: `new Generator(s)`. Each epoch draws its
+   * like `generator=torch.Generator().manual_seed(s)`: `new PhiloxGenerator(s)`. Each epoch draws its
    * permutation from it (ceil(n/2) Philox blocks, see core's `randperm`), so the same seed gives
    * the same sequence of epochs and every epoch a different order.
    */
-  generator?: Generator;
+  generator?: PhiloxGenerator;
   /**
    * Free each batch when the loop moves to the next one, or ends or breaks (default true), so a
    * plain `for (const [x, y] of loader)` loop leaks nothing. `clone()` a batch to keep it, or
@@ -31,7 +31,7 @@ export interface DataLoaderOptions {
  * Batches of a {@link Dataset}, like `torch.utils.data.DataLoader`: iterate it once per epoch.
  *
  * ```ts
- * const loader = new utils.data.DataLoader(new utils.data.TensorDataset(x, y), { batchSize: 32, shuffle: true, generator: new Generator(0) });
+ * const loader = new utils.data.DataLoader(new utils.data.TensorDataset(x, y), { batchSize: 32, shuffle: true, generator: new PhiloxGenerator(0) });
  * for (let epoch = 0; epoch < 10; epoch++) for (const [xb, yb] of loader) { ... }
  * ```
  *
@@ -45,7 +45,7 @@ export class DataLoader<T extends Tensor[] = Tensor[]> implements Iterable<T> {
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
-  readonly generator: Generator;
+  readonly generator: PhiloxGenerator;
   private readonly disposeBatches: boolean;
 
   constructor(readonly dataset: Dataset<T>, options: DataLoaderOptions = {}) {
@@ -55,8 +55,8 @@ export class DataLoader<T extends Tensor[] = Tensor[]> implements Iterable<T> {
     }
     const batchSize = options.batchSize ?? 1;
     if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new DualgradError(`${api}: batchSize must be a positive integer, got ${String(batchSize)}`);
-    if (options.generator !== undefined && !(options.generator instanceof Generator)) {
-      throw new DualgradError(`${api}: generator must be a Generator (new Generator(seed)), got ${String(options.generator)}`);
+    if (options.generator !== undefined && !(options.generator instanceof PhiloxGenerator)) {
+      throw new DualgradError(`${api}: generator must be a PhiloxGenerator (new PhiloxGenerator(seed)), got ${String(options.generator)}`);
     }
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;

@@ -76,6 +76,9 @@ export function graphToOnnx(graph: Graph, variableData: (name: string) => TypedA
       continue;
     }
     if (n.op === "fused") throw unsupported(n, "fused kernels are not exported; export the graph before the fusion pass");
+    if (n.op === "scan" || n.op === "cond" || n.op === "while" || n.op === "get") {
+      throw unsupported(n, "control flow (scan, cond, whileLoop) is not exported to ONNX yet (ONNX Loop/If/Scan are not mapped)");
+    }
     names[n.id] = `v${n.id}`;
     const operands = n.inputs.map((i) => ({ name: names[i], shape: graph.nodes[i].shape, dtype: graph.nodes[i].dtype, batchAxis: batchAxes[i] }));
     batchAxes[n.id] = emitPrimitive({ node: n, attrs: n.attrs as never, inputs: operands, emit, out: names[n.id] });
