@@ -23,6 +23,23 @@ export type ModuleSpec =
   | { type: "linear"; in_features: number; out_features: number }
   | { type: "flatten" | "relu" | "tanh" | "sigmoid" };
 
+/**
+ * A recurrent model: `nn.RNN(layers[0] -> layers[1])` (batch-first, h0 = 0) then
+ * `Linear(layers[1] -> layers[2])` on the last step's hidden state. Batches hold x as
+ * `[n, T * features]` rows (a sequence per row); T is the row width over `layers[0]`.
+ */
+export interface RecurrentSpec {
+  /** The recurrent layer: an Elman RNN (default) or an LSTM (whose weights stack 4 gates). */
+  cell?: "rnn" | "lstm";
+  nonlinearity: "tanh" | "relu";
+  /** Sequence length of the synthetic data (the longest, for variable lengths). */
+  seqLen: number;
+  /** Variable lengths: each batch draws its T uniformly from minLen..seqLen (seeded). */
+  minLen?: number;
+  /** How the graph frontend runs variable lengths: a trace per length, or padding to seqLen with a mask. */
+  graphStrategy?: "retrace" | "pad";
+}
+
 /** A model, its loss, its optimiser and its batch size. */
 export interface ModelSpec {
   id: string;
@@ -46,7 +63,9 @@ export interface ModelSpec {
   /** Per-sample input shape the flat rows are viewed as (e.g. [1, 28, 28]); default [layers[0]]. */
   inputShape?: number[];
   /** The synthetic data recipe. */
-  data: "linreg" | "linreg-wide" | "mlp-small" | "mlp" | "regression" | "classification";
+  data: "linreg" | "linreg-wide" | "mlp-small" | "mlp" | "regression" | "classification" | "rnn";
+  /** Set for recurrent models (then `layers` is [features, hidden, outputs]). */
+  recurrent?: RecurrentSpec;
 }
 
 /** The `cnn` workload's Sequential: two 3x3 conv + ReLU + 2x2 max-pool stages, then a linear classifier. */
@@ -71,7 +90,19 @@ export const WORKLOADS: Record<string, ModelSpec> = {
     id: "cnn", layers: [784, 10], activation: "relu", loss: "ce", optimizer: "momentum", lr: 0.05, momentum: 0.9, batch: 64, data: "mlp",
     modules: CNN_MODULES, inputShape: [1, 28, 28],
   },
+  rnn: { id: "rnn", layers: [4, 32, 1], activation: null, loss: "mse", optimizer: "sgd", lr: 0.05, batch: 32, data: "rnn", recurrent: { nonlinearity: "tanh", seqLen: 16 } },
+  "rnn-varlen": {
+    id: "rnn-varlen", layers: [4, 32, 1], activation: null, loss: "mse", optimizer: "sgd", lr: 0.05, batch: 32, data: "rnn",
+    recurrent: { nonlinearity: "tanh", seqLen: 32, minLen: 4, graphStrategy: "retrace" },
+  },
+  "rnn-varlen-pad": {
+    id: "rnn-varlen-pad", layers: [4, 32, 1], activation: null, loss: "mse", optimizer: "sgd", lr: 0.05, batch: 32, data: "rnn",
+    recurrent: { nonlinearity: "tanh", seqLen: 32, minLen: 4, graphStrategy: "pad" },
+  },
 };
+
+/** The two measured ways the graph frontend runs variable-length sequences, by workload id. */
+export const VARLEN_STRATEGIES = { retrace: "rnn-varlen", pad: "rnn-varlen-pad" } as const;
 
 /** Names of the reference workloads, in WORKLOADS.md order, then `cnn`. */
 export const WORKLOAD_IDS = Object.keys(WORKLOADS);
@@ -92,8 +123,16 @@ export function hiddenActivation(spec: ModelSpec, i: number): Activation | null 
   return spec.activations?.[i] ?? spec.activation;
 }
 
-/** Parameter shapes in PyTorch layout: weight [out, in] (conv: [out, in, kh, kw]) then bias [out] per layer. */
+/** Parameter shapes in PyTorch layout: weight [out, in] (conv: [out, in, kh, kw]) then bias [out] per layer (recurrent: `rnn.*` then `head.*`). */
 export function parameterShapes(spec: ModelSpec): { name: string; shape: number[] }[] {
+  if (spec.recurrent) {
+    const [f, h, o] = spec.layers;
+    const g = spec.recurrent.cell === "lstm" ? 4 * h : h;
+    return [
+      { name: "rnn.weight_ih_l0", shape: [g, f] }, { name: "rnn.weight_hh_l0", shape: [g, h] }, { name: "rnn.bias_ih_l0", shape: [g] }, { name: "rnn.bias_hh_l0", shape: [g] },
+      { name: "head.weight", shape: [o, h] }, { name: "head.bias", shape: [o] },
+    ];
+  }
   const out: { name: string; shape: number[] }[] = [];
   if (spec.modules) {
     spec.modules.forEach((m, k) => {

@@ -10,10 +10,13 @@ import { differences } from "../src/runners/agreement.js";
 const asArrays = (m: Map<string, Float64Array>) => Object.fromEntries([...m].map(([k, v]) => [k, Array.from(v)]));
 
 describe("eager and graph agree (same init, same batch)", () => {
-  for (const id of ["linreg", "mlp-small", "mlp", "cnn"]) {
+  // Recurrent workloads run at a length of their own too: variable-length ones at 9 steps, which
+  // the graph runs by retracing (rnn-varlen) or padded to 32 under a step mask (rnn-varlen-pad).
+  const cases: [string, number?][] = [["linreg"], ["mlp-small"], ["mlp"], ["cnn"], ["rnn"], ["rnn-varlen", 9], ["rnn-varlen-pad", 9]];
+  for (const [id, len] of cases) {
     it(`${id}: with fusion off, gradients and 3 steps of parameters are bitwise identical`, () => {
       const spec = workload(id);
-      const batch = syntheticBatch(spec, spec.batch, 7);
+      const batch = syntheticBatch(spec, spec.batch, 7, "float32", len);
       const before = allocator.stats().liveBytes;
       const e = eagerTrainer(spec, { seed: 3 });
       const g = graphTrainer(spec, { seed: 3, disable: ["fuse"] });
@@ -27,7 +30,7 @@ describe("eager and graph agree (same init, same batch)", () => {
     });
     it(`${id}: with every pass on, gradients agree within 1e-6 relative`, () => {
       const spec = workload(id);
-      const batch = syntheticBatch(spec, spec.batch, 7);
+      const batch = syntheticBatch(spec, spec.batch, 7, "float32", len);
       const e = eagerTrainer(spec, { seed: 3 });
       const g = graphTrainer(spec, { seed: 3 });
       expect(differences(g.gradients(batch), e.gradients(batch)).maxRel).toBeLessThanOrEqual(1e-6);

@@ -43,7 +43,7 @@ describe("check-ref reads convolutional fixtures", () => {
 
   const malformed: [string, (f: SafetensorsFile) => void, RegExp][] = [
     ["unknown format_version", (f) => (f.metadata.format_version = "3"), /unknown metadata format_version '3'/],
-    ["model not cnn", (f) => (f.metadata.model = "rnn"), /metadata model must be "cnn"/],
+    ["model not cnn", (f) => (f.metadata.model = "gru"), /metadata model must be "cnn"/],
     ["layers not JSON", (f) => (f.metadata.layers = "[{"), /metadata layers is not JSON/],
     ["unknown module", (f) => (f.metadata.layers = JSON.stringify([{ type: "conv3d" }])), /layers\[0\] \(conv3d\): unknown module type "conv3d"/],
     ["bad stride", (f) => (f.metadata.layers = JSON.stringify(JSON.parse(f.metadata.layers).map((m: object, i: number) => (i === 0 ? { ...m, stride: [0, 1] } : m)))), /layers\[0\] \(conv2d\): stride must be \[sh, sw\] of positive integers, got \[0,1\]/],

@@ -51,6 +51,7 @@ const CASES: [string, string[], RegExp][] = [
   ["bench: empty model list", ["bench", "--models", ","], /empty list/],
   ["compare: bad dtype", ["compare", "--dtype", "float16"], /Allowed choices are float32, float64/],
   ["compare: zero samples", ["compare", "--samples", "0"], /--samples.*positive integer/],
+  ["export: a recurrent model", ["export", "--model", "rnn", "--out", join(dir, "rnn.onnx")], /--model rnn: serve and export take Linear-stack models only; rnn is recurrent/],
   ["check-ref: missing file", ["check-ref", join(dir, "nope.safetensors")], /no such file/],
   ["check-ref: a directory", ["check-ref", out], /is a directory/],
   ["check-ref: not safetensors", ["check-ref", junk], /safetensors/],

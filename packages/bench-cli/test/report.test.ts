@@ -36,6 +36,10 @@ function result(model: string, frontend: "eager" | "graph", median: number, peak
       heapUsedBytes: 12 * 1024 * 1024,
     },
     loss: { first: 2.31, last: 0.42 },
+    // Eager compiles nothing; the graph traces once and pays for it on its first step.
+    static: frontend === "eager"
+      ? { traces: 0, compileMsPerTrace: null, coldFirstStepMs: median * 3, steadyMs: median, cumulative: [[1, median * 3], [220, median * 222]] }
+      : { traces: 1, compileMsPerTrace: median * 40, coldFirstStepMs: median * 41, steadyMs: median, cumulative: [[1, median * 41], [220, median * 260]], breakEvenSteps: 12 },
     ...extra,
   };
 }
@@ -180,9 +184,9 @@ describe("toHtml", () => {
     expect(html).toContain("prefers-color-scheme: dark");
   });
 
-  it("draws the three charts", () => {
-    expect(html.match(/<svg\b/g)).toHaveLength(3);
-    for (const id of ["chart-ms", "chart-memory", "chart-loss"]) expect(html).toMatch(new RegExp(`<svg data-testid="${id}"`));
+  it("draws the four charts", () => {
+    expect(html.match(/<svg\b/g)).toHaveLength(4);
+    for (const id of ["chart-ms", "chart-memory", "chart-loss", "chart-cumulative"]) expect(html).toMatch(new RegExp(`<svg data-testid="${id}"`));
     // Time spans linreg's 0.0042 ms to mlp's 40 ms: more than two decades, so a log axis.
     const ms = html.slice(html.indexOf('data-testid="chart-ms"'), html.indexOf("</svg>", html.indexOf('data-testid="chart-ms"')));
     expect(ms).toContain("(log scale)");
@@ -200,6 +204,13 @@ describe("toHtml", () => {
     expect(html).toContain("<th>model</th><th class=\"num\">max abs</th><th class=\"num\">max rel</th><th class=\"num\">unfused max abs</th>");
   });
 
+  it("draws cumulative time against steps for both frontends, per model", () => {
+    const chart = html.slice(html.indexOf('data-testid="chart-cumulative"'));
+    expect(chart).toContain("mlp (cumulative time)");
+    expect(chart.slice(0, chart.indexOf("</svg>")).match(/<polyline class="line line-(eager|graph)"/g)).toHaveLength(8);
+    expect(html).toContain("<h2>What static costs</h2>");
+  });
+
   it("escapes model names everywhere", () => {
     const out = toHtml(hostile());
     expect(out).not.toContain("<b>");
@@ -209,7 +220,7 @@ describe("toHtml", () => {
   it("is deterministic and copes with a report without training or agreement", () => {
     expect(toHtml(fixture())).toBe(html);
     const bare = { ...fixture(), agreement: [], training: undefined };
-    bare.results = bare.results.filter((r) => r.frontend === "graph").map(({ lossCurve: _, ...r }) => r);
+    bare.results = bare.results.filter((r) => r.frontend === "graph").map(({ lossCurve: _, static: __, ...r }) => r);
     const out = toHtml(bare);
     expect(out.match(/<svg\b/g)).toHaveLength(2);
     expect(out).not.toContain("graph vs eager");
@@ -227,7 +238,9 @@ describe("one metric table for the three renderers", () => {
     it(`shows ${metric.key} with the same label, figures and comparison in the terminal, Markdown and HTML`, () => {
       const eager = metricValue(metric, mlp("eager"));
       const graph = metricValue(metric, mlp("graph"));
-      expect(Number.isFinite(eager) && Number.isFinite(graph)).toBe(true);
+      // Graph-only rows (compile time, break-even) print "-" for eager.
+      expect(Number.isFinite(eager)).toBe(!metric.graphOnly);
+      expect(Number.isFinite(graph)).toBe(true);
       const cells = [metric.format(eager), metric.format(graph), comparisonCell(metric.compare, eager, graph)];
       expect(md).toContain(`| ${metric.label} | ${cells.join(" | ")} |`);
       expect(html).toContain(`<tr><th scope="row">${metric.label}</th>${cells.map((c) => `<td class="num">${c.replace("÷", "&#247;")}</td>`).join("")}</tr>`);

@@ -14,6 +14,11 @@ Convolutional files (format_version 2, written by cnn_refs) describe a torch.nn.
 JSON list in metadata `layers` (conv2d / max_pool2d / avg_pool2d / flatten / linear / relu / tanh /
 sigmoid objects); their parameters are named by module index (params.<k>.weight is the
 Sequential's `<k>.weight`), input is [B,C,H,W] and metadata input_shape, model = "cnn", dtype.
+Recurrent files (format_version 2, model "rnn", see the README's check-ref section) describe
+torch.nn.RNN(batch_first=True, h0 = 0) then Linear on the last step's hidden state, with tensors
+params.rnn.weight_ih_l0 / weight_hh_l0 / bias_ih_l0 / bias_hh_l0, params.head.weight / bias, and
+the same result tensors (grad.<name>, after1.<name>, after5.<name>, ...); `make-torch-refs.py OUTDIR rnn`
+writes only those.
 The safetensors container is written by hand (8-byte header length, JSON, data) so that only
 torch is needed.
 """
@@ -118,6 +123,57 @@ def workload(name, dtype, seed=1234):
     return out, meta
 
 
+class RNNHead(torch.nn.Module):
+    """torch.nn.RNN then Linear on the last step's hidden state (the check-ref recurrent model)."""
+
+    def __init__(self, f, h, o, nonlinearity, cell="rnn"):
+        super().__init__()
+        if cell == "lstm":
+            self.rnn = torch.nn.LSTM(f, h, batch_first=True)
+        else:
+            self.rnn = torch.nn.RNN(f, h, nonlinearity=nonlinearity, batch_first=True)
+        self.head = torch.nn.Linear(h, o)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1, :])
+
+
+def rnn_workload(dtype, loss, nonlinearity, b=6, t=5, f=3, h=4, o=3, lr=0.1, seed=4321, cell="rnn"):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, t, f, generator=g, dtype=dtype) * 2 - 1
+    if loss == "mse":
+        y = torch.sin(x.sum(dim=(1, 2)))[:, None].repeat(1, o)
+    else:
+        y = torch.randint(0, o, (b,), generator=g)
+    torch.manual_seed(seed)
+    model = RNNHead(f, h, o, nonlinearity, cell).to(dtype)
+    loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
+    named = list(model.named_parameters())
+    out = {f"params.{n}": p.detach().clone() for n, p in named}
+    out["input"] = x
+    out["target"] = y
+    sgd_record(model, named, x, y, loss_fn, lr, dtype, out)
+    meta = {"format_version": "2", "model": cell, "dtype": DTYPES[dtype], "input_size": str(f), "hidden_size": str(h),
+            "output_size": str(o), "seq_len": str(t), "batch": str(b), "nonlinearity": nonlinearity, "num_layers": "1",
+            "batch_first": "true", "loss": "mse" if loss == "mse" else "softmax_cross_entropy", "lr": repr(lr),
+            "torch_version": torch.__version__}
+    return out, meta
+
+
+def rnn_refs(outdir):
+    runs = [(torch.float64, "mse", "tanh"), (torch.float32, "mse", "tanh"), (torch.float64, "ce", "relu"), (torch.float32, "ce", "relu")]
+    for dtype, loss, nl in runs:
+        tensors, meta = rnn_workload(dtype, loss, nl)
+        path = f"{outdir}/torch-rnn-{loss}-{'f64' if dtype == torch.float64 else 'f32'}.safetensors"
+        save_safetensors(path, tensors, meta)
+        print(path, f"loss={tensors['loss'].item():.6g}", f"loss_after5={tensors['loss_after5'].item():.6g}")
+    # LSTM (model "lstm", same layout with [4H, .] gate-stacked weights; the nonlinearity is unused).
+    tensors, meta = rnn_workload(torch.float64, "mse", "tanh", cell="lstm")
+    save_safetensors(f"{outdir}/torch-lstm-mse-f64.safetensors", tensors, meta)
+    print(f"{outdir}/torch-lstm-mse-f64.safetensors", f"loss={tensors['loss'].item():.6g}")
+
+
 OPTIMIZERS = {
     "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9),
     "sgd_nesterov_wd": lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.01),
@@ -220,6 +276,9 @@ def cnn_refs(name, dtype, seed=4321):
 
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "."
+    rnn_refs(outdir)
+    if sys.argv[2:] == ["rnn"]:
+        return
     runs = [("linreg", torch.float64), ("linreg", torch.float32), ("mlp-small", torch.float64),
             ("mlp-small", torch.float32), ("mlp", torch.float64)]
     for name, dtype in runs:

@@ -31,6 +31,7 @@ export { algebraicSimplification } from "./passes/simplify.js";
 export { matmulTransposeFlags } from "./passes/transpose-flags.js";
 export { GraphOptimizer, SGD, Adam, AdamW, optimizers, type SGDConfig, type AdamConfig } from "./optimizers.js";
 export { sgdOptions, adamOptions } from "./optimizer-config.js";
+export { RNN, LSTM, rnn, type LSTMOptions, type RNNOptions, type RNNCallOptions, type RNNLayerOperands } from "./recurrent.js";
 export { Linear, linear, mseLoss, crossEntropy, binaryCrossEntropyWithLogits, type LinearOptions } from "./nn.js";
 export { Conv2d, conv2d, maxPool2d, avgPool2d, flatten, type Conv2dLayerOptions } from "./conv.js";
 export * from "./export/index.js";

@@ -13,6 +13,7 @@ import type { BenchReport, BenchResult, SweepResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
 import { measure } from "../runners/measure.js";
+import { breakEvenSteps } from "../runners/static-costs.js";
 import { runCliWorker } from "../runners/worker-process.js";
 import type { Frontend } from "../runners/index.js";
 import { parsePeers, peerAvailable, type PeerName, type PeerResult } from "../peers/index.js";
@@ -56,6 +57,14 @@ async function runWorker(spec: ModelSpec, frontend: Frontend, flags: BenchFlags)
   }
 }
 
+/** Sets each graph result's break-even step count against the eager result of the same model. */
+function setBreakEven(results: BenchResult[]): void {
+  for (const g of results) {
+    const e = results.find((r) => r.model === g.model && r.frontend === "eager");
+    if (g.frontend === "graph" && e?.static && g.static) g.static.breakEvenSteps = breakEvenSteps(e.static, g.static);
+  }
+}
+
 /** `dualgrad bench`: every model on every frontend, each in a fresh process, plus gradient agreement. */
 export function registerBench(program: Command): void {
   addProtocolOptions(
@@ -95,6 +104,7 @@ export function registerBench(program: Command): void {
           }
         }
       }
+      setBreakEven(results);
       // Peers: same workloads, same protocol, a fresh process each; a peer that is not installed
       // (or cannot start here) is a note, not a failure.
       const peers: PeerResult[] = [];
@@ -106,6 +116,11 @@ export function registerBench(program: Command): void {
           continue;
         }
         for (const spec of groups.flatMap((g) => g.specs)) {
+          // The peers build Linear stacks only; a recurrent workload would be a different model there.
+          if (spec.recurrent) {
+            notes.add(`${name}: skipped the recurrent workloads (${spec.id}): the peer runners build Linear stacks only`);
+            continue;
+          }
           if (!flags.quiet) note(`measuring ${spec.id} on ${name} ...`);
           const outcome = await runPeerWorker(spec, name, flags);
           if (outcome.ok) peers.push(outcome.result);

@@ -63,7 +63,7 @@ function moduleSpec(path: string, m: unknown, where: string): ModuleSpec {
 export function specFromConvReference(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch; names: [string, string][] } {
   const meta = file.metadata;
   const t = (name: string) => file.tensors.get(name);
-  if (meta.model !== "cnn") bad(path, `metadata model must be "cnn" for format_version 2, got ${JSON.stringify(meta.model ?? null)}`);
+  if (meta.model !== "cnn") bad(path, `metadata model must be "cnn", "rnn" or "lstm" for format_version 2, got ${JSON.stringify(meta.model ?? null)}`);
   const dtypeText = meta.dtype ?? bad(path, "metadata dtype is missing");
   if (dtypeText !== "float32" && dtypeText !== "float64") bad(path, `metadata dtype must be float32 or float64, got '${dtypeText}'`);
   const dtype = dtypeText;

@@ -10,6 +10,7 @@ import { color, newTable } from "../output.js";
 import { positiveNumber } from "../parse.js";
 import { formatSci } from "../report/format.js";
 import { tensorDifference } from "../runners/agreement.js";
+import { rnnSpecFromReference } from "./check-ref-rnn.js";
 import { makeTrainer, type Frontend } from "../runners/index.js";
 import { specFromConvReference } from "./check-ref-conv.js";
 
@@ -26,7 +27,7 @@ export interface RefRow {
 const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid"];
 
 /** The result tensors a reference file may hold, as the no-result error lists them. */
-const RESULT_TENSORS = "output, loss, grad.<i>.weight/bias, after1.*, after5.*, losses, loss_after5";
+const RESULT_TENSORS = "output, loss, grad.<param>, after1.*, after5.*, losses, loss_after5";
 
 /**
  * Reads the model a reference file describes (see the file layout in the README): a
@@ -83,9 +84,15 @@ export function specFromReference(file: SafetensorsFile, path: string): { spec: 
   return { spec, dtype, batch, names };
 }
 
+/** The model of a reference file: recurrent files (model rnn or lstm) here, the others by {@link specFromReference}. */
+function referenceModel(file: SafetensorsFile, path: string): { spec: ModelSpec; dtype: "float32" | "float64"; batch: Batch; names: [string, string][] } {
+  const model = file.metadata.model;
+  return model === "rnn" || model === "lstm" ? rnnSpecFromReference(file, path) : specFromReference(file, path);
+}
+
 /** Runs the model of a reference file on one frontend and compares every result tensor present. */
 export function checkReference(file: SafetensorsFile, path: string, frontend: Frontend, rtol?: number): RefRow[] {
-  const { spec, dtype, batch, names } = specFromReference(file, path);
+  const { spec, dtype, batch, names } = referenceModel(file, path);
   const tol = rtol ?? (dtype === "float64" ? 1e-10 : 1e-5);
   const trainer = makeTrainer(frontend, spec, { seed: 0, dtype });
   const rows: RefRow[] = [];

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { accuracy } from "../datasets/dataset.js";
 import { resolveDataset, syntheticRows } from "../datasets/index.js";
-import type { Batch } from "../datasets/synthetic.js";
+import { batchStream, type Batch } from "../datasets/synthetic.js";
 import { UsageError } from "../errors.js";
 import { checkMemory } from "../memory-budget.js";
 import { WORKLOAD_IDS, parameterShapes, type ModelSpec } from "../models.js";
@@ -97,11 +97,14 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
   let interrupted = false;
   const start = performance.now();
   let lastYield = start;
+  // Variable-length workloads train on their seeded stream of batches, each at its own length
+  // (docs/WORKLOADS.md); the dataset then sets the number of steps and the test set.
+  const varlen = spec.recurrent?.minLen !== undefined && flags.dataset === "synthetic" ? batchStream(spec, flags.seed) : null;
   try {
     for (let epoch = 0; epoch < flags.epochs && !interrupted; epoch++) {
       let sum = 0;
       let count = 0;
-      for (const batch of pipeline.epoch(epoch)) {
+      for (const item of pipeline.epoch(epoch)) {
         // Let signal handlers (Ctrl-C) run: the steps themselves are synchronous.
         if (performance.now() - lastYield > 50) {
           await new Promise((r) => setImmediate(r));
@@ -111,6 +114,7 @@ export async function trainOne(spec: ModelSpec, frontend: Frontend, flags: Train
           interrupted = true;
           break;
         }
+        const batch = varlen ? varlen() : item;
         const before = track ? trainer.parameters() : null;
         const loss = trainer.step(batch);
         steps++;

@@ -12,11 +12,15 @@ export interface Batch {
 /**
  * The synthetic recipes of docs/WORKLOADS.md, deterministic for a seed:
  * linreg y = 3x + 2 + 0.1 N(0,1), x ~ U(-1,1); linreg-wide y = x.w* + 0.5 + 0.1 N(0,1) with
- * w* ~ N(0,1); mlp-small y = sin(sum x), x ~ U(-1,1)^8; mlp x ~ U(0,1)^784, labels uniform 0..9.
+ * w* ~ N(0,1); mlp-small y = sin(sum x), x ~ U(-1,1)^8; mlp x ~ U(0,1)^784, labels uniform 0..9;
+ * rnn x ~ U(-1,1)^[T,4] per row (stored flat, `[n, T*4]`), y = sin(sum x). `seqLen` overrides a
+ * recurrent spec's T (variable-length batches).
  */
-export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: "float32" | "float64" = "float32"): Batch {
+export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: "float32" | "float64" = "float32", seqLen?: number): Batch {
   const gen = new PhiloxGenerator(seed + 1_000_003);
-  const inF = spec.layers[0];
+  // A recurrent row is a whole sequence, T steps of layers[0] features; the target is
+  // sin(sum of all its inputs), as mlp-small's is of its row.
+  const inF = spec.recurrent ? spec.layers[0] * (seqLen ?? spec.recurrent.seqLen) : spec.layers[0];
   const outF = spec.layers[spec.layers.length - 1];
   const F = dtype === "float64" ? Float64Array : Float32Array;
   const x = new F(n * inF);
@@ -41,7 +45,7 @@ export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: 
       y[i] = s + 0.1 * noise[i];
     }
   } else {
-    // mlp-small and custom regression: y = sin(sum of inputs), broadcast over outputs.
+    // mlp-small, rnn and custom regression: y = sin(sum of inputs), broadcast over outputs.
     for (let i = 0; i < n; i++) {
       let s = 0;
       for (let j = 0; j < inF; j++) s += x[i * inF + j];
@@ -49,4 +53,28 @@ export function syntheticBatch(spec: ModelSpec, n: number, seed: number, dtype: 
     }
   }
   return { x, xShape: [n, inF], y, yShape: [n, outF] };
+}
+
+/**
+ * The batches a workload trains on, step by step. Fixed-length specs repeat one seeded batch.
+ * Variable-length recurrent specs draw each step's T uniformly from minLen..seqLen with a
+ * Philox stream seeded `seed + 2_000_003`; the batch of length T is `syntheticBatch(spec,
+ * spec.batch, seed, dtype, T)` (made once per length and reused).
+ */
+export function batchStream(spec: ModelSpec, seed: number, dtype: "float32" | "float64" = "float32"): () => Batch {
+  const r = spec.recurrent;
+  if (r?.minLen === undefined) {
+    const batch = syntheticBatch(spec, spec.batch, seed, dtype);
+    return () => batch;
+  }
+  const gen = new PhiloxGenerator(seed + 2_000_003);
+  const byLength = new Map<number, Batch>();
+  const draw = new Int32Array(1);
+  return () => {
+    gen.fillRandint(draw, r.minLen!, r.seqLen + 1);
+    const t = draw[0];
+    let b = byLength.get(t);
+    if (!b) byLength.set(t, (b = syntheticBatch(spec, spec.batch, seed, dtype, t)));
+    return b;
+  };
 }

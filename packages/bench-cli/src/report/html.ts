@@ -19,6 +19,7 @@ import { downsample, minMax } from "./series.js";
 import { SWEEP_METRICS, sweepLabel, sweepSeries, sweepTable, sweepTitle } from "./sweep.js";
 import type { BenchReport, SweepResult } from "./types.js";
 import { profileSection } from "./profile-section.js";
+import { varlenVerdict } from "./varlen-verdict.js";
 
 /**
  * The HTML report: one self-contained file (inline CSS, inline SVG charts drawn here, no
@@ -360,7 +361,45 @@ export function panelPoints(series: { losses: number[]; steps: number[] }[]): { 
 
 /** The loss chart: small multiples, one panel per model/run, each with its own axes. */
 function lossChart(report: BenchReport): string {
-  const panels = lossPanels(report);
+  // Downsampling keeps each bucket's extremes, so the axis from the kept points is the full one.
+  const panels = lossPanels(report).map((p): PointPanel => {
+    const { points, lastStep } = panelPoints(p.series);
+    return { title: p.title, lastStep, series: p.series.map((s, k) => ({ frontend: s.frontend, label: s.label, points: points[k] })) };
+  });
+  return panelChart(panels, { testid: "chart-loss", title: "Loss curves", unit: "loss", yTitle: "loss" });
+}
+
+/**
+ * The static-cost chart: per benchmarked model, cumulative wall time from a cold start against
+ * steps, eager and graph (graph's compilation shows as its head start; where the lines cross
+ * is the break-even step).
+ */
+function cumulativeChart(report: BenchReport): string {
+  const panels: PointPanel[] = [];
+  for (const model of benchedModels(report)) {
+    const series = (["eager", "graph"] as const).flatMap((f) => {
+      const r = resultFor(report, model, f);
+      const c = r && "static" in r ? r.static?.cumulative : undefined;
+      // A hand-edited file may hold anything here: keep only [finite step, finite ms] pairs.
+      const points = (Array.isArray(c) ? (c as unknown[]) : []).filter(
+        (p): p is [number, number] => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]),
+      );
+      return points.length > 0 ? [{ frontend: f, label: f, points }] : [];
+    });
+    if (series.length > 0) panels.push({ title: `${model} (cumulative time)`, series });
+  }
+  return panels.length === 0 ? "" : panelChart(panels, { testid: "chart-cumulative", title: "Cumulative time against steps", unit: "ms", yTitle: "total ms" });
+}
+
+/** A panel of {@link panelChart}: series of `[x, y]` points, drawn up to `lastStep` (default: the largest x). */
+interface PointPanel {
+  title: string;
+  lastStep?: number;
+  series: { frontend: string; label: string; points: [number, number][] }[];
+}
+
+/** Line charts as small multiples, one panel per entry, each with its own axes; x is the step. */
+function panelChart(panels: PointPanel[], opts: { testid: string; title: string; unit: Unit; yTitle: string }): string {
   if (panels.length === 0) return "";
   const W = 960;
   const cols = panels.length === 1 ? 1 : 2;
@@ -372,17 +411,17 @@ function lossChart(report: BenchReport): string {
 
   const parts: string[] = [];
   parts.push(
-    `<svg data-testid="chart-loss" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Loss curves">`,
+    `<svg data-testid="${h(opts.testid)}" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${h(opts.title)}">`,
   );
-  parts.push(`<title>Loss curves</title>`);
+  parts.push(`<title>${h(opts.title)}</title>`);
   panels.forEach((p, i) => {
     const ox = (i % cols) * PW;
     const oy = Math.floor(i / cols) * PH;
     const f: Frame = { left: ox + 86, right: ox + PW - 16, top: oy + 52, bottom: oy + PH - 40 };
-    // Downsampling keeps each bucket's extremes, so the axis from the kept points is the full one.
-    const { points, lastStep } = panelPoints(p.series);
-    const y = makeScale(points.flatMap((pts) => pts.map((pt) => pt[1])), "loss", f.bottom, f.top, false);
-    const xs = makeScale([0, Math.max(1, lastStep)], "steps", f.left, f.right, true);
+    const points = p.series.map((s) => s.points);
+    const maxX = p.lastStep ?? minMax(points.flatMap((pts) => pts.map((pt) => pt[0]))).max;
+    const y = makeScale(points.flatMap((pts) => pts.map((pt) => pt[1])), opts.unit, f.bottom, f.top, false);
+    const xs = makeScale([0, Math.max(1, maxX)], "steps", f.left, f.right, true);
 
     parts.push(`<g class="panel">`);
     parts.push(`<text class="panel-title" x="${n(f.left)}" y="${n(oy + 22)}">${h(p.title)}</text>`);
@@ -394,7 +433,7 @@ function lossChart(report: BenchReport): string {
         true,
       ),
     );
-    parts.push(yAxis(y, "loss", f, "loss"));
+    parts.push(yAxis(y, opts.unit, f, opts.yTitle));
     for (const t of xs.ticks) {
       const x = xs.map(t);
       parts.push(`<line class="axis" x1="${n(x)}" x2="${n(x)}" y1="${n(f.bottom)}" y2="${n(f.bottom + 4)}"/>`);
@@ -590,6 +629,12 @@ export function toHtml(report: BenchReport): string {
     body.push(`<figure>${loss}<figcaption>Loss against the true step number, over the steps every run in a panel reached; eager solid, graph dashed.</figcaption></figure>`);
   }
 
+  const cumulative = cumulativeChart(report);
+  if (cumulative) {
+    body.push(`<h2>What static costs</h2>`);
+    body.push(`<figure>${cumulative}<figcaption>Total time from a cold start (compilation included) against steps; eager solid, graph dashed. Where the graph's line drops below eager's is the break-even step.</figcaption></figure>`);
+  }
+
   if (benched.length > 0) {
     body.push(`<h2>Results</h2>`);
     if (hasComparison(report)) body.push(`<p class="note">${h(COMPARISON_NOTE)}</p>`);
@@ -597,6 +642,8 @@ export function toHtml(report: BenchReport): string {
       body.push(`<h3>${h(model)}</h3>`);
       body.push(htmlTable(resultsTable(report, model)));
     }
+    const verdict = varlenVerdict(report);
+    if (verdict) body.push(`<p class="note"><strong>Variable lengths:</strong> ${h(verdict)}</p>`);
   }
   const peers = peerComparisonTable(report);
   const peerInfo = peerInfoTable(report);

@@ -1,4 +1,5 @@
 import { formatBytes, formatCount, formatLoss, formatMs, formatRatio, formatSci, MISSING } from "./format.js";
+import { varlenVerdict } from "./varlen-verdict.js";
 import { COMPARISON_NOTE, metricRows, type Measured } from "./metrics.js";
 import { benchedModels, frontendsOf, hasComparison, runIndex } from "./run-index.js";
 import { sweepTable, sweepTitle } from "./sweep.js";
@@ -200,6 +201,8 @@ export function toMarkdown(report: BenchReport): string {
     for (const model of benched) {
       out.push(`### ${escapeMarkdown(model)}`, "", markdownTable(resultsTable(report, model)), "");
     }
+    const verdict = varlenVerdict(report);
+    if (verdict) out.push(`**Variable lengths:** ${escapeMarkdown(verdict)}`, "");
   }
 
   const peers = peerComparisonTable(report);

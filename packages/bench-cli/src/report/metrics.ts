@@ -1,4 +1,5 @@
 import { formatBytes, formatCount, formatMs, formatRatio, MISSING } from "./format.js";
+import type { StaticCosts } from "../runners/static-costs.js";
 import type { BenchResult, PeerResult } from "./types.js";
 
 /**
@@ -34,6 +35,8 @@ export interface Metric {
    */
   get: (r: Measured) => number | undefined;
   compare: Comparison;
+  /** Set where only the graph frontend has a value (eager shows "-"): compile time, break-even. */
+  graphOnly?: true;
 }
 
 /** The metrics, in report order. */
@@ -46,7 +49,28 @@ export const METRICS: readonly Metric[] = [
   { key: "allocationsPerStep", label: "allocations/step", unit: "count", format: formatCount, get: (r) => r.memory?.allocationsPerStep, compare: "amount" },
   { key: "kernelLaunchesPerStep", label: "kernel launches/step", unit: "count", format: formatCount, get: (r) => r.memory?.kernelLaunchesPerStep, compare: "amount" },
   { key: "peakRssBytes", label: "peak RSS", unit: "bytes", format: formatBytes, get: (r) => r.memory?.peakRssBytes, compare: "amount" },
+  // What static compilation costs (our frontends only; see runners/static-costs.ts).
+  { key: "traces", label: "traces", unit: "count", format: formatCount, get: (r) => staticOf(r)?.traces, compare: "none" },
+  { key: "compileMsPerTrace", label: "trace+compile ms/signature", unit: "ms", format: formatMs, get: (r) => staticOf(r)?.compileMsPerTrace ?? undefined, compare: "none", graphOnly: true },
+  { key: "coldFirstStepMs", label: "cold first step", unit: "ms", format: formatMs, get: (r) => staticOf(r)?.coldFirstStepMs, compare: "time" },
+  { key: "breakEvenSteps", label: "break-even step vs eager", unit: "count", format: formatBreakEven, get: breakEvenOf, compare: "none", graphOnly: true },
 ];
+
+/** A run's static-cost block, if it is one of our frontends' and has one. */
+function staticOf(r: Measured): StaticCosts | undefined {
+  return "static" in r ? r.static : undefined;
+}
+
+/** The graph's break-even step; Infinity where it never breaks even, undefined where not computed. */
+function breakEvenOf(r: Measured): number | undefined {
+  const b = staticOf(r)?.breakEvenSteps;
+  return b === null ? Infinity : b;
+}
+
+/** A step count, or "never" for Infinity. */
+function formatBreakEven(x: number): string {
+  return x === Infinity ? "never" : formatCount(x);
+}
 
 /**
  * How the "graph vs eager" column reads. Speed rows say "1.8x faster" / "1.3x slower" because a

@@ -5,6 +5,7 @@ import { metricRows } from "./metrics.js";
 import { runIndex } from "./run-index.js";
 import { sweepTable, sweepTitle } from "./sweep.js";
 import type { BenchReport, SweepResult } from "./types.js";
+import { varlenVerdict } from "./varlen-verdict.js";
 
 /**
  * The side-by-side benchmark table for the terminal: our frontends only (peers get their own,
@@ -20,13 +21,15 @@ export function benchTable(report: BenchReport): string {
     const runs = frontends.map((f) => index.get(model, f));
     metricRows(runs, frontends, compare).forEach((row, i) => table.push([i === 0 ? color.cyan(model) : "", ...row]));
   }
-  if (report.agreement.length === 0) return table.toString();
+  const verdict = varlenVerdict(report);
+  const main = verdict ? `${table.toString()}\n${verdict}` : table.toString();
+  if (report.agreement.length === 0) return main;
   // Agreement is per model, not per frontend: its own table keeps the columns honest.
   const agree = newTable(["model", "grad max abs (eager vs graph)", "grad max rel", "max abs, fusion off"]);
   for (const a of report.agreement) {
     agree.push([color.cyan(a.model), formatSci(a.maxAbs), formatSci(a.maxRel), a.unfusedMaxAbs === undefined ? "-" : formatSci(a.unfusedMaxAbs)]);
   }
-  return `${table.toString()}\n${agree.toString()}`;
+  return `${main}\n${agree.toString()}`;
 }
 
 /** One sweep (`bench --sweep`) as a table under its title. */

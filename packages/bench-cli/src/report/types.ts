@@ -1,5 +1,6 @@
 import type { PeerName } from "../peers/names.js";
 import type { ProfileReport } from "../profile/summary.js";
+import type { StaticCosts } from "../runners/static-costs.js";
 
 /**
  * The benchmark results document: what `dualgrad bench --json` writes and `dualgrad report`
@@ -55,10 +56,12 @@ export interface BenchResult {
   lossSteps?: number[];
   /** Graph only: plan facts. */
   graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
+  /** What static compilation costs: traces, compile time, cold first step, cumulative time, break-even. */
+  static?: StaticCosts;
 }
 
 /** One model on one peer: a `BenchResult` whose frontend is the peer name. */
-export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph"> {
+export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph" | "static"> {
   frontend: PeerName;
   memory: {
     /** Peak resident set size of the process (OS figure), as for our frontends. */

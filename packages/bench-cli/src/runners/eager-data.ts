@@ -2,7 +2,8 @@ import { DualgradError } from "@dualgrad/core";
 import { tensor, utils, type Tensor } from "@dualgrad/eager";
 import { seekEpoch, shuffleGenerator } from "../datasets/dataset.js";
 import type { Batch } from "../datasets/synthetic.js";
-import { batchInputShape, type ModelSpec } from "../models.js";
+import type { ModelSpec } from "../models.js";
+import { inputShape } from "./recurrent-input.js";
 import type { EpochBatches } from "./trainer.js";
 
 /** A batch drawn by the eager `DataLoader`: the host view of its rows plus the loader's own tensors. */
@@ -23,7 +24,7 @@ export function loaderTensors(b: Batch): readonly [Tensor, Tensor] | undefined {
  */
 export function eagerEpochs(train: Batch, spec: ModelSpec, seed: number): EpochBatches {
   // Rows in the model's input shape (images [n, C, H, W] for conv models), as the trainer steps on them.
-  const x = tensor(train.x, { shape: batchInputShape(spec, train.xShape[0]) });
+  const x = tensor(train.x, { shape: inputShape(spec, train) });
   const y = tensor(train.y, { shape: train.yShape });
   const generator = shuffleGenerator(seed);
   const loader = new utils.data.DataLoader(new utils.data.TensorDataset(x, y), { batchSize: spec.batch, shuffle: true, generator });

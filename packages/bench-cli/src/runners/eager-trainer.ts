@@ -1,47 +1,17 @@
 import { PhiloxGenerator } from "@dualgrad/core";
 import { Tensor, nn, noGrad, optim, tensor, tidy } from "@dualgrad/eager";
 import type { Batch } from "../datasets/synthetic.js";
-import { batchInputShape, hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
+import type { ModelSpec } from "../models.js";
 import { loaderTensors } from "./eager-data.js";
+import { eagerModel } from "./eager-model.js";
+import { inputShape } from "./recurrent-input.js";
 import type { Trainer, TrainerOptions } from "./trainer.js";
 
-function activation(a: "relu" | "tanh" | "sigmoid" | null): nn.Module {
-  return a === "relu" ? new nn.ReLU() : a === "tanh" ? new nn.Tanh() : new nn.Sigmoid();
-}
-
-/** One module of an explicit module list, as PyTorch's nn would build it. */
-function eagerModule(m: ModuleSpec, dtype: "float32" | "float64", generator: PhiloxGenerator): nn.Module {
-  switch (m.type) {
-    case "conv2d":
-      return new nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, { stride: m.stride, padding: m.padding, dtype, generator });
-    case "max_pool2d":
-      return new nn.MaxPool2d(m.kernel_size, { stride: m.stride, padding: m.padding ?? 0 });
-    case "avg_pool2d":
-      return new nn.AvgPool2d(m.kernel_size, { stride: m.stride, padding: m.padding ?? 0 });
-    case "linear":
-      return new nn.Linear(m.in_features, m.out_features, { dtype, generator });
-    case "flatten":
-      return new nn.Flatten();
-    default:
-      return activation(m.type);
-  }
-}
-
-/** A spec built on the eager frontend: nn.Sequential, nn loss, optim optimizer. */
+/** A spec built on the eager frontend: nn.Sequential (or nn.RNN and a Linear head), nn loss, optim optimizer. */
 export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer {
   const dtype = options.dtype ?? "float32";
   const gen = new PhiloxGenerator(options.seed);
-  const mods: nn.Module[] = [];
-  if (spec.modules) {
-    for (const m of spec.modules) mods.push(eagerModule(m, dtype, gen));
-  } else {
-    for (let i = 0; i < spec.layers.length - 1; i++) {
-      mods.push(new nn.Linear(spec.layers[i], spec.layers[i + 1], { dtype, generator: gen }));
-      const act = hiddenActivation(spec, i);
-      if (act) mods.push(activation(act));
-    }
-  }
-  const model = new nn.Sequential(...mods);
+  const model = eagerModel(spec, dtype, gen);
   const lossFn = spec.loss === "ce" ? nn.crossEntropy : nn.mseLoss;
   const opt: optim.Optimizer<Record<string, number | boolean>> =
     spec.optimizer === "adam"
@@ -57,7 +27,7 @@ export function eagerTrainer(spec: ModelSpec, options: TrainerOptions): Trainer 
     if (cached?.batch === b) return cached;
     cached?.x.dispose();
     cached?.y.dispose();
-    const x = tensor(b.x, { shape: batchInputShape(spec, b.xShape[0]), dtype });
+    const x = tensor(b.x, { shape: inputShape(spec, b), dtype });
     const y = tensor(b.y, { shape: b.yShape, dtype: labelDtype });
     cached = { batch: b, x, y };
     return cached;

@@ -1,5 +1,5 @@
-import type { PhiloxGenerator } from "@dualgrad/core";
-import { Conv2d, Linear, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
+import { DualgradError, type PhiloxGenerator } from "@dualgrad/core";
+import { Conv2d, LSTM, Linear, RNN, avgPool2d, flatten, maxPool2d, type SymbolicTensor, type Variable } from "@dualgrad/graph";
 import { hiddenActivation, type ModelSpec, type ModuleSpec } from "../models.js";
 
 /** A spec's layers on the graph frontend: its variables, their PyTorch names, and the traceable forward pass. */
@@ -8,8 +8,24 @@ export interface GraphModel {
   readonly params: Variable[];
   /** PyTorch names of `params` (`0.weight`, `0.bias`, `2.weight`, ...), in the same order. */
   readonly names: string[];
-  /** The forward pass (logits for ce), to call inside a trace. */
-  forward(x: SymbolicTensor): SymbolicTensor;
+  /** The forward pass (logits for ce), to call inside a trace; `mask` is the step mask of padded sequences. */
+  forward(x: SymbolicTensor, mask?: SymbolicTensor): SymbolicTensor;
+}
+
+/** The recurrent workloads' model: RNN or LSTM (batch-first, zero initial state) then a Linear head on the last state; names as the eager RNNRegressor's. */
+function recurrentModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
+  const [f, h, o] = spec.layers;
+  const r = spec.recurrent!;
+  const rnn = r.cell === "lstm" ? new LSTM(f, h, { dtype, generator: gen, name: `${spec.id}.rnn` }) : new RNN(f, h, { nonlinearity: r.nonlinearity, dtype, generator: gen, name: `${spec.id}.rnn` });
+  const head = new Linear(h, o, { dtype, generator: gen, name: `${spec.id}.head` });
+  return {
+    params: [...rnn.parameters(), ...head.parameters()],
+    names: [...rnn.names.map((n) => `rnn.${n}`), "head.weight", "head.bias"],
+    forward: (x, mask) => {
+      if (mask && rnn instanceof LSTM) throw new DualgradError("graph LSTM: padded sequences (a step mask) are not supported");
+      return head.forward(rnn instanceof LSTM ? rnn.forward(x) : rnn.forward(x, { mask }));
+    },
+  };
 }
 
 const activate = (h: SymbolicTensor, act: "relu" | "tanh" | "sigmoid") => (act === "relu" ? h.relu() : act === "tanh" ? h.tanh() : h.sigmoid());
@@ -79,5 +95,6 @@ function withInputShape(spec: ModelSpec, model: GraphModel): GraphModel {
  * same function.
  */
 export function graphModel(spec: ModelSpec, dtype: "float32" | "float64", gen: PhiloxGenerator): GraphModel {
+  if (spec.recurrent) return recurrentModel(spec, dtype, gen);
   return spec.modules ? withInputShape(spec, graphModules(spec.modules, spec.id, dtype, gen)) : graphMlp(spec, dtype, gen);
 }

@@ -1,24 +1,37 @@
 import { allocator } from "@dualgrad/core";
 import { fusedKernelCount } from "@dualgrad/graph";
-import { syntheticBatch } from "../datasets/synthetic.js";
+import { batchStream } from "../datasets/synthetic.js";
 import type { ModelSpec } from "../models.js";
 import type { BenchResult } from "../report/types.js";
 import type { GraphTrainer } from "./graph-trainer.js";
 import { makeTrainer, type Frontend } from "./index.js";
+import { recordCold, staticCosts } from "./static-costs.js";
 import { stepStatistics, timeSteps, type MeasureOptions } from "./timing.js";
 
 /**
  * Times one model on one frontend: each step individually with a high-resolution clock, after
  * warm-up, on one fixed seeded batch. Memory figures come from core's tracker (the same for
- * both frontends) and the process (RSS, heap) beside them. Meant to run in a fresh process.
+ * both frontends) and the process (RSS, heap) beside them. Every step from the cold start is
+ * also timed for the static-cost block (traces, compile time, cold first step, cumulative
+ * time). Variable-length workloads take each step's batch from their seeded stream. Meant to
+ * run in a fresh process.
  */
 export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOptions): BenchResult {
   const base = allocator.stats().liveBytes;
   allocator.resetCounters();
-  const batch = syntheticBatch(spec, spec.batch, options.seed);
+  const nextBatch = batchStream(spec, options.seed);
+  const batch = nextBatch();
   const trainer = makeTrainer(frontend, spec, { seed: options.seed });
+  const traceCount = frontend === "graph" ? () => (trainer as GraphTrainer).compiledStep.traceCount : () => 0;
+  // The first step runs on the first drawn batch; later steps draw their own.
+  let pending: typeof batch | null = batch;
+  const cold = recordCold(() => {
+    const b = pending ?? nextBatch();
+    pending = null;
+    return trainer.step(b);
+  }, traceCount);
   let before = allocator.stats();
-  const run = timeSteps(() => trainer.step(batch), options, () => (before = allocator.stats()));
+  const run = timeSteps(cold.step, options, () => (before = allocator.stats()));
   const after = allocator.stats();
   const n = run.times.length;
   const { msPerStep, stepsPerSec, lossCurve, lossSteps } = stepStatistics(run);
@@ -40,6 +53,7 @@ export function measure(spec: ModelSpec, frontend: Frontend, options: MeasureOpt
     loss: { first: run.losses[0], last: run.losses[n - 1] },
     lossCurve,
     lossSteps,
+    static: staticCosts(cold.run, msPerStep.median),
   };
   if (frontend === "graph") {
     const step = (trainer as GraphTrainer).compiledStep;

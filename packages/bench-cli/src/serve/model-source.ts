@@ -56,6 +56,8 @@ export function readWeights(spec: ModelSpec, path: string): Map<string, Float32A
 /** The model the flags describe (default model: mlp-small). */
 export function modelSource(flags: ModelSourceFlags): ModelSource {
   const spec = specFromFlags(flags, "mlp-small");
+  // Serving and ONNX export take one row of features per example; a sequence model does not fit that yet.
+  if (spec.recurrent) throw new UsageError(`--model ${spec.id}: serve and export take Linear-stack models only; ${spec.id} is recurrent`);
   if (flags.weights) return { spec, weights: readWeights(spec, flags.weights), seed: flags.seed, origin: `weights from ${flags.weights}` };
   return { spec, weights: null, seed: flags.seed, origin: `no --weights: the seeded initial parameters (seed ${flags.seed}), as train would start from` };
 }

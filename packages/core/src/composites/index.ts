@@ -21,3 +21,6 @@ export * from "./update.js";
 export * from "./sgd.js";
 export * from "./adam.js";
 export * from "./joining.js";
+export * from "./rnn-init.js";
+export * from "./rnn.js";
+export * from "./lstm.js";

@@ -7,9 +7,11 @@
 import { defaultGenerator, PhiloxGenerator } from "@dualgrad/core";
 import { Conv2D, Dropout, Flatten, Pooling2D, type Conv2DConfig, type Pooling2DConfig } from "./conv-layers.js";
 import { dense } from "./dense.js";
+import { simpleRNN } from "./simple-rnn.js";
 
 export { Conv2D, Pooling2D, Flatten, Dropout, type Conv2DConfig, type Pooling2DConfig } from "./conv-layers.js";
 export type { Layer, CallArgs } from "./layer.js";
+export { SimpleRNN, simpleRNN, type SimpleRNNConfig } from "./simple-rnn.js";
 export { Dense, dense, ACTIVATIONS, type Activation, type DenseConfig } from "./dense.js";
 export {
   Sequential, sequential,
@@ -32,4 +34,6 @@ export const layers = {
   /** Inverted dropout, active in `fit` (or a call with `training: true`), the identity in `evaluate`/`predict`; `seed` gives it its own Philox stream. */
   dropout: (config: { rate: number; seed?: number; inputShape?: number[]; name?: string }): Dropout =>
     new Dropout(config, config?.seed === undefined ? defaultGenerator : new PhiloxGenerator(config.seed)),
+  /** An Elman recurrent layer (batch-first, PyTorch-named weights): see {@link SimpleRNNConfig}. */
+  simpleRNN,
 };
