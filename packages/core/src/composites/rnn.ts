@@ -24,6 +24,19 @@ export function rnnCell<T>(e: Emitter<T>, x: T, h: T | null, p: RNNLayerParams<T
   return e.emit(nonlinearity, [pre], {});
 }
 
+/**
+ * One step of a (possibly masked) Elman sequence: {@link rnnCell}, then, with `mask` (1/0,
+ * broadcastable to `[B, H]`), `where(mask, cell, previous)` so a masked step keeps the previous
+ * state exactly; before any real step (`h = null`) that state is zero. Shared by the unrolled
+ * {@link rnnSequence} and the graph frontend's scan body, so both emit the same ops per step.
+ */
+export function rnnStep<T>(e: Emitter<T>, x: T, h: T | null, mask: T | undefined, p: RNNLayerParams<T>, nonlinearity: RNNNonlinearity): T {
+  const next = rnnCell(e, x, h, p, nonlinearity);
+  if (mask === undefined) return next;
+  const m = e.meta(next);
+  return e.emit("where", [mask, next, h ?? e.emit("broadcast_to", [e.constant(0, m.dtype)], { shape: m.shape })], {});
+}
+
 /** Options of {@link rnnSequence}. */
 export interface RNNSequenceOptions<T> {
   nonlinearity: RNNNonlinearity;
@@ -84,10 +97,7 @@ export function rnnSequence<T>(
     let h: T | null = h0 === null ? null : h0[l];
     const out: T[] = [];
     inputs.forEach((xt, t) => {
-      const next = rnnCell(e, xt, h, p, options.nonlinearity);
-      // A masked step keeps the previous state; before any real step that state is zero.
-      if (masks === null) h = next;
-      else h = e.emit("where", [masks[t], next, h ?? e.emit("broadcast_to", [e.constant(0, e.meta(next).dtype)], { shape: e.meta(next).shape })], {});
+      h = rnnStep(e, xt, h, masks === null ? undefined : masks[t], p, options.nonlinearity);
       out.push(h);
     });
     last.push(h!);
