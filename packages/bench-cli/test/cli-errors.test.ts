@@ -20,7 +20,6 @@ const junk = join(dir, "junk.json");
 const csvDir = join(dir, "a-directory");
 
 beforeAll(() => {
-  execFileSync("pnpm", ["-s", "-r", "run", "build"], { cwd: root, stdio: "ignore" });
   mkdirSync(out);
   mkdirSync(csvDir);
   writeFileSync(existing, "{}");
