@@ -18,6 +18,8 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts"],
     setupFiles: ["./vitest.setup.ts"],
+    // The packages are built once, before any test file: CLI, serve and pack tests use dist/.
+    globalSetup: ["./vitest.global-setup.ts"],
     benchmark: { include: ["packages/*/test/**/*.bench.ts"] },
     testTimeout: 60_000,
   },

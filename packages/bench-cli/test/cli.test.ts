@@ -1,9 +1,9 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { readSafetensors, serializeSafetensors, parseSafetensors } from "@dualgrad/core";
 
 /** The CLI as a user runs it: the built program in a child process. */
@@ -17,9 +17,6 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  execFileSync("pnpm", ["-s", "-r", "run", "build"], { cwd: root, stdio: "ignore" });
-}, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("usage errors exit 2 with a clear message and no stack trace", () => {

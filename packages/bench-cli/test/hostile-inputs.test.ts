@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 /**
  * Inputs built to exhaust memory or time: endless devices, FIFOs, crafted safetensors headers,
@@ -15,9 +15,6 @@ const root = fileURLToPath(new URL("../../..", import.meta.url));
 const cli = join(root, "packages/bench-cli/dist/cli.js");
 const dir = mkdtempSync(join(tmpdir(), "dualgrad-hostile-"));
 
-beforeAll(() => {
-  execFileSync("pnpm", ["-r", "run", "build"], { cwd: root, stdio: "ignore" });
-}, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs node with a heap cap and a time limit; `timedOut` when it had to be killed. */

@@ -1,9 +1,9 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { Agent, createServer, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PhiloxGenerator } from "@dualgrad/core";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WORKLOADS, makeTrainer, type Frontend } from "../src/index.js";
 import { modelSource } from "../src/serve/model-source.js";
 import { makePredictor } from "../src/serve/predictor.js";
@@ -199,10 +199,7 @@ describe("dualgrad serve: the HTTP API", () => {
 describe("dualgrad serve: the process", () => {
   const root = fileURLToPath(new URL("../../..", import.meta.url));
   const cli = join(root, "packages/bench-cli/dist/cli.js");
-  // These tests run the built CLI, as a user would.
-  beforeAll(() => {
-    execFileSync("pnpm", ["--silent", "-r", "run", "build"], { cwd: root, stdio: "ignore" });
-  }, 120_000);
+  // These tests run the built CLI, as a user would (built once by vitest.global-setup.ts).
 
   /** Starts `dualgrad serve` on a free port; resolves with the child and its base URL once it listens. */
   async function serve(args: string[]) {

@@ -1,17 +1,12 @@
-import { DualgradError, formatShape, ops, profiler, type Attrs, type DType, type Emitter, type Meta, type Prim } from "@dualgrad/core";
+import { DualgradError, formatShape, ops, profiler } from "@dualgrad/core";
 import { enableGrad, isAnomalyDetectionEnabled, noGrad } from "./grad-mode.js";
 import { beginScope, endScope, keep } from "./scope.js";
 import { isTensor, type Tensor } from "./tensor.js";
-import { apply, scalarTensor, withBackward } from "./ops.js";
+// VJP rules run on ops.ts's tensor emitter: each emitted op executes now (and is recorded when
+// building a graph of the gradient).
+import { apply, scalarTensor, tensorEmitter, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
 import type { Node } from "./node.js";
-
-/** Runs VJP rules on tensors: each emitted op executes now (and is recorded when building a graph of the gradient). */
-const tensorEmitter: Emitter<Tensor> = {
-  emit: <P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]) => apply(prim, inputs, attrs),
-  meta: (t: Tensor): Meta => t,
-  constant: (value: number, dtype: DType) => scalarTensor(value, dtype),
-};
 
 /** Options of {@link backward}, as in PyTorch. */
 export interface BackwardOptions {

@@ -4,6 +4,10 @@ import { CsvRecordReader, type CsvField, type CsvRecord } from "./csv-records.js
 import { splitTrainTest, type ColumnStats, type Dataset } from "./dataset.js";
 import { GrowableArray } from "./growable-array.js";
 import type { Batch } from "./synthetic.js";
+// A cell is a plain decimal number, by the same rule as every number flag (DECIMAL): stricter than
+// Number(), which also accepts "" (as 0), "0x1f", "0b101" and "Infinity": an empty cell or a hex
+// value in a feature column is almost certainly a mistake in the file.
+import { DECIMAL } from "../parse.js";
 
 /**
  * Regression data from a CSV file: a header row of column names, one target column chosen by
@@ -40,11 +44,6 @@ export const CSV_MAX_BYTES = 256 * 1024 * 1024;
 /** The most columns a CSV header may have: 1,000,000 (each name is a JS string held until the end). */
 export const CSV_MAX_COLUMNS = 1_000_000;
 
-// A plain decimal number: optional sign, digits with an optional fraction, optional exponent.
-// Stricter than Number(), which also accepts "" (as 0), "0x1f", "0b101" and "Infinity": an empty
-// cell or a hex value in a feature column is almost certainly a mistake in the file.
-const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-
 /** The error for a bad value, naming file, line and column (built only on failure: values are many). */
 function valueError(file: string, field: CsvField, column: string, why: string): DualgradError {
   return new DualgradError(`${file}:${field.line}: column ${JSON.stringify(column)}: ${why}`);
@@ -54,7 +53,7 @@ function valueError(file: string, field: CsvField, column: string, why: string):
 function parseValue(field: CsvField, file: string, column: string, dtype: "float32" | "float64"): number {
   const t = field.text.trim();
   if (t === "") throw valueError(file, field, column, "empty value (missing values are not supported; remove the row or fill it in)");
-  if (!NUMBER.test(t)) throw valueError(file, field, column, `${JSON.stringify(field.text)} is not a number`);
+  if (!DECIMAL.test(t)) throw valueError(file, field, column, `${JSON.stringify(field.text)} is not a number`);
   const v = Number(t);
   if (!Number.isFinite(v) || (dtype === "float32" && !Number.isFinite(Math.fround(v)))) {
     throw valueError(file, field, column, `${t} is out of the ${dtype} range`);
@@ -74,7 +73,7 @@ function readHeader(path: string, header: CsvRecord, targetName: string): CsvHea
     throw new DualgradError(`${path}:${header.line}: the header has ${header.fieldCount} columns, more than the limit of ${CSV_MAX_COLUMNS}`);
   }
   const names = header.fields.map((f) => f.text.trim());
-  if (names.every((s) => NUMBER.test(s))) {
+  if (names.every((s) => DECIMAL.test(s))) {
     throw new DualgradError(
       `${path}:${header.line}: no header: the first row must name the columns, but it is all numbers (${names.slice(0, 4).join(", ")}${names.length > 4 ? ", ..." : ""})`,
     );
