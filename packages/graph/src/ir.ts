@@ -63,6 +63,11 @@ export interface ScanAttrs {
   reverse: boolean;
   /** 0 or numCarry: whether the per-step carries are stacked as extra results (residuals for reverse mode). */
   saveCarries: number;
+  /**
+   * How the compiler may unroll it (passes/unroll-scan.ts): `true` fully, `false` or 1 never, k
+   * steps per loop iteration; absent: fully when short enough (the pass's budget).
+   */
+  unroll?: boolean | number;
 }
 
 /** `cond`: node inputs `[pred, operands…]`; each branch takes the operands and returns the results. */
@@ -201,8 +206,8 @@ export function formatAttrs(attrs: object): string {
 export function formatNodeAttrs(n: GraphNode): string {
   if (n.op === "fused") return `[${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
   if (n.op === "scan") {
-    const { numCarry, numXs, length, reverse, saveCarries } = n.attrs;
-    return formatAttrs({ length, reverse, numCarry, numXs, ...(saveCarries ? { saveCarries } : {}) });
+    const { numCarry, numXs, length, reverse, saveCarries, unroll } = n.attrs;
+    return formatAttrs({ length, reverse, numCarry, numXs, ...(saveCarries ? { saveCarries } : {}), ...(unroll === undefined ? {} : { unroll }) });
   }
   if (n.op === "cond") return "";
   if (n.op === "while") return formatAttrs({ numCarry: n.attrs.numCarry });

@@ -188,7 +188,8 @@ describe("whileLoop and foriLoop", () => {
 });
 
 describe("sub-graphs through the pipeline and the exporters", () => {
-  const rnn = (xs: SymbolicTensor, w: SymbolicTensor) => scan((h, x) => [h.mul(w).add(x).tanh().mul(1), h.add(0)], w.mul(0), xs);
+  // A loop the compiler keeps (unroll: false): these tests look inside the compiled body.
+  const rnn = (xs: SymbolicTensor, w: SymbolicTensor) => scan((h, x) => [h.mul(w).add(x).tanh().mul(1), h.add(0)], w.mul(0), xs, { unroll: false });
   const traced = () => trace((xs: SymbolicTensor, w: SymbolicTensor) => {
     const [h, ys] = rnn(xs, w);
     return cond(h.sum().gt(0), (a) => a.neg(), (a) => a.exp(), ys);
@@ -275,7 +276,7 @@ describe("nesting and the memory plan", () => {
 
   it("plans the saved per-step carries in the arena and frees them after the backward scan", () => {
     const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => {
-      const [h] = scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs);
+      const [h] = scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs, { unroll: false });
       return gradients(h.sum(), [w])[0];
     });
     const { compiled } = f.lower(f64(new Array(12).fill(0.1), [4, 3]), f64([0.5, 0.2, 0.1], [3]));
@@ -295,7 +296,7 @@ describe("nesting and the memory plan", () => {
 
 describe("printed plans", () => {
   it("prints each body's own plan under the outer one", () => {
-    const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs)[0]);
+    const f = fn((xs: SymbolicTensor, w: SymbolicTensor) => scan((c, x) => [c.mul(w).add(x).tanh(), null], w.mul(0), xs, { unroll: false })[0]);
     const text = f.lower(f64(new Array(6).fill(0.1), [2, 3]), f64([0.5, 0.2, 0.1], [3])).compiled.printPlan();
     expect(text).toMatch(/^plan: arena/);
     expect(text).toMatch(/\n {2}sub-plan 0\.0 \(scan [a-z]+\):\n {4}plan: arena \d+ bytes/);

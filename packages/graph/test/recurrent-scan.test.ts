@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { PhiloxGenerator, composites as C } from "@dualgrad/core";
-import { HostTensor, RNN, fn, gradients, rnn, traceGraph, type RNNCallOptions, type SymbolicTensor } from "../src/index.js";
+import { HostTensor, LSTM, RNN, fn, gradients, rnn, traceGraph, type FunctionOptions, type RNNCallOptions, type SymbolicTensor, type Variable } from "../src/index.js";
 import { composite } from "../src/symbolic.js";
 
 /**
- * The graph `rnn` runs on `scan`; core's `rnnSequence` unrolled in the same trace is the
- * reference (it is what the eager `nn.RNN` runs). Values and weight gradients must be the same bits
- * whatever the options: layers, T = 1 (no scan at all), h0, time-major input, mask, sequences.
+ * The graph `rnn` and `LSTM` run on `scan`; core's sequences unrolled in the same trace are the
+ * reference (what the eager `nn.RNN` / `nn.LSTM` run). Values and weight gradients must be the same
+ * bits whatever the options (layers, T = 1 (no scan at all), h0, time-major input, mask,
+ * sequences), with the compiler's scan unrolling on (short scans become straight-line code) and off
+ * (the loop).
  */
 
 const bits = (a: ArrayLike<number>) => Array.from(a, (x) => (Object.is(x, -0) ? "-0" : String(x)));
@@ -32,6 +34,17 @@ function unrolled(x: SymbolicTensor, r: RNN, o: RNNCallOptions): SymbolicTensor 
   });
 }
 
+/** Compiles `model` with its weights' gradients of sum(y²), runs it on `args`; each result's bits. */
+function withGradients(model: (...xs: SymbolicTensor[]) => SymbolicTensor, params: readonly Variable[], args: readonly HostTensor[], disable: FunctionOptions["disable"]): string[][] {
+  const f = fn<HostTensor[]>((...xs: SymbolicTensor[]) => {
+    const y = model(...xs);
+    return [y, ...gradients(y.square().sum(), [...params])];
+  }, { disable });
+  const out = f(...args).map((t) => bits(t.data));
+  f.dispose();
+  return out;
+}
+
 interface Case { name: string; t: number; layers: number; relu?: boolean; h0?: boolean; timeMajor?: boolean; mask?: number[]; seq?: boolean }
 const cases: Case[] = [
   { name: "2 layers, last state", t: 6, layers: 2 },
@@ -50,22 +63,35 @@ describe("graph rnn on scan agrees with core's unrolled sequence bit for bit", (
       const x = data(c.timeMajor ? [c.t, B, 4] : [B, c.t, 4], 1);
       const h0 = Array.from({ length: c.layers }, (_, l) => data([B, 5], 10 + l));
       const mask = c.mask === undefined ? undefined : new HostTensor([c.t], "float32", Float32Array.from(c.mask));
-      const run = (impl: typeof rnn | typeof unrolled) => {
-        const f = fn<HostTensor[]>((xi: SymbolicTensor, m: SymbolicTensor, ...hs: SymbolicTensor[]) => {
-          const o: RNNCallOptions = { batchFirst: !c.timeMajor, returnSequences: c.seq, h0: c.h0 ? hs : undefined, mask: mask === undefined ? undefined : m };
-          const y = impl === rnn ? r.forward(xi, o) : unrolled(xi, r, o);
-          const loss = y.square().sum();
-          return [y, ...gradients(loss, r.parameters())];
-        });
-        const out = f(x, mask ?? new HostTensor([1], "float32", new Float32Array(1)), ...h0).map((t) => bits(t.data));
-        f.dispose();
-        return out;
-      };
+      const args = [x, mask ?? new HostTensor([1], "float32", new Float32Array(1)), ...h0];
+      const run = (impl: typeof rnn | typeof unrolled, disable: FunctionOptions["disable"] = []) => withGradients((xi: SymbolicTensor, m: SymbolicTensor, ...hs: SymbolicTensor[]) => {
+        const o: RNNCallOptions = { batchFirst: !c.timeMajor, returnSequences: c.seq, h0: c.h0 ? hs : undefined, mask: mask === undefined ? undefined : m };
+        return impl === rnn ? r.forward(xi, o) : unrolled(xi, r, o);
+      }, r.parameters(), args, disable);
       const want = run(unrolled);
       expect(run(rnn)).toEqual(want);
+      expect(run(rnn, ["unrollScan"])).toEqual(want);
       for (const v of r.parameters()) v.dispose();
     });
   }
+
+  it("LSTM (2 layers, sequences and last state): values and weight gradients, scan unrolled and as a loop", () => {
+    const l = new LSTM(4, 5, { numLayers: 2, generator: new PhiloxGenerator(7) });
+    const x = data([3, 5, 4], 1);
+    for (const seq of [false, true]) {
+      const run = (scanned: boolean, disable: FunctionOptions["disable"] = []) => withGradients((xi: SymbolicTensor) => scanned ? l.forward(xi, { returnSequences: seq }) : composite([xi, ...l.parameters()], (b, [xid, ...ids]) => {
+        let k = 0;
+        const take = (v: unknown) => (v === null ? null : ids[k++]);
+        const ls = l.layers.map((p) => ({ weightIh: take(p.weightIh)!, weightHh: take(p.weightHh)!, biasIh: take(p.biasIh), biasHh: take(p.biasHh) }));
+        const s = C.lstmSequence(b, xid, null, ls, true);
+        return seq ? C.stack(b, s.steps, 1) : s.last[ls.length - 1].h;
+      }), l.parameters(), [x], disable);
+      const want = run(false);
+      expect(run(true)).toEqual(want);
+      expect(run(true, ["unrollScan"])).toEqual(want);
+    }
+    for (const v of l.parameters()) v.dispose();
+  });
 
   it("traces one step whatever the length: the graph does not grow with T", () => {
     const r = new RNN(4, 5, { numLayers: 2, generator: new PhiloxGenerator(7) });

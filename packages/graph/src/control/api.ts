@@ -63,10 +63,18 @@ export interface ScanOptions {
   length?: number;
   /** Iterate from the last slice to the first (`ys` stay aligned with `xs`). */
   reverse?: boolean;
+  /**
+   * How the compiler may unroll the loop (`jax.lax.scan`'s `unroll`): `true` into straight-line
+   * code whatever its length, `false` (or 1) never, `k` steps per loop iteration (the left-over
+   * `length mod k` steps unrolled after it). Unset: fully when `length` × the body's node count is
+   * at most the compiler's budget (passes/unroll-scan.ts), else a loop. The traced graph keeps the
+   * scan either way, and its gradient scan inherits the option; results are the same bits.
+   */
+  unroll?: boolean | number;
 }
 
 /**
- * `scan(f, init, xs, { length, reverse })` → `[carry, ys]`, as `jax.lax.scan`: `f(carry, x)`
+ * `scan(f, init, xs, { length, reverse, unroll })` → `[carry, ys]`, as `jax.lax.scan`: `f(carry, x)`
  * returns `[newCarry, y]` for each slice `x` of `xs` along axis 0; the carry must keep its shapes
  * and dtypes; `ys` stacks the `y`s along a new axis 0. Carry, `xs` and `y` may each be a tensor
  * or an array of tensors (`xs` null with `length` to loop without inputs; `y` null for no `ys`).
@@ -93,6 +101,10 @@ export function scan(
   const length = options.length ?? xMetas[0]?.shape[0];
   if (length === undefined) throw new DualgradError("scan: without xs, pass { length } (the number of steps)");
   if (!Number.isInteger(length) || length < 0) throw new DualgradError(`scan: length must be a non-negative integer, got ${length}`);
+  const { unroll } = options;
+  if (unroll !== undefined && typeof unroll !== "boolean" && !(Number.isInteger(unroll) && unroll > 0)) {
+    throw new DualgradError(`scan: unroll must be true, false or a positive integer (steps per loop iteration), got ${String(unroll)}`);
+  }
   xMetas.forEach((m, k) => {
     if (m.shape[0] !== length) throw new DualgradError(`scan: xs[${k}] is ${showMeta(m)} but the scan has length ${length}; every xs must have that leading dimension`);
   });
@@ -119,7 +131,7 @@ export function scan(
   const results = emitControl(b, {
     op: "scan",
     inputs: [...initIds, ...xsIds, ...body.captured],
-    attrs: { body: body.graph, numCarry: initL.length, numXs: xsL.length, length, reverse: options.reverse ?? false, saveCarries: 0 },
+    attrs: { body: body.graph, numCarry: initL.length, numXs: xsL.length, length, reverse: options.reverse ?? false, saveCarries: 0, ...(unroll === undefined ? {} : { unroll }) },
   }, [...carryMetas, ...yMetas]);
   const syms = symbols(b, results);
   const ys = yTree === null || yTree === undefined ? [] : rebuild(yTree, syms.slice(initL.length, initL.length + numY));

@@ -107,7 +107,11 @@ function scanVjp(b: GraphBuilder, n: ControlNode & { op: "scan" }, cts: readonly
   const results = emitControl(b, {
     op: "scan",
     inputs: [...init, ...xs, ...consts],
-    attrs: { body: backward, numCarry: nc + gc.length, numXs: nx + nc + ys.length, length, reverse: !reverse, saveCarries: 0 },
+    attrs: {
+      body: backward, numCarry: nc + gc.length, numXs: nx + nc + ys.length, length, reverse: !reverse, saveCarries: 0,
+      // Unrolled as the forward scan is, so a short recurrence's backward pass is straight-line too.
+      ...(n.attrs.unroll === undefined ? {} : { unroll: n.attrs.unroll }),
+    },
   }, [...carryMetas, ...accMetas, ...metas.slice(nc, nc + nx).map(stacked)]);
   const grads: (number | null)[] = n.inputs.map(() => null);
   for (let k = 0; k < nc; k++) grads[k] = results[k];

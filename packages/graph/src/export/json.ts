@@ -416,12 +416,15 @@ function readControl(op: "scan" | "cond" | "while", attrs: unknown, base: Omit<G
   if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
   let node: ControlNode;
   if (op === "scan") {
-    checkKeys(attrs, ["body", "numCarry", "numXs", "length", "reverse", "saveCarries"], `${where} attrs`);
+    checkKeys(attrs, ["body", "numCarry", "numXs", "length", "reverse", "saveCarries", "unroll"], `${where} attrs`);
     if (typeof attrs.reverse !== "boolean") fail(`${where}: attrs.reverse must be a boolean, got ${show(attrs.reverse)}`);
+    const { unroll } = attrs;
+    if (unroll !== undefined && typeof unroll !== "boolean" && !(isIndex(unroll) && unroll > 0)) fail(`${where}: attrs.unroll must be a boolean or a positive integer, got ${show(unroll)}`);
     node = {
       ...base, op, attrs: {
         body: readSubgraph(attrs.body, where, "body"), numCarry: readCount(attrs, "numCarry", where), numXs: readCount(attrs, "numXs", where),
         length: readCount(attrs, "length", where), reverse: attrs.reverse, saveCarries: readCount(attrs, "saveCarries", where),
+        ...(unroll === undefined ? {} : { unroll: unroll as boolean | number }),
       },
     };
   } else if (op === "cond") {

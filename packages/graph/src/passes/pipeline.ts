@@ -4,6 +4,7 @@ import { commonSubexpressionElimination } from "./cse.js";
 import { deadCodeElimination } from "./dce.js";
 import { algebraicSimplification } from "./simplify.js";
 import { matmulTransposeFlags } from "./transpose-flags.js";
+import { unrollScans } from "./unroll-scan.js";
 
 /**
  * The optimisation pipeline over the IR (fusion and memory planning are separate stages that
@@ -12,13 +13,17 @@ import { matmulTransposeFlags } from "./transpose-flags.js";
  */
 
 /** Names of the switchable passes, as used on the command line (`--disable cse,constfold`). */
-export type PassName = "constfold" | "cse" | "simplify" | "transposeFlags" | "dce";
+export type PassName = "unrollScan" | "constfold" | "cse" | "simplify" | "transposeFlags" | "dce";
 
-/** The order one round runs the passes in. Simplify first (it exposes the rest), DCE last (it sweeps up). */
-export const PASS_ORDER: readonly PassName[] = ["simplify", "transposeFlags", "constfold", "cse", "dce"];
+/**
+ * The order one round runs the passes in. Unrolling first (the rest then see straight-line code),
+ * simplify next (it exposes the rest), DCE last (it sweeps up).
+ */
+export const PASS_ORDER: readonly PassName[] = ["unrollScan", "simplify", "transposeFlags", "constfold", "cse", "dce"];
 
 /** Each pass by name, with default options. */
 export const PASSES: Record<PassName, (g: Graph) => Graph> = {
+  unrollScan: (g) => unrollScans(g),
   simplify: algebraicSimplification,
   transposeFlags: matmulTransposeFlags,
   constfold: (g) => constantFolding(g),
@@ -27,6 +32,7 @@ export const PASSES: Record<PassName, (g: Graph) => Graph> = {
 };
 
 const DESCRIPTIONS: Record<PassName, string> = {
+  unrollScan: "unroll scans with a static trip count into straight-line code: short ones fully (length x body nodes <= 4096), or as their `unroll` option says",
   simplify: "algebraic identities: x*1, x+0, neg(neg x), transpose/reshape chains, no-op reshape/cast, sums over size-1 axes",
   transposeFlags: "fold transposes of the last two axes into matmul's transA/transB flags",
   constfold: "evaluate ops whose inputs are all constants (up to 4096 elements) at compile time",
@@ -46,7 +52,7 @@ export interface OptimizeOptions {
 }
 
 /**
- * Runs simplify, transposeFlags, constfold, cse and dce (minus the disabled ones) in rounds until
+ * Runs unrollScan, simplify, transposeFlags, constfold, cse and dce (minus the disabled ones) in rounds until
  * a round leaves the graph unchanged ({@link sameGraph}), at most 10 rounds: one pass's output is often
  * another's opportunity (folding makes constants CSE can merge, CSE makes `neg(neg x)` visible).
  * With every pass disabled the graph comes back unchanged.
