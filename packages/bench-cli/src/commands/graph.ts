@@ -23,6 +23,7 @@ const SWITCHES: { flag: string; pass: StageSwitch; what: string }[] = [
   { flag: "dce", pass: "dce", what: "dead-code elimination" },
   { flag: "transpose-flags", pass: "transposeFlags", what: "matmul transpose flags" },
   { flag: "inplace", pass: "inplace", what: "in-place memory reuse" },
+  { flag: "unroll-scan", pass: "unrollScan", what: "unrolling short static scans (a recurrent step's time loop)" },
 ];
 
 /** Every stage of `spec`'s training step: forward+loss trace, step with gradients and updates, optimised graph, plan. */
@@ -38,6 +39,9 @@ export function stepStages(spec: ModelSpec, disable: StageSwitch[]) {
     dispose: () => trainer.dispose(),
   };
 }
+
+/** How many scan nodes `g` has at its top level. */
+const scans = (g: Graph) => g.nodes.filter((n) => n.op === "scan").length;
 
 function render(g: Graph, format: string, title: string): string {
   if (format === "dot") return toDot(g, { title });
@@ -81,7 +85,9 @@ export function registerGraph(program: Command): void {
       note(
         `${spec.id} ${flags.stage}: ${g.nodes.length} nodes, ${fusedKernelCount(g)} fused kernels; ` +
           `compiled step: ${stages.optimized.nodes.length} nodes, arena ${formatBytes(stages.compiled.arenaBytes)} ` +
-          `(${formatBytes(stages.compiled.plan.unplannedBytes)} without reuse)${disable.length ? `; off: ${disable.join(", ")}` : ""}`,
+          `(${formatBytes(stages.compiled.plan.unplannedBytes)} without reuse)${disable.length ? `; off: ${disable.join(", ")}` : ""}` +
+          // The compiler unrolls short scans, so the optimized stage may show none of the traced ones.
+          (scans(stages.grad) ? `; scans: ${scans(stages.grad)} traced, ${scans(stages.optimized)} after unrolling` : ""),
       );
     } finally {
       stages.dispose();

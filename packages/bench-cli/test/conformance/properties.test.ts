@@ -817,7 +817,7 @@ function decisions(p: Program, values: readonly Float64Array[], metas: readonly 
 // ---------------------------------------------------------------------------------------------
 // The properties
 
-const STAGES: StageSwitch[] = ["constfold", "cse", "simplify", "transposeFlags", "dce", "fuse", "inplace"];
+const STAGES: StageSwitch[] = ["unrollScan", "constfold", "cse", "simplify", "transposeFlags", "dce", "fuse", "inplace"];
 
 // ---------------------------------------------------------------------------------------------
 // Control flow: random programs as the branches of a cond and the body of a scan
@@ -1012,9 +1012,10 @@ describe("conformance properties: random programs on eager and graph", () => {
     fc.assert(fc.property(recipeArb(), (r) => {
       const c = buildControl(r);
       const e = runEagerControl(c);
-      for (const disable of [["fuse"], []] as StageSwitch[][]) {
+      // Scans: unrolled into straight-line code (short ones, by default) and kept a loop.
+      for (const disable of [["fuse"], ["fuse", "unrollScan"], []] as StageSwitch[][]) {
         const g = runGraphControl(c, disable);
-        const label = `${c.kind} (${disable.length ? "fusion off" : "all passes"}) vs eager`;
+        const label = `${c.kind} (${disable.length ? `${disable.join(", ")} off` : "all passes"}) vs eager`;
         if (disable.length) sameBits(`${label}: value`, g.out, e.out, false);
         else close(`${label}: value`, g.out, e.out, TOL[c.dtype]);
         // Bitwise as in (a), up to the sign of zero, unless a body sums 3+ contributions to one value
