@@ -17,12 +17,23 @@ import { registerTrain } from "./commands/train.js";
 import { UsageError, oneLine } from "./errors.js";
 import { VERSION } from "./machine.js";
 import { threadCount } from "./parse.js";
+import { RELAXED_SIMD_ENV, applyRelaxedSimd, relaxedSimdWanted } from "./relaxed-simd.js";
+
+/** How {@link buildProgram} may configure the process it runs in. */
+export interface ProgramOptions {
+  /**
+   * Set V8's relaxed-SIMD flag in this process to match `--no-relaxed-simd` /
+   * DUALGRAD_RELAXED_SIMD (see ./relaxed-simd.ts). Only when the CLI is the program being run:
+   * a process that merely imports it (a test runner) keeps its engine as it was started.
+   */
+  engineFlags?: boolean;
+}
 
 /**
  * `dualgrad`: the workbench's front door. Exit codes: 0 success, 1 a check failed (check-ref
  * out of tolerance), 2 bad usage or bad input (message on stderr, no stack unless --debug).
  */
-export function buildProgram(): Command {
+export function buildProgram(options: ProgramOptions = {}): Command {
   const program = new Command("dualgrad")
     .description("train the same models on an eager (PyTorch-style) and a graph (tf.function/jit-style) frontend and compare speed, memory and gradients")
     .version(VERSION)
@@ -46,8 +57,13 @@ export function buildProgram(): Command {
     // Kernel backend and threads, for this process and (through the environment) its bench workers.
     c.addOption(new Option("--backend <name>", "kernel backend (default: wasm where available; env DUALGRAD_BACKEND)").choices(["js", "wasm"]));
     c.option("--threads <n>", "threads for big float32 matmuls, at most the machine's cores (env DUALGRAD_THREADS)", threadCount);
+    c.option("--no-relaxed-simd", `matmul without relaxed SIMD's fused multiply-add, to compare (env ${RELAXED_SIMD_ENV}=0)`);
     c.hook("preAction", (cmd) => {
-      const o = cmd.opts<{ backend?: Backend; threads?: number }>();
+      const o = cmd.opts<{ backend?: Backend; threads?: number; relaxedSimd?: boolean }>();
+      // First: the engine flag must be set before setBackend builds the matmul kernel.
+      if (o.relaxedSimd === false) process.env[RELAXED_SIMD_ENV] = "0"; // the workers inherit it
+      const wanted = relaxedSimdWanted(process.env);
+      if (options.engineFlags) applyRelaxedSimd(wanted);
       if (o.backend) {
         setBackend(o.backend);
         process.env.DUALGRAD_BACKEND = o.backend;
@@ -63,10 +79,10 @@ export function buildProgram(): Command {
 
 const COMMANDS = "train, bench, compare, check-ref, graph, report, export, serve, bench-serve, profile";
 
-/** Runs the CLI on `argv` (user arguments only) and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/** Runs the CLI on `argv` (user arguments only) and returns the exit code; see {@link ProgramOptions}. */
+export async function main(argv: string[], options: ProgramOptions = {}): Promise<number> {
   const debug = argv.includes("--debug");
-  const program = buildProgram();
+  const program = buildProgram(options);
   try {
     if (argv.length === 0) {
       process.stdout.write(program.helpInformation());
@@ -103,7 +119,7 @@ function invokedDirectly(): boolean {
 
 
 if (invokedDirectly()) {
-  main(process.argv.slice(2)).then((code) => {
+  main(process.argv.slice(2), { engineFlags: true }).then((code) => {
     process.exitCode = code;
   });
 }

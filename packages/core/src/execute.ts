@@ -5,6 +5,7 @@ import { arityError, ops } from "./ops/index.js";
 import type { Attrs, Emitter, Meta, Prim, View } from "./ops/prim.js";
 import { checkShape, sizeOf, type Shape } from "./shape.js";
 import { DualgradError } from "./errors.js";
+import { kernelFlops } from "./kernel-flops.js";
 import { profiler, shapesLabel, type ProfileRecorder } from "./profiler.js";
 
 /**
@@ -72,7 +73,7 @@ function executeProfiled<P extends Prim>(p: ProfileRecorder, prim: P, inputs: re
   const out = allocValue(meta.dtype, meta.shape);
   const t1 = p.now();
   runKernel(prim, inputs, attrs, options, out);
-  p.kernel(prim, t1, shapesLabel(inputs), out.data.byteLength);
+  p.kernel(prim, t1, shapesLabel(inputs), out.data.byteLength, kernelFlops(prim, inputs.map((v) => v.shape), meta.shape, attrs));
   p.span("execute", "dispatch", t0);
   return out;
 }

@@ -33,6 +33,8 @@ export { compileWasmElementwise, wasmElementwiseSupported, type WasmElementwiseK
 export { gemm, gemmReference } from "./kernels/gemm.js";
 export * from "./execute.js";
 export * from "./profiler.js";
+export * from "./kernel-flops.js";
+export { buildPeakModule, measureSimdPeak, peakFlopsPerCall, peakOpSupported, processSimdPeak, type PeakOp, type PeakOptions, type SimdPeak } from "./kernels/wasm/simd-peak.js";
 export * from "./gradcheck.js";
 export * from "./random/philox.js";
 export * from "./random/init.js";

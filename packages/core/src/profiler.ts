@@ -23,6 +23,8 @@ export interface ProfileSpan {
   shapes?: string;
   /** Bytes of tensor memory the kernel's output took from the allocator (0 when written in place or into an arena). */
   bytes?: number;
+  /** Useful floating-point operations of the launch (kernels only; see ./kernel-flops.ts), for GFLOP/s. */
+  flops?: number;
 }
 
 /** Collects spans while installed with {@link setProfiler}. */
@@ -36,13 +38,13 @@ export class ProfileRecorder {
   }
 
   /** Records a span that began at `start` and ends now. */
-  span(name: string, cat: SpanCategory, start: number, shapes?: string, bytes?: number): void {
-    this.spans.push({ name, cat, start, end: performance.now(), shapes, bytes });
+  span(name: string, cat: SpanCategory, start: number, shapes?: string, bytes?: number, flops?: number): void {
+    this.spans.push({ name, cat, start, end: performance.now(), shapes, bytes, flops });
   }
 
-  /** Records a kernel that began at `start` and ends now. */
-  kernel(name: string, start: number, shapes: string, bytes: number): void {
-    this.span(name, "kernel", start, shapes, bytes);
+  /** Records a kernel that began at `start` and ends now; `flops` its useful arithmetic (0 when not counted). */
+  kernel(name: string, start: number, shapes: string, bytes: number, flops = 0): void {
+    this.span(name, "kernel", start, shapes, bytes, flops);
   }
 }
 

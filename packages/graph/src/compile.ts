@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, kernelFlops, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
@@ -34,6 +34,8 @@ export class CompiledGraph {
   /** Each kernel's name and input shapes as the profiler reports them (a fused kernel by its chain: `fused(mul→sub)`). */
   private readonly kernelNames: string[] = [];
   private readonly kernelShapes: string[] = [];
+  /** Each kernel's useful flops (core's kernelFlops; 0 for the ops it does not count). */
+  private readonly kernelFlopCounts: number[] = [];
   /** Variables the graph reads or updates: checked alive before each call, since kernels write them. */
   private readonly usedVariables: Variable[];
   /** Compiled control-flow nodes (their sub-graphs' arenas are released with this graph). */
@@ -92,6 +94,7 @@ export class CompiledGraph {
       if (node.op === "get") continue; // written by its control-flow node's kernel
       this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
       this.kernelShapes.push(shapesLabel(ins));
+      this.kernelFlopCounts.push(kernelFlops(node.op, ins.map((v) => v.shape), node.shape, node.attrs));
       if (isControlNode(node)) {
         const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
         this.controls.push(k);
@@ -187,7 +190,7 @@ export class CompiledGraph {
     for (let i = 0; i < kernels.length; i++) {
       const t0 = p.now();
       kernels[i]();
-      p.kernel(this.kernelNames[i], t0, this.kernelShapes[i], 0);
+      p.kernel(this.kernelNames[i], t0, this.kernelShapes[i], 0, this.kernelFlopCounts[i]);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { UsageError } from "../errors.js";
+import { matmulPath } from "@dualgrad/core";
 import { machineInfo } from "../machine.js";
 import { checkMemory } from "../memory-budget.js";
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, type ModelSpec } from "../models.js";
@@ -129,7 +130,7 @@ export function registerBench(program: Command): void {
       }
       // Agreement at each model's own size: a sweep's largest sizes would cost more than they tell.
       const agree = flags.frontends.length === 2 ? bases.map((spec) => agreement(spec, flags.seed)) : [];
-      const report: BenchReport = { machine: machineInfo(`dualgrad bench ${process.argv.slice(3).join(" ")}`.trim()), results, agreement: agree };
+      const report: BenchReport = { machine: machineInfo(`dualgrad bench ${process.argv.slice(3).join(" ")}`.trim(), results), agreement: agree, results };
       if (flags.peers) report.peers = peers;
       if (flags.sweep) {
         const { param, values } = flags.sweep;
@@ -140,7 +141,7 @@ export function registerBench(program: Command): void {
       if (peers.length > 0) process.stdout.write(`${peerTable(report)}\n`);
       for (const sweep of report.sweeps ?? []) process.stdout.write(`${sweepTerminalTable(report, sweep)}\n`);
       for (const line of notes) note(line);
-      if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}`);
+      if (!flags.quiet) note(`machine: ${report.machine.cpuModel}, ${report.machine.cpus} cores, Node ${report.machine.node}${report.machine.matmulPath ? `, matmul ${report.machine.matmulPath}` : ""}`);
     });
 
   addProtocolOptions(program.command("bench-worker", { hidden: true }).requiredOption("--spec <json>").requiredOption("--frontend <name>"))
@@ -152,6 +153,6 @@ export function registerBench(program: Command): void {
         throw new UsageError("bench-worker: --spec must be JSON");
       }
       const r = measure(spec, flags.frontend, { steps: flags.steps, warmup: flags.warmup, minSeconds: flags.minTime, seed: flags.seed });
-      process.stdout.write(JSON.stringify(r));
+      process.stdout.write(JSON.stringify({ ...r, matmulPath: matmulPath() }));
     });
 }

@@ -1,4 +1,5 @@
-import { writeFileAtomic } from "@dualgrad/core";
+import { availableParallelism } from "node:os";
+import { getThreads, matmulPath, processSimdPeak, writeFileAtomic } from "@dualgrad/core";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { checkMemory } from "../memory-budget.js";
@@ -7,7 +8,7 @@ import { note } from "../output.js";
 import { checkOutputs, type OutputTarget } from "../output-paths.js";
 import { nonNegativeInt, positiveInt } from "../parse.js";
 import { profileFrontend } from "../profile/run.js";
-import type { ProfileReport } from "../profile/summary.js";
+import { setPeakFractions, type ProfilePeak, type ProfileReport } from "../profile/summary.js";
 import { profileTables } from "../profile/table.js";
 import { toChromeTrace } from "../profile/trace.js";
 import { readReport } from "../report/read.js";
@@ -38,7 +39,7 @@ export function registerProfile(program: Command): void {
     .option("--json <file>", "write the profile as JSON")
     .option("--add-to <file>", "add the profile to a `bench --json` report (replacing this model's), for `dualgrad report --html`")
     .option("--force", "overwrite existing output files")
-    .action((flags: ProfileFlags) => {
+    .action(async (flags: ProfileFlags) => {
       const targets: OutputTarget[] = [];
       if (flags.trace) targets.push({ flag: "--trace", path: flags.trace });
       if (flags.json) targets.push({ flag: "--json", path: flags.json });
@@ -50,7 +51,9 @@ export function registerProfile(program: Command): void {
       checkMemory(spec, 0);
       const frontends = flags.frontend === "both" ? FRONTENDS : [flags.frontend];
       const runs = frontends.map((f) => profileFrontend(spec, f, flags.warmup, flags.steps));
-      const report: ProfileReport = { model: spec.id, warmup: flags.warmup, steps: flags.steps, frontends: runs.map((r) => r.profile) };
+      const simdPeak = await measuredPeak();
+      for (const r of runs) setPeakFractions(r.profile, simdPeak?.gflops);
+      const report: ProfileReport = { model: spec.id, warmup: flags.warmup, steps: flags.steps, frontends: runs.map((r) => r.profile), matmulPath: matmulPath(), simdPeak };
       process.stdout.write(`${profileTables(report)}\n`);
       targets.forEach((t, i) => {
         const body = t.flag === "--trace" ? toChromeTrace(runs.map((r) => ({ name: r.profile.frontend, spans: r.spans }))) : report;
@@ -63,4 +66,16 @@ export function registerProfile(program: Command): void {
         note(`added the ${report.model} profile to ${flags.addTo}`);
       }
     });
+}
+
+/**
+ * The wasm-SIMD peak "% of peak" divides by: the multiply-add the matmul runs, on as many threads
+ * as a matmul here may use (the thread setting, at most the cores), measured once after the
+ * profiled steps (about 0.1 s per thread count, so it does not disturb them); undefined without
+ * wasm SIMD.
+ */
+async function measuredPeak(): Promise<ProfilePeak | undefined> {
+  const threads = Math.max(1, Math.min(getThreads(), availableParallelism()));
+  const peak = await processSimdPeak(threads);
+  return peak ? { op: peak.op, threads: peak.threads, gflops: peak.gflops } : undefined;
 }

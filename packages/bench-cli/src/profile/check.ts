@@ -12,6 +12,13 @@ export function profileProblem(profile: unknown): string | null {
     const at = `profile[${i}]`;
     if (typeof p !== "object" || p === null) return `${at} is not an object`;
     if (typeof p.model !== "string") return `${at}.model is missing or not a string`;
+    if (p.matmulPath !== undefined && typeof p.matmulPath !== "string") return `${at}.matmulPath is not a string`;
+    if (p.simdPeak !== undefined) {
+      const peak = p.simdPeak as Record<string, unknown> | null;
+      if (typeof peak !== "object" || peak === null || typeof peak.op !== "string" || !positive(peak.threads) || !positive(peak.gflops)) {
+        return `${at}.simdPeak needs a string op and positive threads and gflops`;
+      }
+    }
     if (!Array.isArray(p.frontends)) return `${at}.frontends is missing or not an array`;
     for (let j = 0; j < p.frontends.length; j++) {
       const f = p.frontends[j] as Record<string, unknown> | null;
@@ -28,8 +35,15 @@ export function profileProblem(profile: unknown): string | null {
         const r = f.ops[k] as Record<string, unknown> | null;
         if (typeof r !== "object" || r === null || typeof r.op !== "string" || typeof r.shapes !== "string") return `${fat}.ops[${k}] needs string op and shapes`;
         for (const n of ["calls", "kernelMs", "bytes"]) if (typeof r[n] !== "number") return `${fat}.ops[${k}].${n} is missing or not a number`;
+        // Added later (GFLOP/s): optional, so older files still load.
+        if (r.flops !== undefined && typeof r.flops !== "number") return `${fat}.ops[${k}].flops is not a number`;
+        for (const n of ["gflops", "peakFraction"]) if (r[n] !== undefined && r[n] !== null && typeof r[n] !== "number") return `${fat}.ops[${k}].${n} is not a number or null`;
       }
     }
   }
   return null;
+}
+
+function positive(x: unknown): boolean {
+  return typeof x === "number" && x > 0;
 }

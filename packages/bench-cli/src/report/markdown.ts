@@ -29,6 +29,7 @@ export function machineLine(m: MachineInfo): string {
     `${m.platform}/${m.arch}`,
     `Node ${m.node}`,
     `dualgrad ${m.version}`,
+    ...(m.matmulPath ? [`matmul: ${m.matmulPath}`] : []),
     m.date,
   ].join(" · ");
 }

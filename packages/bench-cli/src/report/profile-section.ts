@@ -1,6 +1,6 @@
-import { formatBytes, formatMs } from "./format.js";
+import { formatMs } from "./format.js";
 import { SHARES } from "../profile/summary.js";
-import { formatCalls } from "../profile/table.js";
+import { OP_HEADER, opCells, peakLine } from "../profile/table.js";
 import type { ReportTable } from "./markdown.js";
 import type { BenchReport } from "./types.js";
 
@@ -15,6 +15,8 @@ export function profileSection(report: BenchReport, table: (t: ReportTable, capt
   out.push(`<p class="note">Per training step, mean over the profiled steps after warm-up. Kernel time is the arithmetic; dispatch+alloc, tape and backward walk are eager's bookkeeping around it (self time); other is the rest of the step.</p>`);
   for (const p of report.profile) {
     out.push(`<h3>${esc(p.model)}</h3>`);
+    const line = peakLine(p);
+    if (line) out.push(`<p class="note">${esc(line)}</p>`);
     const split: ReportTable = {
       header: ["share", ...p.frontends.map((f) => f.frontend)],
       numeric: [false, ...p.frontends.map(() => true)],
@@ -25,9 +27,9 @@ export function profileSection(report: BenchReport, table: (t: ReportTable, capt
       out.push(
         table(
           {
-            header: ["op", "shapes", "calls", "kernel time", "bytes allocated"],
-            numeric: [false, false, true, true, true],
-            rows: f.ops.map((r) => [r.op, r.shapes, formatCalls(r.calls), formatMs(r.kernelMs), formatBytes(r.bytes)]),
+            header: OP_HEADER,
+            numeric: OP_HEADER.map((_, i) => i >= 2),
+            rows: f.ops.map(opCells),
           },
           `${p.model} · ${f.frontend}: kernels per step`,
         ),

@@ -22,7 +22,10 @@ export interface MachineInfo {
   /** Kernel backend and thread count the measurements ran with. */
   backend?: string;
   threads?: number;
+  /** Whether the engine had relaxed SIMD (`f32x4.relaxed_madd`). */
   relaxedSimd?: boolean;
+  /** Which float32 matmul kernel ran (core's matmulPath): `wasm SIMD, relaxed_madd (FMA) 6x8`, `wasm SIMD, mul+add 4x8` or `TypeScript (js backend)`. */
+  matmulPath?: string;
   /** The command line that produced the file. */
   command?: string;
 }
@@ -54,6 +57,8 @@ export interface BenchResult {
   lossCurve?: number[];
   /** The timed-step number (0-based) of each `lossCurve` entry; older files lack it. */
   lossSteps?: number[];
+  /** Which float32 matmul kernel the worker process ran (core's matmulPath); older files lack it. */
+  matmulPath?: string;
   /** Graph only: plan facts. */
   graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
   /** What static compilation costs: traces, compile time, cold first step, cumulative time, break-even. */

@@ -3,13 +3,15 @@
  * pixels times a 784x256 weight), forward and both backward orientations: the TypeScript kernels
  * on one thread, and the WebAssembly kernel (when the engine has SIMD) on one and on two threads.
  *
- * Run directly after a build to print the table: `node packages/core/dist/bench/gemm-gflops.js`.
- * The CLI and README call {@link measureGemmGflops}.
+ * Run directly after a build to print the table: `node packages/core/dist/bench/gemm-gflops.js`
+ * (Node 20: `node --experimental-wasm-relaxed-simd ...` for the fused multiply-add kernel the CLI
+ * runs); wasm rows also show the fraction of this machine's wasm-SIMD peak on as many threads.
  */
 import { pathToFileURL } from "node:url";
 import { gemm, gemmReference } from "../kernels/gemm.js";
 import { getThreads, relaxedSimdAvailable, setThreads, wasmAvailable } from "../kernels/backend.js";
 import { gemmWasm } from "../kernels/wasm/gemm-wasm.js";
+import { processSimdPeak } from "../kernels/wasm/simd-peak.js";
 import { medianSecondsPerCall, type SamplingOptions } from "./median-time.js";
 
 /** Samples of ~25 ms: one product takes about a millisecond. */
@@ -21,6 +23,8 @@ export interface GemmGflops {
   name: string;
   /** Median GFLOP/s over the timed samples, counting 2*m*n*k flops per call. */
   gflops: number;
+  /** Threads the wasm kernel could use (wasm cases only), for the fraction of peak. */
+  threads?: number;
 }
 
 /** Options for {@link measureGemmGflops}. */
@@ -89,7 +93,7 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
     [`gemmReference f32 ${shape}`, gemmCase(gemmReference, a32, false, b32, false, c32)],
     [`naive i-j-p f32 ${shape}`, () => naiveGemmF32(m, n, k, a32, b32, c32)],
   ];
-  const results = cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9 }));
+  const results: GemmGflops[] = cases.map(([name, run]) => ({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9 }));
   if (wasmAvailable()) {
     const fma = relaxedSimdAvailable() ? "relaxed_madd" : "mul+add";
     const saved = getThreads();
@@ -102,7 +106,7 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
           [`gemmWasm f32 ${shape} (transA, ${label})`, gemmCase(gemmWasm, aT, true, b32, false, c32)],
           [`gemmWasm f32 ${shape} (transB, ${label})`, gemmCase(gemmWasm, a32, false, bT, true, c32)],
         ];
-        for (const [name, run] of wasmCases) results.push({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9 });
+        for (const [name, run] of wasmCases) results.push({ name, gflops: flops / medianSecondsPerCall(run, minSeconds, GEMM_SAMPLING) / 1e9, threads });
       }
     } finally {
       setThreads(saved);
@@ -111,12 +115,21 @@ export function measureGemmGflops(options: MeasureOptions = {}): GemmGflops[] {
   return results;
 }
 
-/** The table as printed lines: `gemm f32 128x784 @ 784x256: 5.3 GFLOP/s`. */
-export function formatGemmGflops(results: readonly GemmGflops[]): string {
-  return results.map((r) => `${r.name}: ${r.gflops.toFixed(2)} GFLOP/s`).join("\n");
+/**
+ * The table as printed lines: `gemm f32 128x784 @ 784x256: 5.3 GFLOP/s`; a wasm case also gets
+ * its fraction of `peaks` (GFLOP/s by thread count, see ../kernels/wasm/simd-peak.ts) when given.
+ */
+export function formatGemmGflops(results: readonly GemmGflops[], peaks?: ReadonlyMap<number, number>): string {
+  const pct = (r: GemmGflops) => {
+    const peak = r.threads === undefined ? undefined : peaks?.get(r.threads);
+    return peak ? `, ${((100 * r.gflops) / peak).toFixed(1)}% of peak` : "";
+  };
+  return results.map((r) => `${r.name}: ${r.gflops.toFixed(2)} GFLOP/s${pct(r)}`).join("\n");
 }
 
 // Print the table when run as a script (not when imported).
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(formatGemmGflops(measureGemmGflops()));
+  const peaks = new Map<number, number>();
+  if (wasmAvailable()) for (const t of [1, 2]) peaks.set(t, (await processSimdPeak(t))!.gflops);
+  console.log(formatGemmGflops(measureGemmGflops(), peaks));
 }

@@ -60,6 +60,17 @@ export function relaxedSimdAvailable(): boolean {
   return relaxedSimdSupported();
 }
 
+/**
+ * Which float32 matmul kernel this process runs, in words for reports: `wasm SIMD, relaxed_madd
+ * (FMA) 6x8` or `wasm SIMD, mul+add 4x8` (the micro-kernel's rows x columns) on the wasm backend,
+ * `TypeScript (js backend)` otherwise. Builds the wasm module if it is not built yet.
+ */
+export function matmulPath(): string {
+  if (backend !== "wasm") return "TypeScript (js backend)";
+  const { mr, nr, relaxed } = gemmRuntime().config;
+  return `wasm SIMD, ${relaxed ? "relaxed_madd (FMA)" : "mul+add"} ${mr}x${nr}`;
+}
+
 function requireWasm(source: string): void {
   if (!wasmAvailable()) {
     throw new DualgradError(`${source}: the "wasm" backend needs WebAssembly with SIMD, which this JavaScript engine does not provide; use "js"`);
