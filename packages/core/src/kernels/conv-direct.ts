@@ -24,6 +24,7 @@
  */
 import { relaxedSimdSupported } from "./wasm/gemm-wasm.js";
 import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./wasm/emitter.js";
+import { acrossRow, cachedExport, upTo } from "./wasm/generated.js";
 import { MAX_PAGES, heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
 import type { ConvGeometry } from "./conv.js";
 
@@ -32,32 +33,6 @@ const V128 = ValType.v128;
 
 /** Output channels one pass of the wasm kernel computes (accumulators live in registers: 8 + input + temporaries fit V8's 16). */
 const CHANNEL_BLOCK = 8;
-
-/** Emits `for (i = from; i < to; i++) body()` over i32 locals (unsigned compare; no trips when from >= to). */
-function upTo(f: FunctionBuilder, i: Local, from: Local, to: Local, body: () => void): void {
-  f.get(from).set(i);
-  f.block(() =>
-    f.loop(() => {
-      f.get(i).get(to).op("i32.ge_u").brIf(1);
-      body();
-      f.get(i).i32(1).op("i32.add").set(i);
-      f.br(0);
-    }),
-  );
-}
-
-/** Emits `vector(4)` at byte offsets v = 0, 16, ... for the whole vectors of a row of `OW` columns, then `vector(OW % 4)` for a partial one. */
-function acrossRow(f: FunctionBuilder, v: Local, OW: number, vector: (lanes: number) => void): void {
-  f.i32(0).set(v);
-  const full = Math.floor(OW / 4);
-  if (full > 0) {
-    f.loop(() => {
-      vector(4);
-      f.get(v).i32(16).op("i32.add").tee(v).i32(full * 16).op("i32.lt_u").brIf(0);
-    });
-  }
-  if (OW % 4 !== 0) vector(OW % 4);
-}
 
 /** The constants one generated forward kernel is specialised on. */
 interface DirectShape {
@@ -219,19 +194,9 @@ function buildGradWeightModule(s: DirectShape): Uint8Array {
 type DirectFn = (xp: number, w: number, out: number, b0: number, b1: number) => void;
 type GradWeightFn = (xp: number, gy: number, dw: number, k0: number, k1: number, B: number) => void;
 
-/** Generated kernels by export name and shape. A training loop uses a handful of shapes; the cache is never trimmed. */
-const modules = new Map<string, unknown>();
-
 /** The export `name` of the module `build` makes for `s`, compiled once per shape. */
-function generated(name: string, build: (s: DirectShape) => Uint8Array, s: DirectShape): unknown {
-  const key = `${name} ${JSON.stringify(s)}`;
-  let fn = modules.get(key);
-  if (!fn) {
-    const api = wasmApi()!;
-    fn = new api.Instance(new api.Module(build(s)), { env: { memory: wasmMemory()! } }).exports[name];
-    modules.set(key, fn);
-  }
-  return fn;
+function generatedKernel(name: string, build: (s: DirectShape) => Uint8Array, s: DirectShape): unknown {
+  return cachedExport(name, JSON.stringify(s), () => build(s));
 }
 
 /** Heap scratch blocks (padded input, staged weight or gradient, staged output), kept between calls and grown by doubling. */
@@ -291,7 +256,7 @@ function runDirect(
 ): boolean {
   const pad = padInput(x, B, C, H, W, kh, kw, sh, dh, dw, pt, pl, OH, OW);
   if (!pad) return false;
-  const fn = generated("fwd", buildDirectModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() }) as DirectFn;
+  const fn = generatedKernel("fwd", buildDirectModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() }) as DirectFn;
   return inHeap(w, out, (wAt, outAt) => fn(pad.xp.byteOffset, wAt, outAt, 0, B));
 }
 
@@ -321,7 +286,7 @@ export function conv2dGradWeightDirectWasm(x: Float32Array, gy: Float32Array, dw
   const { B, C, H, W, K, kh, kw, sh, ph, pw, dh, dw, OH, OW } = g;
   const pad = padInput(x, B, C, H, W, kh, kw, sh, dh, dw, ph, pw, OH, OW);
   if (!pad) return false;
-  const fn = generated("gw", buildGradWeightModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: false }) as GradWeightFn;
+  const fn = generatedKernel("gw", buildGradWeightModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: false }) as GradWeightFn;
   return inHeap(gy, dwt, (gyAt, dwAt) => fn(pad.xp.byteOffset, gyAt, dwAt, 0, K, B));
 }
 
