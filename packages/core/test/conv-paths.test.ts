@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "./helpers.js";
-import { getBackend, getThreads, setBackend, setThreads, wasmAvailable } from "../src/kernels/backend.js";
+import { getBackend, getThreads, setBackend, setThreads, wasmAvailable, warmUpThreads } from "../src/kernels/backend.js";
+import { workerStats } from "../src/kernels/wasm/threads.js";
 import {
   conv2dFast, conv2dGradInputFast, conv2dGradInputReference, conv2dGradWeightFast, conv2dGradWeightReference, conv2dReference,
   convGeometry, convPath, type ConvGeometry, type ConvKernelKind, type ConvPath,
@@ -129,6 +130,29 @@ describe.skipIf(!wasmAvailable())("convolution paths on the wasm backend (float3
       REFERENCE[kind](a, b, ref, g);
       RUN[kind](a, b, out, g, "direct");
       expect(relError(out, ref), kind).toBeLessThan(1e-5);
+    }
+  });
+
+  it("large direct kernels share their chunks with the worker threads, with the one-thread bits", async () => {
+    setBackend("wasm");
+    setThreads(2);
+    await warmUpThreads();
+    // 8 images of the cnn's conv2: 1.8M multiply-adds per kernel, above the sharing threshold.
+    const g = convGeometry([8, 8, 14, 14], [16, 8, 3, 3], ATTRS([1, 1], [1, 1], [1, 1]));
+    const rand = mulberry32(77);
+    for (const kind of KINDS) {
+      const [na, nb, no] = sizes(kind, g);
+      const [a, b] = [na, nb].map((n, i) => valueFrom("float32", [n], random(Float32Array, n, rand)));
+      const one = new Float32Array(no), two = valueFrom("float32", [no], new Float32Array(no));
+      setThreads(1);
+      RUN[kind](a.data as Data, b.data as Data, one, g, "direct");
+      setThreads(2);
+      const before = workerStats().workerChunks;
+      // The worker may still be asleep for the first job: repeat until it has taken a chunk.
+      for (let i = 0; i < 50 && workerStats().workerChunks === before; i++) RUN[kind](a.data as Data, b.data as Data, two.data as Data, g, "direct");
+      expect(workerStats().workerChunks, kind).toBeGreaterThan(before);
+      expect(Array.from(two.data), kind).toEqual(Array.from(one));
+      [a, b, two].forEach(releaseValue);
     }
   });
 

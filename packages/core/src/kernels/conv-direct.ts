@@ -24,8 +24,8 @@
  */
 import { relaxedSimdSupported } from "./wasm/gemm-wasm.js";
 import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./wasm/emitter.js";
-import { acrossRow, cachedExport, upTo } from "./wasm/generated.js";
-import { MAX_PAGES, heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
+import { acrossRow, addChunkEntry, chunkedKernel, runChunked, upTo, type ChunkedKernel } from "./wasm/generated.js";
+import { heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
 import type { ConvGeometry } from "./conv.js";
 
 const I32 = ValType.i32;
@@ -57,13 +57,11 @@ interface DirectShape {
  * (c, i, j) of xp[b, c, oh*sh + i*dh, ow + j*dw] * w[k, c, i, j], xp already zero-padded (stride
  * 1 along the width, which the f32x4 over adjacent columns needs).
  */
-function buildDirectModule(s: DirectShape): Uint8Array {
+function buildDirectModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number): void {
   const { C, K, Hp, Wr, kh, kw, sh, dh, dw, OH, OW, relaxed } = s;
   const T = kh * kw;
   const plane = Hp * Wr * 4; // bytes per padded input plane
-  const mb = new ModuleBuilder();
-  mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
-  mb.func([I32, I32, I32, I32, I32], [], (f) => {
+  const fwd = mb.func([I32, I32, I32, I32, I32], [], (f) => {
     const [xp, w, out, b0, b1] = [0, 1, 2, 3, 4].map((i) => f.param(i));
     const b = f.local(I32), oh = f.local(I32), xrow = f.local(I32), orow = f.local(I32);
     const px = f.local(I32), pw = f.local(I32), c = f.local(I32), v = f.local(I32);
@@ -116,7 +114,7 @@ function buildDirectModule(s: DirectShape): Uint8Array {
       });
     });
   }, "fwd");
-  return mb.toBytes();
+  addChunkEntry(mb, paramsAt, fwd, 0);
 }
 
 /**
@@ -127,13 +125,11 @@ function buildDirectModule(s: DirectShape): Uint8Array {
  * lanes of gy and has the unused lanes' products zeroed by a mask (0 * an infinite input would
  * otherwise leak a NaN into them).
  */
-function buildGradWeightModule(s: DirectShape): Uint8Array {
+function buildGradWeightModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number): void {
   const { C, K, Hp, Wr, kh, kw, sh, dh, dw, OH, OW, relaxed } = s;
   const T = kh * kw;
   const plane = Hp * Wr * 4;
-  const mb = new ModuleBuilder();
-  mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
-  mb.func([I32, I32, I32, I32, I32, I32], [], (f) => {
+  const gw = mb.func([I32, I32, I32, I32, I32, I32], [], (f) => {
     const [xp, gy, dwp, k0, k1, B] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
     const k = f.local(I32), c = f.local(I32), b = f.local(I32), oh = f.local(I32), v = f.local(I32);
     const xrow = f.local(I32), grow = f.local(I32), px = f.local(I32), zero = f.local(I32);
@@ -188,15 +184,12 @@ function buildGradWeightModule(s: DirectShape): Uint8Array {
       });
     });
   }, "gw");
-  return mb.toBytes();
+  addChunkEntry(mb, paramsAt, gw, 1);
 }
 
-type DirectFn = (xp: number, w: number, out: number, b0: number, b1: number) => void;
-type GradWeightFn = (xp: number, gy: number, dw: number, k0: number, k1: number, B: number) => void;
-
-/** The export `name` of the module `build` makes for `s`, compiled once per shape. */
-function generatedKernel(name: string, build: (s: DirectShape) => Uint8Array, s: DirectShape): unknown {
-  return cachedExport(name, JSON.stringify(s), () => build(s));
+/** The kernel `build` makes for `s`, compiled once per shape; null when the heap cannot hold it. */
+function kernelFor(name: string, build: (mb: ModuleBuilder, s: DirectShape, paramsAt: number) => void, s: DirectShape): ChunkedKernel | null {
+  return chunkedKernel(`${name} ${JSON.stringify(s)}`, (mb, at) => build(mb, s, at));
 }
 
 /** Heap scratch blocks (padded input, staged weight or gradient, staged output), kept between calls and grown by doubling. */
@@ -256,8 +249,9 @@ function runDirect(
 ): boolean {
   const pad = padInput(x, B, C, H, W, kh, kw, sh, dh, dw, pt, pl, OH, OW);
   if (!pad) return false;
-  const fn = generatedKernel("fwd", buildDirectModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() }) as DirectFn;
-  return inHeap(w, out, (wAt, outAt) => fn(pad.xp.byteOffset, wAt, outAt, 0, B));
+  const k = kernelFor("fwd", buildDirectModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() });
+  if (!k) return false;
+  return inHeap(w, out, (wAt, outAt) => runChunked(k, [pad.xp.byteOffset, wAt, outAt], B, [], B * K * OH * OW * C * kh * kw));
 }
 
 /**
@@ -286,8 +280,9 @@ export function conv2dGradWeightDirectWasm(x: Float32Array, gy: Float32Array, dw
   const { B, C, H, W, K, kh, kw, sh, ph, pw, dh, dw, OH, OW } = g;
   const pad = padInput(x, B, C, H, W, kh, kw, sh, dh, dw, ph, pw, OH, OW);
   if (!pad) return false;
-  const fn = generatedKernel("gw", buildGradWeightModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: false }) as GradWeightFn;
-  return inHeap(gy, dwt, (gyAt, dwAt) => fn(pad.xp.byteOffset, gyAt, dwAt, 0, K, B));
+  const k = kernelFor("gw", buildGradWeightModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: false });
+  if (!k) return false;
+  return inHeap(gy, dwt, (gyAt, dwAt) => runChunked(k, [pad.xp.byteOffset, gyAt, dwAt], K, [B], B * K * OH * OW * C * kh * kw));
 }
 
 /**

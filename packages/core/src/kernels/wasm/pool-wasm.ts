@@ -13,8 +13,8 @@
  * outputs loads and stores lane by lane, so nothing past a tensor's end is read or written.
  */
 import { ModuleBuilder, ValType, type FunctionBuilder, type Local } from "./emitter.js";
-import { MAX_PAGES, heapByteOffset, wasmMemory } from "./heap.js";
-import { acrossRow, cachedExport, upTo } from "./generated.js";
+import { heapByteOffset, wasmMemory } from "./heap.js";
+import { acrossRow, addChunkEntry, chunkedKernel, runChunked, upTo } from "./generated.js";
 import type { PoolGeometry } from "../pool.js";
 
 const I32 = ValType.i32;
@@ -36,16 +36,14 @@ interface Pool2Shape {
 }
 
 /**
- * Builds `fwd(x, out, planes)` and `grad(x, gy, dx, planes)` (byte addresses). `grad` writes every
- * input element a window covers; the caller zeroes the rows and columns no window covers (odd H or W).
+ * Builds `fwd(x, out, unused, p0, p1)` or `grad(x, gy, dx, p0, p1)` (byte addresses; planes
+ * p0..p1-1), with a `runChunk` entry over planes. `grad` writes every input element a window
+ * covers; the caller zeroes the rows and columns no window covers (odd H or W).
  */
-function buildPool2Module(s: Pool2Shape, grad: boolean): Uint8Array {
+function buildPool2Module(mb: ModuleBuilder, s: Pool2Shape, grad: boolean, paramsAt: number): void {
   const { W, H, OH, OW } = s;
-  const mb = new ModuleBuilder();
-  mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
-  const params = grad ? [I32, I32, I32, I32] : [I32, I32, I32];
-  mb.func(params, [], (f) => {
-    const x = f.param(0), gy = f.param(1), out = f.param(grad ? 2 : 1), planes = f.param(grad ? 3 : 2);
+  const kernel = mb.func([I32, I32, I32, I32, I32], [], (f) => {
+    const x = f.param(0), gy = f.param(1), out = f.param(grad ? 2 : 1), p0 = f.param(3), p1 = f.param(4);
     const p = f.local(I32), oh = f.local(I32), v = f.local(I32), zero = f.local(I32), xrow = f.local(I32), orow = f.local(I32);
     const win = [0, 1, 2, 3].map(() => f.local(V128)); // a, b, c, d
     const lo = f.local(V128), hi = f.local(V128), best = f.local(V128), idx = f.local(V128), nan = f.local(V128);
@@ -125,7 +123,7 @@ function buildPool2Module(s: Pool2Shape, grad: boolean): Uint8Array {
     const ohEnd = f.local(I32);
     f.i32(0).set(zero);
     f.i32(OH).set(ohEnd);
-    upTo(f, p, zero, planes, () => {
+    upTo(f, p, p0, p1, () => {
       upTo(f, oh, zero, ohEnd, () => {
         // xrow = x + (p*H + 2*oh) * W * 4; orow = (grad ? gy : out) + (p*OH + oh) * OW * 4
         f.get(x).get(p).i32(H * W * 4).op("i32.mul").op("i32.add").get(oh).i32(2 * W * 4).op("i32.mul").op("i32.add").set(xrow);
@@ -134,18 +132,22 @@ function buildPool2Module(s: Pool2Shape, grad: boolean): Uint8Array {
       });
     });
   }, grad ? "grad" : "fwd");
-  return mb.toBytes();
+  addChunkEntry(mb, paramsAt, kernel, 0);
 }
-
-type Pool2Fwd = (x: number, out: number, planes: number) => void;
-type Pool2Grad = (x: number, gy: number, dx: number, planes: number) => void;
 
 /** Whether the SIMD kernels take this pooling: a 2x2 window, stride 2, no padding, with a heap to run in. */
 function applies(g: PoolGeometry): boolean {
   return g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.ph === 0 && g.pw === 0 && wasmMemory() !== undefined;
 }
 
-const shapeOf = (g: PoolGeometry): Pool2Shape => ({ W: g.W, H: g.H, OH: g.OH, OW: g.OW });
+/** Runs the forward or gradient kernel for `g`'s shape on all planes; false when the heap cannot hold the kernel. */
+function run(g: PoolGeometry, grad: boolean, args: [number, number, number], work: number): boolean {
+  const s: Pool2Shape = { W: g.W, H: g.H, OH: g.OH, OW: g.OW };
+  const k = chunkedKernel(`pool2 ${grad} ${JSON.stringify(s)}`, (mb, at) => buildPool2Module(mb, s, grad, at));
+  if (!k) return false;
+  runChunked(k, args, g.BC, [], work);
+  return true;
+}
 
 /**
  * max_pool2d 2x2 / stride 2 / no padding of float32 heap tensors: true when done, false (nothing
@@ -154,9 +156,7 @@ const shapeOf = (g: PoolGeometry): Pool2Shape => ({ W: g.W, H: g.H, OH: g.OH, OW
 export function maxPool2x2Wasm(x: Float32Array, out: Float32Array, g: PoolGeometry): boolean {
   const xAt = heapByteOffset(x), outAt = heapByteOffset(out);
   if (xAt < 0 || outAt < 0 || !applies(g)) return false;
-  const s = shapeOf(g);
-  (cachedExport("fwd", `pool2 ${JSON.stringify(s)}`, () => buildPool2Module(s, false)) as Pool2Fwd)(xAt, outAt, g.BC);
-  return true;
+  return run(g, false, [xAt, outAt, 0], x.length);
 }
 
 /** Gradient of {@link maxPool2x2Wasm} into `dx` (overwritten): true when done, false when it does not qualify. */
@@ -165,7 +165,5 @@ export function maxPool2x2GradWasm(x: Float32Array, gy: Float32Array, dx: Float3
   if (xAt < 0 || gyAt < 0 || dxAt < 0 || !applies(g)) return false;
   // Rows and columns no window covers (odd H or W) get zeros; the kernel writes the rest.
   if (g.H % 2 !== 0 || g.W % 2 !== 0) dx.fill(0);
-  const s = shapeOf(g);
-  (cachedExport("grad", `pool2 ${JSON.stringify(s)}`, () => buildPool2Module(s, true)) as Pool2Grad)(xAt, gyAt, dxAt, g.BC);
-  return true;
+  return run(g, true, [xAt, gyAt, dxAt], x.length);
 }
