@@ -1,8 +1,11 @@
 /**
  * Convolution kernels (NCHW input, weight [out, in, kh, kw], groups 1), as PyTorch lays them out.
  *
- * The fast kernels lower every convolution to one matrix product over the whole batch
- * (im2col): the input becomes a `[C*kh*kw, B*OH*OW]` matrix of patches, so the forward pass is
+ * Two paths, chosen per shape by {@link convPath}: im2col + gemm (here) and direct WebAssembly
+ * SIMD kernels (./conv-direct.ts) for float32 on the wasm backend where the gemm would be thin.
+ *
+ * The im2col kernels lower every convolution to one matrix product over the whole batch: the
+ * input becomes a `[C*kh*kw, B*OH*OW]` matrix of patches, so the forward pass is
  * `W [K, C*kh*kw] @ cols`, the weight gradient `G [K, B*OH*OW] @ cols^T` and the input gradient
  * `W^T @ G` scattered back (col2im). The product runs on the backend's gemm (WebAssembly SIMD
  * for float32, threaded when large), so the convolution inherits its speed and determinism.
@@ -16,8 +19,8 @@
  * last bit except for signed zeros from padding.
  *
  * Scratch matrices live in module-level buffers that grow on demand (not in the tensor
- * allocator), so a compiled step allocates nothing in steady state; they are not counted as
- * tensor memory.
+ * allocator; float32 ones in the wasm heap, so the gemm uses them in place), so a compiled step
+ * allocates nothing in steady state; they are not counted as tensor memory.
  */
 import type { Shape } from "../shape.js";
 import { getBackend, matmulKernel } from "./backend.js";
@@ -229,7 +232,8 @@ export function convPath(kind: ConvKernelKind, g: ConvGeometry, dtype: "float32"
  * padding within the dilated kernel (so it is a forward convolution with non-negative padding).
  */
 function directApplies(kind: ConvKernelKind, g: ConvGeometry): boolean {
-  if (g.sw !== 1) return false;
+  // The generated channel loops run at least once: no channels at all is im2col's (trivial) case.
+  if (g.sw !== 1 || g.C === 0 || g.K === 0) return false;
   return kind !== "grad_input" || (g.sh === 1 && g.ph <= (g.kh - 1) * g.dh && g.pw <= (g.kw - 1) * g.dw);
 }
 
