@@ -1,7 +1,7 @@
 /**
  * Direct convolution kernels: each output row computed from the input rows it reads, with no
  * im2col matrix in between. ./conv.ts chooses between these and its im2col + gemm kernels per
- * shape (see `useDirect` there); this file only computes.
+ * shape (see `convPath` there); this file only computes.
  *
  * WebAssembly SIMD only (float32 on the wasm backend): a JavaScript direct loop (double sums, the
  * reference's order) was measured 2-3x slower than im2col + the TypeScript gemm at the cnn shapes,
