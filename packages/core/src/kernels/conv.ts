@@ -1,8 +1,11 @@
 /**
  * Convolution kernels (NCHW input, weight [out, in, kh, kw], groups 1), as PyTorch lays them out.
  *
- * The fast kernels lower every convolution to one matrix product over the whole batch
- * (im2col): the input becomes a `[C*kh*kw, B*OH*OW]` matrix of patches, so the forward pass is
+ * Two paths, chosen per shape by {@link convPath}: im2col + gemm (here) and direct WebAssembly
+ * SIMD kernels (./conv-direct.ts) for float32 on the wasm backend where the gemm would be thin.
+ *
+ * The im2col kernels lower every convolution to one matrix product over the whole batch: the
+ * input becomes a `[C*kh*kw, B*OH*OW]` matrix of patches, so the forward pass is
  * `W [K, C*kh*kw] @ cols`, the weight gradient `G [K, B*OH*OW] @ cols^T` and the input gradient
  * `W^T @ G` scattered back (col2im). The product runs on the backend's gemm (WebAssembly SIMD
  * for float32, threaded when large), so the convolution inherits its speed and determinism.
@@ -16,11 +19,13 @@
  * last bit except for signed zeros from padding.
  *
  * Scratch matrices live in module-level buffers that grow on demand (not in the tensor
- * allocator), so a compiled step allocates nothing in steady state; they are not counted as
- * tensor memory.
+ * allocator; float32 ones in the wasm heap, so the gemm uses them in place), so a compiled step
+ * allocates nothing in steady state; they are not counted as tensor memory.
  */
 import type { Shape } from "../shape.js";
-import { matmulKernel } from "./backend.js";
+import { getBackend, matmulKernel } from "./backend.js";
+import { conv2dDirectWasm, conv2dGradInputDirectWasm, conv2dGradWeightDirectWasm, directWasmAvailable } from "./conv-direct.js";
+import { heapAlloc, heapBuffer, heapByteOffset, heapFree } from "./wasm/heap.js";
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -68,10 +73,25 @@ export function convGeometry(x: Shape, w: Shape, { stride, padding, dilation }: 
 const scratch32: Float32Array[] = [new Float32Array(0), new Float32Array(0)];
 const scratch64: Float64Array[] = [new Float64Array(0), new Float64Array(0)];
 
+/**
+ * A float32 scratch array of `n` elements, in the wasm heap where there is one (so the wasm gemm
+ * reads and writes it in place instead of staging a copy of it), else an ordinary array.
+ */
+function newScratch32(n: number): Float32Array {
+  const at = heapAlloc(n * 4);
+  return at < 0 ? new Float32Array(n) : new Float32Array(heapBuffer(), at, n);
+}
+
 /** Scratch buffer `slot` (0 or 1) of `like`'s type with at least `n` elements; grows, never shrinks. */
 function scratch(like: FloatArray, slot: number, n: number): FloatArray {
   if (like instanceof Float32Array) {
-    if (scratch32[slot].length < n) scratch32[slot] = new Float32Array(n);
+    if (scratch32[slot].length < n) {
+      const old = scratch32[slot];
+      const at = heapByteOffset(old);
+      if (at >= 0) heapFree(at, old.byteLength);
+      // Grown by half again, so a sequence of slightly larger shapes does not reallocate each call.
+      scratch32[slot] = newScratch32(Math.max(n, Math.ceil(old.length * 1.5)));
+    }
     return scratch32[slot];
   }
   if (scratch64[slot].length < n) scratch64[slot] = new Float64Array(n);
@@ -82,6 +102,8 @@ function scratch(like: FloatArray, slot: number, n: number): FloatArray {
  * Moves between an NCHW image and its [C*kh*kw, B*OH*OW] matrix of patches: with `gather`, im2col
  * (cols overwritten, zeros where a patch reaches into the padding); without, its adjoint col2im
  * (every column entry summed back into the image element it came from; `img` overwritten).
+ * Plain index loops on purpose: a `subarray` per output row (one view object each, 64k of them
+ * for the cnn's conv2) cost more than the gemm itself.
  */
 function patches(img: FloatArray, cols: FloatArray, g: ConvGeometry, gather: boolean): void {
   const { B, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW } = g;
@@ -101,17 +123,15 @@ function patches(img: FloatArray, cols: FloatArray, g: ConvGeometry, gather: boo
           for (let oh = 0; oh < OH; oh++) {
             const h = oh * sh - ph + i * dh;
             const at = row + b * P + oh * OW;
-            if (h < 0 || h >= H) {
-              if (gather) cols.fill(0, at, at + OW);
-              continue;
-            }
+            const inside = h >= 0 && h < H;
             const xr = xc + h * W + shift;
             if (gather) {
-              cols.fill(0, at, at + lo);
-              if (sw === 1) cols.set(img.subarray(xr + lo, xr + hi), at + lo);
-              else for (let ow = lo; ow < hi; ow++) cols[at + ow] = img[xr + ow * sw];
-              cols.fill(0, at + hi, at + OW);
-            } else {
+              const l = inside ? lo : OW;
+              const e = inside ? hi : OW;
+              for (let ow = 0; ow < l; ow++) cols[at + ow] = 0;
+              for (let ow = l; ow < e; ow++) cols[at + ow] = img[xr + ow * sw];
+              for (let ow = e; ow < OW; ow++) cols[at + ow] = 0;
+            } else if (inside) {
               for (let ow = lo; ow < hi; ow++) img[xr + ow * sw] += cols[at + ow];
             }
           }
@@ -126,13 +146,14 @@ function swapOuter(src: FloatArray, A: number, Bdim: number, P: number, dst: Flo
   for (let a = 0; a < A; a++) {
     for (let b = 0; b < Bdim; b++) {
       const s = (a * Bdim + b) * P;
-      dst.set(src.subarray(s, s + P), (b * A + a) * P);
+      const d = (b * A + a) * P;
+      for (let q = 0; q < P; q++) dst[d + q] = src[s + q];
     }
   }
 }
 
-/** Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]. */
-export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+/** conv2d by im2col + gemm: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]. */
+export function conv2dIm2col(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
   const { B, C, K, kh, kw, OH, OW } = g;
   const N = B * OH * OW;
   const Q = C * kh * kw;
@@ -144,8 +165,8 @@ export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: Con
   swapOuter(res, K, B, OH * OW, out);
 }
 
-/** Fast weight gradient: `dw` [K,C,kh,kw] = sum over samples and positions of gy * x-patches. */
-export function conv2dGradWeightFast(x: FloatArray, gy: FloatArray, dw: FloatArray, g: ConvGeometry): void {
+/** Weight gradient by im2col + gemm: `dw` [K,C,kh,kw] = sum over samples and positions of gy * x-patches. */
+export function conv2dGradWeightIm2col(x: FloatArray, gy: FloatArray, dw: FloatArray, g: ConvGeometry): void {
   const { B, C, K, kh, kw, OH, OW } = g;
   const N = B * OH * OW;
   const Q = C * kh * kw;
@@ -157,8 +178,8 @@ export function conv2dGradWeightFast(x: FloatArray, gy: FloatArray, dw: FloatArr
   matmulKernel(dw instanceof Float32Array ? "float32" : "float64")(K, Q, N, gt, 0, false, cols, 0, true, dw, 0);
 }
 
-/** Fast input gradient: `dx` [B,C,H,W] = the transposed convolution of gy [B,K,OH,OW] with w. */
-export function conv2dGradInputFast(gy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
+/** Input gradient by gemm + col2im: `dx` [B,C,H,W] = the transposed convolution of gy [B,K,OH,OW] with w. */
+export function conv2dGradInputIm2col(gy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
   const { B, C, K, kh, kw, OH, OW } = g;
   const N = B * OH * OW;
   const Q = C * kh * kw;
@@ -168,6 +189,79 @@ export function conv2dGradInputFast(gy: FloatArray, w: FloatArray, dx: FloatArra
   const cols = scratch(dx, 0, Q * N);
   matmulKernel(dx instanceof Float32Array ? "float32" : "float64")(Q, N, K, w, 0, true, gt, 0, false, cols, 0);
   patches(dx, cols, g, false);
+}
+
+/** Which implementation runs a convolution kernel: im2col + gemm (this file) or direct (./conv-direct.ts). */
+export type ConvPath = "im2col" | "direct";
+
+/** The three convolution kernels, by the primitive they implement. */
+export type ConvKernelKind = "forward" | "grad_input" | "grad_weight";
+
+/**
+ * The path a kernel takes for geometry `g` and `dtype` on the current backend: a function of the
+ * shapes, attributes, dtype and backend only, so eager and graph (and every run) pick the same one.
+ *
+ * Direct kernels exist for float32 on the wasm backend with stride 1 along the width (and, for the
+ * input gradient, stride 1 along both axes and padding no wider than the dilated kernel). Among
+ * those, direct wins while the gemm im2col would feed is too thin for its tiles: its inner
+ * dimension C*kh*kw (forward), K*kh*kw (input gradient), or its C x K output (weight gradient).
+ * Thresholds from `node packages/core/dist/bench/conv-gflops.js` (3x3, padding 1, im2col vs direct
+ * interleaved; this 2-core Xeon, loaded by other jobs, wasm, 1 thread, ms per call):
+ *
+ * | shape (batch)              | forward       | input grad    | weight grad   |
+ * |----------------------------|---------------|---------------|---------------|
+ * | 1->8 28x28 (64), cnn conv1 | 7.7 / 2.7     | 10.2 / 5.6    | 11.4 / 1.5    |
+ * | 8->16 14x14 (64), conv2    | 17.2 / 13.8   | 12.7 / 11.7   | 27.8 / 9.2    |
+ * | 32->64 14x14 (16)          | 29.1 / 36.2   | 7.1 / 14.7    | 24.7 / 26.8   |
+ * | 64->128 7x7 (16)           | 9.4 / 22.2    | 16.0 / 31.4   | 11.6 / 22.4   |
+ *
+ * So: direct while C*kh*kw <= 72 (forward), K*kh*kw <= 144 (input gradient), C*K <= 512 (weight
+ * gradient: even at 2048, im2col ahead by 2x at 8192); im2col otherwise. The JS backend and float64
+ * always take im2col (a JS direct loop measured 2-3x slower than im2col + the TypeScript gemm).
+ */
+export function convPath(kind: ConvKernelKind, g: ConvGeometry, dtype: "float32" | "float64"): ConvPath {
+  if (dtype !== "float32" || getBackend() !== "wasm" || !directWasmAvailable() || !directApplies(kind, g)) return "im2col";
+  const taps = g.kh * g.kw;
+  const wins = kind === "forward" ? g.C * taps <= 72 : kind === "grad_input" ? g.K * taps <= 144 : g.C * g.K <= 512;
+  return wins ? "direct" : "im2col";
+}
+
+/**
+ * Whether a direct kernel of `kind` computes geometry `g`: stride 1 along the width (its f32x4
+ * covers adjacent output columns); for the input gradient also stride 1 along the height and
+ * padding within the dilated kernel (so it is a forward convolution with non-negative padding).
+ */
+function directApplies(kind: ConvKernelKind, g: ConvGeometry): boolean {
+  // The generated channel loops run at least once: no channels at all is im2col's (trivial) case.
+  if (g.sw !== 1 || g.C === 0 || g.K === 0) return false;
+  return kind !== "grad_input" || (g.sh === 1 && g.ph <= (g.kh - 1) * g.dh && g.pw <= (g.kw - 1) * g.dw);
+}
+
+const dtypeOf = (a: FloatArray) => (a instanceof Float32Array ? "float32" : "float64");
+
+/**
+ * Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw], on the path {@link convPath}
+ * picks (or `path`, for benchmarks and tests: "direct" runs the wasm direct kernel where it applies
+ * to the geometry and the arrays are float32, im2col otherwise).
+ */
+export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, path = convPath("forward", g, dtypeOf(out))): void {
+  if (out.length === 0) return;
+  if (path === "direct" && directApplies("forward", g) && out instanceof Float32Array && conv2dDirectWasm(x as Float32Array, w as Float32Array, out, g)) return;
+  conv2dIm2col(x, w, out, g);
+}
+
+/** Fast input gradient: `dx` [B,C,H,W] from gy [B,K,OH,OW] and w, on the path {@link convPath} picks. */
+export function conv2dGradInputFast(gy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry, path = convPath("grad_input", g, dtypeOf(dx))): void {
+  if (dx.length === 0) return;
+  if (path === "direct" && directApplies("grad_input", g) && dx instanceof Float32Array && conv2dGradInputDirectWasm(gy as Float32Array, w as Float32Array, dx, g)) return;
+  conv2dGradInputIm2col(gy, w, dx, g);
+}
+
+/** Fast weight gradient: `dw` [K,C,kh,kw] from x and gy, on the path {@link convPath} picks. */
+export function conv2dGradWeightFast(x: FloatArray, gy: FloatArray, dw: FloatArray, g: ConvGeometry, path = convPath("grad_weight", g, dtypeOf(dw))): void {
+  if (dw.length === 0) return;
+  if (path === "direct" && directApplies("grad_weight", g) && dw instanceof Float32Array && conv2dGradWeightDirectWasm(x as Float32Array, gy as Float32Array, dw, g)) return;
+  conv2dGradWeightIm2col(x, gy, dw, g);
 }
 
 /**

@@ -4,12 +4,14 @@
  * each window in row-major order; average pooling counts the zero padding in its divisor
  * (PyTorch's default `count_include_pad=True`), so every window divides by kh*kw.
  *
- * Pooling is memory-bound and has no product to hand to a gemm, so the loops below are the fast
- * kernels; the reference kernels in ops/pool.ts restate them per output element with explicit
+ * Pooling has no product to hand to a gemm, so the loops below are the fast kernels (with SIMD
+ * versions of 2x2 / stride-2 max pooling on the wasm backend, ./wasm/pool-wasm.ts); the reference kernels in ops/pool.ts restate them per output element with explicit
  * bounds checks, and the tests hold the two together.
  */
 import type { Shape } from "../shape.js";
+import { getBackend } from "./backend.js";
 import { convOutSize } from "./conv.js";
+import { maxPool2x2GradWasm, maxPool2x2Wasm } from "./wasm/pool-wasm.js";
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -83,8 +85,18 @@ function eachClippedWindow(g: PoolGeometry, f: (o: number, base: number, hs: num
   }
 }
 
+/**
+ * Whether a max-pooling call may try the SIMD kernels of ./wasm/pool-wasm.ts (float32 on the wasm
+ * backend; they take 2x2 / stride 2 / unpadded pooling of heap tensors and give the same bits as
+ * the loops here, so which one runs never changes a result).
+ */
+function simdPath(x: FloatArray, out: FloatArray): boolean {
+  return x instanceof Float32Array && out instanceof Float32Array && getBackend() === "wasm";
+}
+
 /** max_pool2d: each output is its window's maximum (-infinity for a window wholly in padding). */
 export function maxPool2dKernel(x: FloatArray, out: FloatArray, g: PoolGeometry): void {
+  if (simdPath(x, out) && maxPool2x2Wasm(x as Float32Array, out as Float32Array, g)) return;
   eachClippedWindow(g, (o, base, hs, he, ws, we) => {
     const at = firstMax(x, base, g.W, hs, he, ws, we);
     out[o] = at < 0 ? -Infinity : x[at];
@@ -93,6 +105,7 @@ export function maxPool2dKernel(x: FloatArray, out: FloatArray, g: PoolGeometry)
 
 /** Gradient of max_pool2d: `dx` (overwritten) gets each output's cotangent at its window's first maximum. */
 export function maxPool2dGradKernel(x: FloatArray, gy: FloatArray, dx: FloatArray, g: PoolGeometry): void {
+  if (simdPath(x, dx) && maxPool2x2GradWasm(x as Float32Array, gy as Float32Array, dx as Float32Array, g)) return;
   dx.fill(0);
   eachClippedWindow(g, (o, base, hs, he, ws, we) => {
     const at = firstMax(x, base, g.W, hs, he, ws, we);

@@ -519,8 +519,8 @@ export interface GemmRuntime {
  */
 export type ChunkRunner = (rt: GemmRuntime, total: number, slots: number, run: (chunk: number, slot: number) => void, kind: ChunkKind) => void;
 
-/** Which module's `runChunk` a shared job runs: the gemm's or the matrix-vector one (./gemv-wasm.ts). */
-export type ChunkKind = "gemm" | "gemv";
+/** Which module's `runChunk` a shared job runs: the gemm's, the matrix-vector one (./gemv-wasm.ts) or one generated per shape (./generated.ts). */
+export type ChunkKind = "gemm" | "gemv" | "generated";
 
 /**
  * The micro-kernel shape for an engine with or without relaxed SIMD. Measured on the dev box

@@ -35,12 +35,24 @@ export const Ctl = {
   ERROR: 128,
   /** Chunks run by workers, all jobs together (statistics for tests). */
   WORKER_CHUNKS: 144,
-  /** Which module's `runChunk` the current job runs (index into {@link GemmWorkerData.modules}). */
+  /**
+   * Which module's `runChunk` the current job runs: an index into {@link GemmWorkerData.modules},
+   * or {@link GENERATED_KIND} for a module generated at run time (./generated.ts).
+   */
   KIND: 160,
+  /** For a generated module: byte address and length of its binary in the shared memory (the address names it). */
+  MODULE_AT: 176,
+  MODULE_LEN: 192,
 } as const;
 
 /** Int32 words in the control array. */
-export const CTL_WORDS = 176;
+export const CTL_WORDS = 208;
+
+/**
+ * KIND of a job whose module was generated at run time: the worker compiles it from the bytes at
+ * MODULE_AT (once per address, synchronously, so it needs no message loop) and runs its `runChunk`.
+ */
+export const GENERATED_KIND = 2;
 
 /** Polls of GEN a worker makes before it sleeps in Atomics.wait (roughly tens of microseconds). */
 export const SPIN_POLLS = 20000;
@@ -63,6 +75,17 @@ const { workerData } = require("node:worker_threads");
 const { modules, memory, ctl: ctlBuffer, id } = workerData;
 const ctl = new Int32Array(ctlBuffer);
 const runChunks = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk);
+const generated = new Map();
+function generatedRunChunk() {
+  const at = Atomics.load(ctl, ${Ctl.MODULE_AT});
+  let run = generated.get(at);
+  if (!run) {
+    const bytes = new Uint8Array(memory.buffer, at, Atomics.load(ctl, ${Ctl.MODULE_LEN})).slice();
+    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.runChunk;
+    generated.set(at, run);
+  }
+  return run;
+}
 Atomics.add(ctl, ${Ctl.READY}, 1);
 let seen = 0;
 for (;;) {
@@ -78,7 +101,8 @@ for (;;) {
   try {
     if (Atomics.load(ctl, ${Ctl.OPEN}) === 1 && id < Atomics.load(ctl, ${Ctl.ACTIVE})) {
       const total = Atomics.load(ctl, ${Ctl.TOTAL});
-      const runChunk = runChunks[Atomics.load(ctl, ${Ctl.KIND})];
+      const kind = Atomics.load(ctl, ${Ctl.KIND});
+      const runChunk = kind === ${GENERATED_KIND} ? generatedRunChunk() : runChunks[kind];
       let done = 0;
       for (;;) {
         const chunk = Atomics.add(ctl, ${Ctl.NEXT}, 1);

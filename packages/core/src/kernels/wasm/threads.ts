@@ -10,12 +10,12 @@
  */
 import { Worker } from "node:worker_threads";
 import { wasmMemory } from "./heap.js";
-import { CTL_WORDS, Ctl, GEMM_WORKER_SOURCE, type GemmWorkerData } from "./gemm-worker.js";
-import { setChunkRunner, type ChunkKind, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
+import { CTL_WORDS, Ctl, GEMM_WORKER_SOURCE, GENERATED_KIND, type GemmWorkerData } from "./gemm-worker.js";
+import { gemmRuntime, setChunkRunner, type ChunkKind, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
 import { gemvModule } from "./gemv-wasm.js";
 
 /** Index of each job kind's module in the workers' module list. */
-const KIND_INDEX: Record<ChunkKind, number> = { gemm: 0, gemv: 1 };
+const KIND_INDEX: Record<ChunkKind, number> = { gemm: 0, gemv: 1, generated: GENERATED_KIND };
 
 /** Polls of BUSY the caller makes before sleeping while the last workers finish. */
 const CALLER_SPIN_POLLS = 20000;
@@ -138,6 +138,25 @@ const runChunks: ChunkRunner = (rt, total, slots, run, kind) => {
 };
 
 setChunkRunner(runChunks);
+
+/**
+ * Runs chunks 0..total-1 of a module generated at run time (./generated.ts) with `run(chunk, slot)`
+ * on this thread, sharing them with up to `slots - 1` workers of the heap runtime's pool, which
+ * compile the module from its `len` bytes at heap address `at` (kept there for good) and call its
+ * exported `runChunk(chunk, slot)`. On this thread alone when threads are unavailable.
+ */
+export function runGeneratedChunks(at: number, len: number, total: number, slots: number, run: (chunk: number, slot: number) => void): void {
+  const rt = gemmRuntime();
+  const p = slots > 1 && rt.config.shared && rt.memory === wasmMemory() ? poolFor(rt) : undefined;
+  if (!p) {
+    for (let t = 0; t < total; t++) run(t, 0);
+    return;
+  }
+  Atomics.store(p.ctl, Ctl.MODULE_AT, at);
+  Atomics.store(p.ctl, Ctl.MODULE_LEN, len);
+  p.ensure(slots - 1);
+  p.run(total, slots, run, "generated");
+}
 
 /**
  * Starts `count` workers for `rt` now (instead of on the first big call) and resolves once they
