@@ -6,6 +6,7 @@ import { Tensor, isTensor } from "./tensor.js";
 // building a graph of the gradient).
 import { apply, tensorEmitter, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
+import { fusedVjp } from "./fused-vjp.js";
 import type { Node } from "./node.js";
 
 /** Options of {@link backward}, as in PyTorch. */
@@ -125,7 +126,9 @@ function backwardNow(root: Tensor, gradient: Tensor | undefined, options: Backwa
         let inputGrads: (Tensor | null)[] = [];
         try {
           const wants = node.inputs.map((t) => t.requiresGrad);
-          inputGrads = ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
+          // A rule of elementwise ops runs as one fused kernel, except when its ops must be recorded.
+          inputGrads = (!createGraph && fusedVjp(node.prim, node.attrs, node.inputs, node.out, g, wants)) ||
+            ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
         } finally {
           endScope(local, inputGrads, isTensor);
         }
