@@ -31,7 +31,7 @@ interface FusedRule {
   /** Slot of each kernel input: 0..n-1 the node's inputs, n its output, n+1 the cotangent. */
   readonly slots: readonly number[];
   readonly input: number;
-  readonly meta: Meta;
+  readonly dtype: DType;
 }
 
 /** Thrown while tracing to give up on a rule. */
@@ -89,15 +89,24 @@ function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: re
     name: `fused(${tracer.ops.map((o) => o.prim).join("→")})`,
     slots: tracer.slots,
     input,
-    meta: { shape: g.shape, dtype: g.dtype },
+    dtype: g.dtype,
   };
 }
 
 const rules = new Map<string, FusedRule | null>();
 
 function ruleFor(prim: Prim, attrs: Attrs[Prim], values: readonly Tensor[], wants: readonly boolean[]): FusedRule | null {
-  let key = `${prim}|${JSON.stringify(attrs)}|${wants.join(",")}`;
-  for (const t of values) key += `|${t.dtype}[${t.shape.join(",")}]`;
+  // When every value has the wanted input's shape (the usual case), the traced program does not
+  // depend on the sizes, so one entry per rank serves them all; otherwise the key names the shapes.
+  const input = wants.indexOf(true);
+  const shape = values[input].shape;
+  let key = `${prim}|${JSON.stringify(attrs)}|${input}|${shape.length}`;
+  let same = true;
+  for (const t of values) {
+    key += `|${t.dtype}`;
+    same &&= shapesEqual(t.shape, shape);
+  }
+  if (!same) for (const t of values) key += `[${t.shape.join(",")}]`;
   let rule = rules.get(key);
   if (rule === undefined) rules.set(key, (rule = trace(prim, attrs, values, wants)));
   return rule;
@@ -108,11 +117,13 @@ function ruleFor(prim: Prim, attrs: Attrs[Prim], values: readonly Tensor[], want
  * rule does not qualify (the caller then runs the rule op by op). `wants` as core's VJP takes it.
  */
 export function fusedVjp(prim: Prim, attrs: Attrs[Prim], inputs: readonly Tensor[], out: Tensor, g: Tensor, wants: readonly boolean[]): (Tensor | null)[] | null {
-  if (ops[prim].kind !== "elementwise") return null;
+  // Only rules with one wanted gradient can fuse: skip the others before building a cache key.
+  if (ops[prim].kind !== "elementwise" || wants.reduce((n, w) => (w ? n + 1 : n), 0) !== 1) return null;
   const values = [...inputs, out, g];
   const rule = ruleFor(prim, attrs, values, wants);
   if (rule === null) return null;
-  const result = allocValue(rule.meta.dtype, rule.meta.shape);
+  // The gradient has the input's shape (the rule may have been traced at other sizes).
+  const result = allocValue(rule.dtype, inputs[rule.input].shape);
   const datas = rule.slots.map((s) => values[s]._storage.value.data);
   const shapes = rule.slots.map((s) => values[s].shape);
   const p = profiler;

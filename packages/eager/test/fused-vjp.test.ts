@@ -44,6 +44,32 @@ describe("fused elementwise VJP rules", () => {
     });
   }
 
+  it("one traced rule serves every size, and broadcasting rules are keyed by their shapes", () => {
+    tidy(() => {
+      for (const shape of [[3], [2, 5], [7, 1], [2, 5]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = tensor(data(n, n, -1, 1), { shape, requiresGrad: true });
+        x.relu().backward(tensor(data(n, n + 1, -1, 1), { shape }));
+        expect(x.grad!.shape).toEqual(shape);
+        const g = data(n, n + 1, -1, 1);
+        const want = Array.from(x.data).map((v, i) => g[i] * (v > 0 ? 1 : 0)); // -0 where g < 0, as g * mask
+        expect(Array.from(x.grad!.data)).toEqual(want);
+      }
+      // maximum(x [4,3], y [3]) for x alone: a rule over broadcast operands (ties included).
+      const a = tensor([1, -2, 3, 0.5, 0, 2, 0, 1, -1, 2, 2, 2], { shape: [4, 3], requiresGrad: true });
+      const b = tensor([0.5, 0, 2]);
+      const gm = tensor(data(12, 9, -1, 1), { shape: [4, 3] });
+      const m = apply("maximum", [a, b], {});
+      m.backward(gm);
+      const unfused = noGrad(() => ops.maximum.vjp(tensorEmitter, [a, b], m, gm, {}, [true, false])[0] as Tensor);
+      expect(Array.from(a.grad!.data)).toEqual(Array.from(unfused.data));
+      // x * 2.5 with x [2,3]: mul's rule for x alone is g * 2.5 (one op: not fused), still right.
+      const x = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3], requiresGrad: true });
+      x.mul(2.5).relu().sum().backward();
+      expect(Array.from(x.grad!.data)).toEqual([2.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
+    });
+  });
+
   it("createGraph runs the rule op by op, so the gradient can be differentiated again", () => {
     tidy(() => {
       const x = tensor([0.5, -1, 2], { requiresGrad: true });
