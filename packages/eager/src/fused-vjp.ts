@@ -66,7 +66,7 @@ class ProgramTracer implements Emitter<Traced> {
   }
 }
 
-/** Traces `node`'s rule into a fused rule, or null when it does not qualify. */
+/** Traces `prim`'s rule at `metas` (the inputs, the output, the cotangent) into a fused rule, or null when it does not qualify. */
 function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: readonly boolean[]): FusedRule | null {
   const tracer = new ProgramTracer();
   const slot = (m: Meta, index: number): Traced => ({ shape: m.shape, dtype: m.dtype, operand: { from: "slot", index } });
@@ -93,6 +93,7 @@ function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: re
   };
 }
 
+/** Traced rules by prim, attributes, wanted input and value metas; null for rules that do not fuse. */
 const rules = new Map<string, FusedRule | null>();
 
 function ruleFor(prim: Prim, attrs: Attrs[Prim], values: readonly Tensor[], wants: readonly boolean[]): FusedRule | null {
