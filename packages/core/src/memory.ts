@@ -72,6 +72,24 @@ function trackingFromEnv(): boolean {
 /** The allocator's private bookkeeping on each buffer it hands out. */
 const BLOCK = Symbol("dualgrad.block");
 
+/**
+ * What {@link Allocator.alloc} hands out: one class, so every buffer has the same shape for the
+ * engine (an object literal with a computed symbol key is built on a slower path, once per op).
+ */
+class PooledBuffer<D extends DType> implements DataBuffer<D> {
+  released = false;
+  readonly [BLOCK]: Block;
+  constructor(
+    readonly id: number,
+    readonly dtype: D,
+    readonly size: number,
+    readonly data: TypedArrayOf[D],
+    block: Block,
+  ) {
+    this[BLOCK] = block;
+  }
+}
+
 /** Smallest block handed out; tiny tensors share this class so scalars recycle well. */
 const MIN_CLASS_BYTES = 64;
 
@@ -136,7 +154,7 @@ export class Allocator {
     const data = (prev !== null && prev.length === size && prev.constructor === ctor ? prev : new ctor(block.buffer as ArrayBuffer, Math.max(0, block.heapAt), size)) as TypedArrayOf[D];
     block.view = data;
     if (zeroed) data.fill(0);
-    const buf = { id: this.nextId++, dtype, size, data, released: false, [BLOCK]: block };
+    const buf = new PooledBuffer(this.nextId++, dtype, size, data, block);
     this.allocs++;
     this.liveCount++;
     this.live += bytes;

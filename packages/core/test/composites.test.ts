@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  PhiloxGenerator, ValueEmitter, composites as C, fillLinearInit, linearInitBound, valueFrom,
+  PhiloxGenerator, ValueEmitter, composites as C, fillLinearInit, linearInitBound, ops, valueFrom,
   type Attrs, type DType, type Emitter, type Meta, type Prim, type Shape, type Value,
 } from "../src/index.js";
 import { liveBytes } from "./helpers.js";
@@ -91,6 +91,25 @@ describe("losses", () => {
     // Soft targets weigh the log-probabilities.
     const soft = C.softmaxCrossEntropy(e, logits, v([0.5, 0.5, 0, 0, 0, 1], [2, 3])).data[0];
     expect(soft).toBeCloseTo(-(0.5 * lsm([2, 1, 0.1], 0) + 0.5 * lsm([2, 1, 0.1], 1) + lsm([0.5, 2.5, -1], 2)) / 2, 14);
+  });
+
+  it("sparse cross-entropy is one fused primitive forward and one backward: (softmax - onehot) * g / B", () => {
+    const logits = v([2, 1, 0.1, 0.5, 2.5, -1], [2, 3]);
+    const labels = v([0, 1], [2], "int32");
+    const emitted: Prim[] = [];
+    const counting: Emitter<Value> = { emit: (prim, inputs, attrs) => (emitted.push(prim), e.emit(prim, inputs, attrs)), meta: (t) => t, constant: (x, d) => e.constant(x, d) };
+    const loss = C.sparseSoftmaxCrossEntropy(counting, logits, labels);
+    expect(emitted).toEqual(["softmax_cross_entropy"]);
+    const g = v([3], []);
+    const [dx, dLabels] = ops.softmax_cross_entropy.vjp(counting, [logits, labels], loss, g, {});
+    expect(emitted).toEqual(["softmax_cross_entropy", "softmax_cross_entropy_grad"]);
+    expect(dLabels).toBeNull();
+    const rows = [[2, 1, 0.1], [0.5, 2.5, -1]];
+    const want = rows.flatMap((r, i) => {
+      const z = r.reduce((s, t) => s + Math.exp(t), 0);
+      return r.map((t, k) => ((Math.exp(t) / z - (k === [0, 1][i] ? 1 : 0)) * 3) / 2);
+    });
+    Array.from(dx!.data).forEach((d, i) => expect(d).toBeCloseTo(want[i], 14));
   });
 
   it("cross-entropy rejects bad shapes and float labels, naming the function and the shapes", () => {

@@ -94,6 +94,11 @@ export function opCases(): OpCase[] {
     cases.push(c("argmax", { axis, keepdims: false }, [f(s)]));
     cases.push(c("argmax", { axis, keepdims: true }, [f(s)]));
   }
+  for (const [b, classes] of [[4, 3], [1, 5], [3, 1], [6, 10]]) {
+    const labels: InputSpec = { shape: [b], kind: "int32", range: [0, classes] };
+    cases.push(c("softmax_cross_entropy", {}, [f([b, classes], { range: [-3, 3] }), labels]));
+    cases.push(c("softmax_cross_entropy_grad", {}, [f([b, classes], { range: [-3, 3] }), labels, f([])]));
+  }
   cases.push(c("reshape", { shape: [3, 2] }, [f([2, 3])]));
   cases.push(c("reshape", { shape: [-1] }, [f([2, 3])]));
   cases.push(c("reshape", { shape: [] }, [f([1, 1])]));

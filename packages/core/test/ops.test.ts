@@ -121,6 +121,34 @@ describe("errors name the op and the shapes", () => {
     expect(() => ops.slice.infer([v([3])], { begin: [2], end: [5] })).toThrow(/slice: bounds/);
     expect(() => ops.broadcast_to.infer([v([3])], { shape: [2, 4] })).toThrow(/broadcast_to: cannot broadcast \[3\]/);
   });
+  it("softmax_cross_entropy: shapes, dtypes and labels out of range at run time, both kernels", () => {
+    expect(() => ops.softmax_cross_entropy.infer([v([4, 3]), v([5], "int32")], {})).toThrow(
+      "softmax_cross_entropy: expected logits [B,C] and labels [B], got [4,3] and [5]",
+    );
+    expect(() => ops.softmax_cross_entropy.infer([v([4, 3]), v([4])], {})).toThrow("softmax_cross_entropy: labels must be int32 class indices, got float32[4]");
+    expect(() => ops.softmax_cross_entropy.infer([v([4, 3], "int32"), v([4], "int32")], {})).toThrow("softmax_cross_entropy: expected floating-point logits, got int32[4,3]");
+    expect(() => ops.softmax_cross_entropy_grad.infer([v([4, 3]), v([4], "int32"), v([1])], {})).toThrow(
+      "softmax_cross_entropy_grad: expected a scalar float32 output gradient, got float32[1]",
+    );
+    const before = liveBytes();
+    const x = valueFrom("float32", [2, 3], [1, 2, 3, 4, 5, 6]);
+    const g = valueFrom("float32", [], [1]);
+    for (const bad of [[1, 3], [-1, 0]]) {
+      const labels = valueFrom("int32", [2], bad);
+      const at = bad[0] < 0 ? 0 : 1;
+      for (const reference of [false, true]) {
+        expect(() => execute("softmax_cross_entropy", [x, labels], {}, { reference })).toThrow(
+          `softmax_cross_entropy: label ${bad[at]} at index ${at} is out of range [0, 3)`,
+        );
+        expect(() => execute("softmax_cross_entropy_grad", [x, labels, g], {}, { reference })).toThrow(
+          `softmax_cross_entropy_grad: label ${bad[at]} at index ${at} is out of range [0, 3)`,
+        );
+      }
+      releaseValue(labels);
+    }
+    [x, g].forEach(releaseValue);
+    expect(liveBytes()).toBe(before);
+  });
   it("one_hot label out of range at run time", () => {
     const labels = valueFrom("int32", [2], [1, 7]);
     expect(() => execute("one_hot", [labels], { depth: 5, dtype: "float32" })).toThrow("one_hot: label 7 at index 1 is out of range [0, 5)");

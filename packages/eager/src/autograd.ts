@@ -1,11 +1,12 @@
-import { DualgradError, formatShape, ops, profiler } from "@dualgrad/core";
+import { DualgradError, formatShape, ops, profiler, valueFrom } from "@dualgrad/core";
 import { enableGrad, isAnomalyDetectionEnabled, noGrad } from "./grad-mode.js";
 import { beginScope, endScope, keep } from "./scope.js";
-import { isTensor, type Tensor } from "./tensor.js";
+import { Tensor, isTensor } from "./tensor.js";
 // VJP rules run on ops.ts's tensor emitter: each emitted op executes now (and is recorded when
 // building a graph of the gradient).
-import { apply, scalarTensor, tensorEmitter, withBackward } from "./ops.js";
+import { apply, tensorEmitter, withBackward } from "./ops.js";
 import { firstNonFinite } from "./anomaly.js";
+import { fusedVjp } from "./fused-vjp.js";
 import type { Node } from "./node.js";
 
 /** Options of {@link backward}, as in PyTorch. */
@@ -101,7 +102,8 @@ function backwardNow(root: Tensor, gradient: Tensor | undefined, options: Backwa
     prev.dispose();
   };
   const run = () => {
-    const seed = gradient ?? scalarTensor(1, root.dtype).reshape(root.shape);
+    // The implicit seed is made at the root's shape directly: no reshape launch per backward.
+    const seed = gradient ?? new Tensor(valueFrom(root.dtype, root.shape, [1]));
     const leafGrads = new Map<Tensor, Tensor>();
     if (!root.gradFn) accumulate(leafGrads, root, seed);
     else {
@@ -124,7 +126,9 @@ function backwardNow(root: Tensor, gradient: Tensor | undefined, options: Backwa
         let inputGrads: (Tensor | null)[] = [];
         try {
           const wants = node.inputs.map((t) => t.requiresGrad);
-          inputGrads = ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
+          // A rule of elementwise ops runs as one fused kernel, except when its ops must be recorded.
+          inputGrads = (!createGraph && fusedVjp(node.prim, node.attrs, node.inputs, node.out, g, wants)) ||
+            ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
         } finally {
           endScope(local, inputGrads, isTensor);
         }

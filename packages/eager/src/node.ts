@@ -81,8 +81,9 @@ export class Node {
 
   /** Throws PyTorch's error if a saved tensor was changed in place after it was recorded. */
   checkVersions(): void {
-    const all = [...this.inputs, this.out];
-    all.forEach((t, i) => {
+    const n = this.inputs.length;
+    for (let i = 0; i <= n; i++) {
+      const t = i < n ? this.inputs[i] : this.out;
       if (t._storage.version !== this.versions[i]) {
         throw new DualgradError(
           `one of the variables needed for gradient computation has been modified by an inplace operation: ` +
@@ -91,6 +92,6 @@ export class Node {
             `Hint: do the in-place update after backward(), or use the out-of-place op.`,
         );
       }
-    });
+    }
   }
 }

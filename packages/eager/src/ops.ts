@@ -1,6 +1,6 @@
 import {
   DTypeError, DualgradError, allocator, broadcastsTo, compileProgram, composites as C, execute, floatResultType, formatShape, isFloat, numberLiteral, ops,
-  profiler, releaseValue, resultType, shapesEqual, shapesLabel, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape,
+  profiler, releaseValue, resultType, shapesEqual, shapesLabel, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape, type Value,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
 import { Node } from "./node.js";
@@ -43,8 +43,15 @@ export function apply<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs:
 }
 
 function applyNow<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Attrs[P]): Tensor {
-  inputs.forEach((t, i) => checkInput(t, prim, i));
-  const value = execute(prim, inputs.map((t) => t._storage.value), attrs);
+  const values: Value[] = [];
+  let anyRequiresGrad = false;
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    checkInput(t, prim, i);
+    values.push(t._storage.value);
+    anyRequiresGrad ||= t.requiresGrad;
+  }
+  const value = execute(prim, values, attrs);
   // Inside backward the node-level check names the Function instead (see autograd.ts).
   if (isAnomalyDetectionEnabled() && backwardDepth === 0) {
     const bad = firstNonFinite(value.data);
@@ -54,7 +61,7 @@ function applyNow<P extends Prim>(prim: P, inputs: readonly Tensor[], attrs: Att
     }
   }
   // Integer results (argmax, cast to int32, masks of ints) carry no gradient, as in PyTorch.
-  const record = isGradEnabled() && isFloat(value.dtype) && inputs.some((t) => t.requiresGrad);
+  const record = anyRequiresGrad && isGradEnabled() && isFloat(value.dtype);
   const out = new Tensor(value);
   if (record) {
     out.requiresGrad_(true);

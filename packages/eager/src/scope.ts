@@ -43,6 +43,11 @@ function collect(result: unknown, out: Set<Tensor>, isTensor: (x: unknown) => x 
     out.add(result);
     return;
   }
+  // A flat list of tensors and nulls (what every VJP rule returns) needs no visited set.
+  if (Array.isArray(result) && result.every((x) => x === null || isTensor(x))) {
+    for (const t of result) if (t !== null) out.add(t);
+    return;
+  }
   const seen = new Set<object>();
   const pending: unknown[] = [result];
   while (pending.length > 0) {

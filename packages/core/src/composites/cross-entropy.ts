@@ -27,8 +27,9 @@ export function softmaxCrossEntropy<T>(e: Emitter<T>, logits: T, target: T): T {
 
 /**
  * Softmax cross-entropy over integer class labels with mean reduction, like `F.cross_entropy`
- * with class indices (TF's sparse form): logits `[B, C]`, labels int32 `[B]` in [0, C). The
- * labels become a one-hot matrix in the logits' dtype, so the sum picks each row's log-probability.
+ * with class indices (TF's sparse form): logits `[B, C]`, labels int32 `[B]` in [0, C). One
+ * fused primitive forward and one backward (../ops/softmax-cross-entropy.ts), so both
+ * frontends launch two kernels where the one-hot composite took a dozen.
  */
 export function sparseSoftmaxCrossEntropy<T>(e: Emitter<T>, logits: T, labels: T): T {
   const l = e.meta(logits);
@@ -37,9 +38,7 @@ export function sparseSoftmaxCrossEntropy<T>(e: Emitter<T>, logits: T, labels: T
     throw new DualgradError(`crossEntropy: expected logits [B,C] and labels [B], got ${formatShape(l.shape)} and ${formatShape(y.shape)}`);
   }
   if (y.dtype !== "int32") throw new DualgradError(`crossEntropy: labels must be int32 class indices, got ${y.dtype}`);
-  const logp = logSoftmax(e, logits, -1);
-  const onehot = e.emit("one_hot", [labels], { depth: l.shape[1], dtype: l.dtype });
-  return fromLogProbs(e, logp, onehot);
+  return e.emit("softmax_cross_entropy", [logits, labels], {});
 }
 
 /**

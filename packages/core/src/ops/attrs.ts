@@ -45,6 +45,8 @@ export const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P
   logsumexp: REDUCE,
   argmax: { axis: "int", keepdims: "bool" },
   log_softmax: { axis: "int" },
+  softmax_cross_entropy: {},
+  softmax_cross_entropy_grad: {},
   reshape: { shape: "ints" },
   transpose: { perm: "ints" },
   broadcast_to: { shape: "ints" },

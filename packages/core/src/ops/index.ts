@@ -8,6 +8,7 @@ import type { OpTable, Prim } from "./prim.js";
 import { poolOps } from "./pool.js";
 import { reduceOps } from "./reduce.js";
 import { shapeOps } from "./shape-ops.js";
+import { softmaxCrossEntropyOps } from "./softmax-cross-entropy.js";
 
 /**
  * Every primitive's definition, assembled from the per-family tables. Typed as a mapped type
@@ -15,7 +16,7 @@ import { shapeOps } from "./shape-ops.js";
  */
 export const ops: OpTable<Prim> = {
   ...elementwiseOps, ...reduceOps, ...shapeOps, ...matmulOps, ...convOps, ...poolOps, ...indexOps,
-  ...gatherOps, ...concatOps,
+  ...gatherOps, ...concatOps, ...softmaxCrossEntropyOps,
 };
 
 /** All primitive names, in definition order. */

@@ -69,6 +69,10 @@ export interface Attrs {
   logsumexp: ReduceAttrs;
   argmax: { readonly axis: number; readonly keepdims: boolean };
   log_softmax: { readonly axis: number };
+  /** Inputs [logits [B,C], int32 labels [B]]: mean softmax cross-entropy (see ./softmax-cross-entropy.ts). */
+  softmax_cross_entropy: {};
+  /** Inputs [logits, labels, scalar output gradient]: (softmax - onehot) * g / B. */
+  softmax_cross_entropy_grad: {};
   // shape
   reshape: { readonly shape: Shape };
   transpose: { readonly perm: readonly number[] };

@@ -1,0 +1,143 @@
+import {
+  allocValue, allocator, compileProgram, inferMeta, isElementwisePrim, ops, profiler, releaseValue, shapesEqual, shapesLabel,
+  type Attrs, type DType, type ElementwiseKernel, type ElementwiseOp, type ElementwiseOperand, type Emitter, type Meta, type Prim,
+} from "@dualgrad/core";
+import { Tensor } from "./tensor.js";
+
+/**
+ * One kernel for a VJP rule that is a chain of elementwise ops, as the graph frontend's fusion
+ * pass makes of the same ops (relu's `g * (x > 0)` is compare then mul: two launches and a
+ * temporary unfused, one launch fused). The rule itself stays core's: it is traced once per
+ * primitive, attributes and input metas on a symbolic emitter into an elementwise program, which
+ * core compiles (compileProgram, the compiler of the graph's fused kernels and of eager's SGD
+ * update). Each op's result is rounded to its dtype where the unfused op would store it, so the
+ * gradient has the unfused rule's bits, and the graph's with or without fusion.
+ *
+ * Fused: rules of one differentiable input whose every emitted op is elementwise, with at least
+ * two ops, whose gradient is the last op and has the input's shape. Anything else (a reduction,
+ * sumTo, several gradients, a non-float constant) runs op by op as before; so does a backward
+ * that records the gradient graph (`createGraph`), whose tape needs every op.
+ */
+
+/** A value while tracing: an operand of the program with its meta. */
+interface Traced extends Meta {
+  readonly operand: ElementwiseOperand | { readonly from: "slot"; readonly index: number };
+}
+
+/** A rule's compiled form: the kernel and which of the node's values (inputs, out, g) feed it. */
+interface FusedRule {
+  readonly kernel: ElementwiseKernel;
+  readonly name: string;
+  /** Slot of each kernel input: 0..n-1 the node's inputs, n its output, n+1 the cotangent. */
+  readonly slots: readonly number[];
+  readonly input: number;
+  readonly dtype: DType;
+}
+
+/** Thrown while tracing to give up on a rule. */
+class NotFusable extends Error {}
+
+/** An emitter that records elementwise emits into a program instead of running them. */
+class ProgramTracer implements Emitter<Traced> {
+  readonly ops: ElementwiseOp[] = [];
+  readonly slots: number[] = [];
+
+  emit<P extends Prim>(prim: P, inputs: readonly Traced[], attrs: Attrs[P]): Traced {
+    if (!isElementwisePrim(prim)) throw new NotFusable();
+    const meta = inferMeta(prim, inputs, attrs);
+    const operands = inputs.map((t): ElementwiseOperand => {
+      if (t.operand.from !== "slot") return t.operand;
+      let at = this.slots.indexOf(t.operand.index);
+      if (at < 0) at = this.slots.push(t.operand.index) - 1;
+      return { from: "in", index: at };
+    });
+    this.ops.push({ prim, attrs, operands, dtype: meta.dtype } as ElementwiseOp);
+    return { ...meta, operand: { from: "op", index: this.ops.length - 1 } };
+  }
+
+  meta(t: Traced): Meta {
+    return t;
+  }
+
+  constant(value: number, dtype: DType): Traced {
+    // The literal a rank-0 tensor of that dtype would hold; only float dtypes are inlined as the graph does.
+    if (dtype !== "float32" && dtype !== "float64") throw new NotFusable();
+    return { shape: [], dtype, operand: { from: "const", value: dtype === "float32" ? Math.fround(value) : value } };
+  }
+}
+
+/** Traces `prim`'s rule at `metas` (the inputs, the output, the cotangent) into a fused rule, or null when it does not qualify. */
+function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: readonly boolean[]): FusedRule | null {
+  const tracer = new ProgramTracer();
+  const slot = (m: Meta, index: number): Traced => ({ shape: m.shape, dtype: m.dtype, operand: { from: "slot", index } });
+  const n = metas.length - 2;
+  const inputs = metas.slice(0, n).map(slot);
+  let grads: (Traced | null)[];
+  try {
+    grads = ops[prim].vjp(tracer, inputs, slot(metas[n], n), slot(metas[n + 1], n + 1), attrs as never, wants);
+  } catch (err) {
+    if (err instanceof NotFusable) return null;
+    throw err;
+  }
+  const wanted = grads.flatMap((g, i) => (g !== null && wants[i] ? [i] : []));
+  if (wanted.length !== 1 || tracer.ops.length < 2) return null;
+  const input = wanted[0];
+  const g = grads[input]!;
+  if (g.operand.from !== "op" || g.operand.index !== tracer.ops.length - 1 || !shapesEqual(g.shape, metas[input].shape) || g.dtype !== metas[input].dtype) return null;
+  return {
+    kernel: compileProgram({ ops: tracer.ops }, tracer.slots.length),
+    name: `fused(${tracer.ops.map((o) => o.prim).join("→")})`,
+    slots: tracer.slots,
+    input,
+    dtype: g.dtype,
+  };
+}
+
+/** Traced rules by prim, attributes, wanted input and value metas; null for rules that do not fuse. */
+const rules = new Map<string, FusedRule | null>();
+
+function ruleFor(prim: Prim, attrs: Attrs[Prim], values: readonly Tensor[], wants: readonly boolean[]): FusedRule | null {
+  // When every value has the wanted input's shape (the usual case), the traced program does not
+  // depend on the sizes, so one entry per rank serves them all; otherwise the key names the shapes.
+  const input = wants.indexOf(true);
+  const shape = values[input].shape;
+  let key = `${prim}|${JSON.stringify(attrs)}|${input}|${shape.length}`;
+  let same = true;
+  for (const t of values) {
+    key += `|${t.dtype}`;
+    same &&= shapesEqual(t.shape, shape);
+  }
+  if (!same) for (const t of values) key += `[${t.shape.join(",")}]`;
+  let rule = rules.get(key);
+  if (rule === undefined) rules.set(key, (rule = trace(prim, attrs, values, wants)));
+  return rule;
+}
+
+/**
+ * @internal The input gradients of an elementwise node in one fused kernel, or null when its
+ * rule does not qualify (the caller then runs the rule op by op). `wants` as core's VJP takes it.
+ */
+export function fusedVjp(prim: Prim, attrs: Attrs[Prim], inputs: readonly Tensor[], out: Tensor, g: Tensor, wants: readonly boolean[]): (Tensor | null)[] | null {
+  // Only rules with one wanted gradient can fuse: skip the others before building a cache key.
+  if (ops[prim].kind !== "elementwise" || wants.reduce((n, w) => (w ? n + 1 : n), 0) !== 1) return null;
+  const values = [...inputs, out, g];
+  const rule = ruleFor(prim, attrs, values, wants);
+  if (rule === null) return null;
+  // The gradient has the input's shape (the rule may have been traced at other sizes).
+  const result = allocValue(rule.dtype, inputs[rule.input].shape);
+  const datas = rule.slots.map((s) => values[s]._storage.value.data);
+  const shapes = rule.slots.map((s) => values[s].shape);
+  const p = profiler;
+  const t0 = p === null ? 0 : p.now();
+  try {
+    rule.kernel(result.data, result.shape, datas, shapes);
+  } catch (err) {
+    releaseValue(result);
+    throw err;
+  }
+  p?.kernel(rule.name, t0, shapesLabel(rule.slots.map((s) => values[s]._storage.value)), result.data.byteLength);
+  allocator.countLaunch();
+  const grads: (Tensor | null)[] = inputs.map(() => null);
+  grads[rule.input] = new Tensor(result);
+  return grads;
+}
