@@ -282,8 +282,14 @@ describe("dualgrad serve: the process", () => {
       const cells = row.split("│").map((c) => c.trim()).filter(Boolean);
       expect(cells.slice(0, 3)).toEqual(["graph", expect.stringMatching(/^(on|off)$/), expect.stringMatching(/^(1|4)$/)]);
       expect(Number(cells[3])).toBeGreaterThan(0); // req/s
-      expect(cells.slice(6)).toEqual(["60", "0"]); // every request answered, no failures
+      expect(Number(cells[6])).toBeGreaterThanOrEqual(1); // rows per model call
+      if (cells[1] === "off") expect(cells[6]).toBe("1.0");
+      expect(Number(cells[7])).toBeGreaterThan(0); // server CPU per request, from its /metrics
+      expect(Number(cells[8])).toBeGreaterThan(0); // load generator CPU per request
+      expect(cells.slice(9)).toEqual(["60", "0"]); // every request answered, no failures
     }
+    // The next-to-no-compute model's run, at the top concurrency.
+    expect(r.stdout).toMatch(/^ceiling at concurrency 4, the same requests to a 8->1 linear model \(parsing and HTTP, next to no compute\): \d+ req\/s, p99 [\d.]+ ms, server cpu \d+ µs\/req\n/m);
   }, 120_000);
 });
 

@@ -14,6 +14,7 @@ interface BenchServeFlags extends ModelSourceFlags {
   maxSeconds: number;
   maxBatch: number;
   maxWaitMs: number;
+  ceiling: boolean;
 }
 
 /** One load run against one server configuration. */
@@ -28,6 +29,25 @@ export interface ServeRun {
   p99Ms: number;
   /** Responses that were not 2xx, and connection errors or timeouts. */
   failures: number;
+  /** Mean rows per model call (1 without batching). */
+  rowsPerCall: number;
+  /** CPU time of the server process (all its threads) per answered request, in microseconds. */
+  serverCpuUs: number;
+  /** CPU time of the load generator (this process) per answered request, in microseconds. */
+  clientCpuUs: number;
+}
+
+/** The counters of a server's /metrics that a run's figures are differences of. */
+interface Counters {
+  cpuSeconds: number;
+  batchRows: number;
+  batches: number;
+}
+
+async function scrape(baseUrl: string): Promise<Counters> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { cpuSeconds: read("process_cpu_seconds_total"), batchRows: read("dualgrad_batch_size_sum"), batches: read("dualgrad_batch_size_count") };
 }
 
 /**
@@ -43,6 +63,7 @@ async function load(url: string, body: string, connections: number, amount: numb
   } catch {
     throw new UsageError("bench-serve needs the load generator autocannon (a dev dependency of @dualgrad/bench-cli): run pnpm install");
   }
+  const cpu = process.cpuUsage();
   const start = performance.now();
   let last = start;
   const result = await new Promise<import("autocannon").Result>((resolve, reject) => {
@@ -55,7 +76,22 @@ async function load(url: string, body: string, connections: number, amount: numb
     const timer = setTimeout(() => instance.stop(), maxSeconds * 1000);
     instance.on("done", () => clearTimeout(timer));
   });
-  return { result, seconds: (last - start) / 1000 };
+  const used = process.cpuUsage(cpu);
+  return { result, seconds: (last - start) / 1000, clientCpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/** One measured run against a started server: throughput, latency, and where the CPU went. */
+async function measure(baseUrl: string, body: string, concurrency: number, flags: BenchServeFlags): Promise<Omit<ServeRun, "frontend" | "batching">> {
+  const before = await scrape(baseUrl);
+  const { result: r, seconds, clientCpuSeconds } = await load(`${baseUrl}/v1/models/m:predict`, body, concurrency, flags.requests, flags.maxSeconds);
+  const after = await scrape(baseUrl);
+  const done = r["2xx"];
+  return {
+    concurrency, requests: done, seconds, requestsPerSec: done / seconds, p50Ms: r.latency.p50, p99Ms: r.latency.p99, failures: r.non2xx + r.errors,
+    rowsPerCall: (after.batchRows - before.batchRows) / (after.batches - before.batches),
+    serverCpuUs: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / done,
+    clientCpuUs: (clientCpuSeconds * 1e6) / done,
+  };
 }
 
 /** `dualgrad bench-serve`: throughput and latency of `dualgrad serve`, eager vs graph, batching on vs off. */
@@ -69,7 +105,8 @@ export function registerBenchServe(program: Command): void {
     .option("--requests <n>", "requests per run", positiveInt, 3000)
     .option("--max-seconds <s>", "time limit per run", positiveNumber, 10)
     .option("--max-batch <n>", "serve --max-batch", positiveInt, 64)
-    .option("--max-wait-ms <n>", "serve --max-wait-ms", nonNegativeInt, 2)
+    .option("--max-wait-ms <n>", "serve --max-wait-ms", nonNegativeInt, 0)
+    .option("--no-ceiling", "skip the run against a next-to-no-compute model that shows what parsing and HTTP alone allow")
     .action(async (flags: BenchServeFlags) => {
       const levels = flags.concurrency.split(",").map((s) => Number(s.trim()));
       if (levels.some((c) => !Number.isInteger(c) || c <= 0)) throw new UsageError(`--concurrency: expected positive integers like 1,16,64, got '${flags.concurrency}'`);
@@ -79,32 +116,43 @@ export function registerBenchServe(program: Command): void {
       const body = JSON.stringify({ instances: [Array.from(new PhiloxGenerator(1).uniform(spec.layers[0], 0, 1))] });
       const modelArgs = [flags.layers ? ["--layers", flags.layers] : ["--model", spec.id], flags.activation ? ["--activation", flags.activation] : [], flags.weights ? ["--weights", flags.weights] : []].flat();
       const runs: ServeRun[] = [];
+      /** Starts a server with `args`, warms it up, runs `body` against its base URL, stops it. */
+      const withServer = async (args: string[], run: (baseUrl: string) => Promise<void>) => {
+        const server = await spawnServer(args);
+        try {
+          await load(`${server.url}/v1/models/m:predict`, body, 4, 200, flags.maxSeconds); // warm-up: JIT, sockets
+          await run(server.url);
+        } finally {
+          await server.stop();
+        }
+      };
       for (const frontend of flags.frontends) {
         for (const batching of [true, false]) {
           const args = [...modelArgs, "--name", "m", "--frontend", frontend, "--max-batch", String(flags.maxBatch), "--max-wait-ms", String(flags.maxWaitMs), "--seed", String(flags.seed)];
-          const server = await spawnServer(batching ? args : [...args, "--no-batching"]);
-          const url = `${server.url}/v1/models/m:predict`;
-          try {
-            await load(url, body, 4, 200, flags.maxSeconds); // warm-up: JIT, sockets
+          await withServer(batching ? args : [...args, "--no-batching"], async (baseUrl) => {
             for (const concurrency of levels) {
-              const { result: r, seconds } = await load(url, body, concurrency, flags.requests, flags.maxSeconds);
-              const done = r["2xx"];
-              const run: ServeRun = {
-                frontend, batching, concurrency, requests: done, seconds,
-                requestsPerSec: done / seconds, p50Ms: r.latency.p50, p99Ms: r.latency.p99, failures: r.non2xx + r.errors,
-              };
+              const run: ServeRun = { frontend, batching, ...(await measure(baseUrl, body, concurrency, flags)) };
               runs.push(run);
               note(`${frontend} ${batching ? "batching" : "no batching"} c=${concurrency}: ${run.requestsPerSec.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);
             }
-          } finally {
-            await server.stop();
-          }
+          });
         }
       }
-      const table = newTable(["frontend", "batching", "concurrency", "req/s", "p50 ms", "p99 ms", "requests", "failures"]);
-      for (const r of runs) table.push([r.frontend, r.batching ? "on" : "off", r.concurrency, r.requestsPerSec.toFixed(0), r.p50Ms, r.p99Ms, r.requests, r.failures]);
-      process.stdout.write(`${spec.id}: one instance per request, ${flags.requests} requests per run (at most ${flags.maxSeconds} s)\n${table.toString()}\n`);
       const top = Math.max(...levels);
+      // The same requests to a model with next to no compute (one output): what parsing, HTTP
+      // and the load generator alone allow on this machine, the bound no batching can beat.
+      let ceiling: Omit<ServeRun, "frontend" | "batching"> | undefined;
+      if (flags.ceiling) {
+        const inputSize = spec.layers[0];
+        await withServer(["--layers", `${inputSize},1`, "--name", "m", "--frontend", "eager", "--no-batching"], async (baseUrl) => {
+          ceiling = await measure(baseUrl, body, top, flags);
+        });
+      }
+      const table = newTable(["frontend", "batching", "concurrency", "req/s", "p50 ms", "p99 ms", "rows/call", "server cpu µs/req", "client cpu µs/req", "requests", "failures"]);
+      for (const r of runs) {
+        table.push([r.frontend, r.batching ? "on" : "off", r.concurrency, r.requestsPerSec.toFixed(0), r.p50Ms, r.p99Ms, r.rowsPerCall.toFixed(1), r.serverCpuUs.toFixed(0), r.clientCpuUs.toFixed(0), r.requests, r.failures]);
+      }
+      process.stdout.write(`${spec.id}: one instance per request, ${flags.requests} requests per run (at most ${flags.maxSeconds} s)\n${table.toString()}\n`);
       const graph = runs.find((r) => r.frontend === "graph" && r.batching && r.concurrency === top);
       const eager = runs.find((r) => r.frontend === "eager" && !r.batching && r.concurrency === top);
       if (graph && eager) {
@@ -112,6 +160,13 @@ export function registerBenchServe(program: Command): void {
           `graph with batching vs eager without, at concurrency ${top}: ${(graph.requestsPerSec / eager.requestsPerSec).toFixed(2)}x the throughput; graph p99 ${graph.p99Ms} ms\n`,
         );
       }
-      if (runs.some((r) => r.failures > 0)) process.exitCode = 1;
+      if (ceiling) {
+        process.stdout.write(
+          `ceiling at concurrency ${top}, the same requests to a ${spec.layers[0]}->1 linear model (parsing and HTTP, next to no compute): ` +
+            `${ceiling.requestsPerSec.toFixed(0)} req/s, p99 ${ceiling.p99Ms} ms, server cpu ${ceiling.serverCpuUs.toFixed(0)} µs/req` +
+            `${eager ? `; ${(ceiling.requestsPerSec / eager.requestsPerSec).toFixed(2)}x eager without batching is the most any batching could give` : ""}\n`,
+        );
+      }
+      if (runs.some((r) => r.failures > 0) || (ceiling?.failures ?? 0) > 0) process.exitCode = 1;
     });
 }
