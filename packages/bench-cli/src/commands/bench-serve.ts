@@ -5,6 +5,7 @@ import { newTable, note } from "../output.js";
 import { listOf, nonNegativeInt, positiveInt, positiveNumber } from "../parse.js";
 import { FRONTENDS, type Frontend } from "../runners/index.js";
 import { addModelSourceOptions, modelSource, type ModelSourceFlags } from "../serve/model-source.js";
+import { measureRequestCosts } from "../serve/request-costs.js";
 import { spawnServer } from "../serve/spawn-server.js";
 
 interface BenchServeFlags extends ModelSourceFlags {
@@ -106,7 +107,7 @@ export function registerBenchServe(program: Command): void {
     .option("--max-seconds <s>", "time limit per run", positiveNumber, 10)
     .option("--max-batch <n>", "serve --max-batch", positiveInt, 64)
     .option("--max-wait-ms <n>", "serve --max-wait-ms", nonNegativeInt, 0)
-    .option("--no-ceiling", "skip the run against a next-to-no-compute model that shows what parsing and HTTP alone allow")
+    .option("--no-ceiling", "skip the run against a next-to-no-compute model (what parsing and HTTP alone allow) and the in-process cost figures")
     .action(async (flags: BenchServeFlags) => {
       const levels = flags.concurrency.split(",").map((s) => Number(s.trim()));
       if (levels.some((c) => !Number.isInteger(c) || c <= 0)) throw new UsageError(`--concurrency: expected positive integers like 1,16,64, got '${flags.concurrency}'`);
@@ -165,6 +166,17 @@ export function registerBenchServe(program: Command): void {
           `ceiling at concurrency ${top}, the same requests to a ${spec.layers[0]}->1 linear model (parsing and HTTP, next to no compute): ` +
             `${ceiling.requestsPerSec.toFixed(0)} req/s, p99 ${ceiling.p99Ms} ms, server cpu ${ceiling.serverCpuUs.toFixed(0)} µs/req` +
             `${eager ? `; ${(ceiling.requestsPerSec / eager.requestsPerSec).toFixed(2)}x eager without batching is the most any batching could give` : ""}\n`,
+        );
+      }
+      if (flags.ceiling) {
+        const c = measureRequestCosts(source, flags.maxBatch, body);
+        // The shared part of a request (HTTP, reading, answering) is what the ceiling's server spends on one.
+        const shared = ceiling ? ceiling.serverCpuUs : 0;
+        process.stdout.write(
+          `in process, fastest of many calls: reading a request ${c.parseUs.toFixed(0)} µs (JSON.parse and checks: ${c.jsonParseUs.toFixed(0)}); ` +
+            `the forward pass per request ${c.eagerRowUs.toFixed(0)} µs eager on one row, ${c.graphBatchRowUs.toFixed(1)} µs graph in a batch of ${flags.maxBatch}. ` +
+            `So batching saves at most ${(c.eagerRowUs - c.graphBatchRowUs).toFixed(0)} µs a request: ${(c.eagerRowUs / c.graphBatchRowUs).toFixed(2)}x if nothing else cost anything` +
+            `${ceiling ? `, ${((shared + c.eagerRowUs) / (shared + c.graphBatchRowUs)).toFixed(2)}x with the ceiling's ${shared.toFixed(0)} µs of server CPU a request` : ""}\n`,
         );
       }
       if (runs.some((r) => r.failures > 0) || (ceiling?.failures ?? 0) > 0) process.exitCode = 1;

@@ -81,7 +81,7 @@ export function makePredictor(source: ModelSource, frontend: Frontend, maxBatch:
     y: spec.loss === "ce" ? new Int32Array(rows) : new Float32Array(rows * outputSize),
     yShape: spec.loss === "ce" ? [rows] : [rows, outputSize],
   });
-  const exact = (x: Float32Array, rows: number) => trainer.predict(batchOf(x, rows)).subarray(0, rows * outputSize);
+  const exact = (x: Float32Array, rows: number) => trainer.predict(batchOf(x.subarray(0, rows * inputSize), rows)).subarray(0, rows * outputSize);
   const padded = new Float32Array(maxBatch * inputSize);
   /** Runs `rows` rows of `x` from row `at` on `bucket` (zero-padded when fewer) into `out`. */
   const runBucket = (x: Float32Array, at: number, rows: number, bucket: number, out: Float32Array) => {
