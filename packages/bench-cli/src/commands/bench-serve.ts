@@ -176,7 +176,9 @@ export function registerBenchServe(program: Command): void {
           `in process, fastest of many calls: reading a request ${c.parseUs.toFixed(0)} µs (JSON.parse and checks: ${c.jsonParseUs.toFixed(0)}); ` +
             `the forward pass per request ${c.eagerRowUs.toFixed(0)} µs eager on one row, ${c.graphBatchRowUs.toFixed(1)} µs graph in a batch of ${flags.maxBatch}. ` +
             `So batching saves at most ${(c.eagerRowUs - c.graphBatchRowUs).toFixed(0)} µs a request: ${(c.eagerRowUs / c.graphBatchRowUs).toFixed(2)}x if nothing else cost anything` +
-            `${ceiling ? `, ${((shared + c.eagerRowUs) / (shared + c.graphBatchRowUs)).toFixed(2)}x with the ceiling's ${shared.toFixed(0)} µs of server CPU a request` : ""}\n`,
+            `${ceiling ? `, ${((shared + c.eagerRowUs) / (shared + c.graphBatchRowUs)).toFixed(2)}x with the ceiling's ${shared.toFixed(0)} µs of server CPU a request` : ""}; ` +
+            // (S + e) / (S + g) >= 3 exactly when S <= (e - 3g) / 2.
+            `3x needs everything but the forward pass to cost at most ${Math.max(0, (c.eagerRowUs - 3 * c.graphBatchRowUs) / 2).toFixed(0)} µs a request\n`,
         );
       }
       if (runs.some((r) => r.failures > 0) || (ceiling?.failures ?? 0) > 0) process.exitCode = 1;
