@@ -271,11 +271,12 @@ describe("dualgrad serve: the process", () => {
     }
   });
 
-  it("bench-serve drives the server with autocannon and prints throughput and latency per configuration", () => {
-    const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5"], {
+  it("bench-serve drives the server with autocannon and prints throughput and latency per configuration, the medians of its rounds", () => {
+    const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5", "--rounds", "2"], {
       encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^mlp-small: one instance per request, 60 requests per run \(at most 5 s\), the median of 2 rounds \(requests and failures: their sums\)\n/m);
     const rows = r.stdout.split("\n").filter((l) => /^│ graph/.test(l));
     expect(rows).toHaveLength(4); // batching on and off, at concurrency 1 and 4
     for (const row of rows) {
@@ -286,7 +287,7 @@ describe("dualgrad serve: the process", () => {
       if (cells[1] === "off") expect(cells[6]).toBe("1.0");
       expect(Number(cells[7])).toBeGreaterThan(0); // server CPU per request, from its /metrics
       expect(Number(cells[8])).toBeGreaterThan(0); // load generator CPU per request
-      expect(cells.slice(9)).toEqual(["60", "0"]); // every request answered, no failures
+      expect(cells.slice(9)).toEqual(["120", "0"]); // every request of both rounds answered, no failures
     }
     // The next-to-no-compute model's run, at the top concurrency.
     expect(r.stdout).toMatch(/^ceiling at concurrency 4, the same requests to a 8->1 linear model \(parsing and HTTP, next to no compute\): \d+ req\/s, p99 [\d.]+ ms, server cpu \d+ µs\/req\n/m);

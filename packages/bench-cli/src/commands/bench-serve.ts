@@ -6,7 +6,7 @@ import { listOf, nonNegativeInt, positiveInt, positiveNumber } from "../parse.js
 import { FRONTENDS, type Frontend } from "../runners/index.js";
 import { addModelSourceOptions, modelSource, type ModelSourceFlags } from "../serve/model-source.js";
 import { measureRequestCosts } from "../serve/request-costs.js";
-import { spawnServer } from "../serve/spawn-server.js";
+import { spawnServer, type ServerProcess } from "../serve/spawn-server.js";
 
 interface BenchServeFlags extends ModelSourceFlags {
   frontends: Frontend[];
@@ -16,9 +16,10 @@ interface BenchServeFlags extends ModelSourceFlags {
   maxBatch: number;
   maxWaitMs: number;
   ceiling: boolean;
+  rounds: number;
 }
 
-/** One load run against one server configuration. */
+/** One load run against one server configuration (with --rounds, the medians of its runs). */
 export interface ServeRun {
   frontend: Frontend;
   batching: boolean;
@@ -95,6 +96,24 @@ async function measure(baseUrl: string, body: string, concurrency: number, flags
   };
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** One configuration's runs as one row: the median of each figure, the sums of requests and failures. */
+function combine(runs: Omit<ServeRun, "frontend" | "batching">[]): Omit<ServeRun, "frontend" | "batching"> {
+  const med = (k: "seconds" | "requestsPerSec" | "p50Ms" | "p99Ms" | "rowsPerCall" | "serverCpuUs" | "clientCpuUs") => median(runs.map((r) => r[k]));
+  return {
+    concurrency: runs[0].concurrency,
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    failures: runs.reduce((n, r) => n + r.failures, 0),
+    seconds: med("seconds"), requestsPerSec: med("requestsPerSec"), p50Ms: med("p50Ms"), p99Ms: med("p99Ms"),
+    rowsPerCall: med("rowsPerCall"), serverCpuUs: med("serverCpuUs"), clientCpuUs: med("clientCpuUs"),
+  };
+}
+
 /** `dualgrad bench-serve`: throughput and latency of `dualgrad serve`, eager vs graph, batching on vs off. */
 export function registerBenchServe(program: Command): void {
   const cmd = program
@@ -107,6 +126,7 @@ export function registerBenchServe(program: Command): void {
     .option("--max-seconds <s>", "time limit per run", positiveNumber, 10)
     .option("--max-batch <n>", "serve --max-batch", positiveInt, 64)
     .option("--max-wait-ms <n>", "serve --max-wait-ms", nonNegativeInt, 0)
+    .option("--rounds <n>", "runs of every configuration, taken in turn; the table shows medians", positiveInt, 1)
     .option("--no-ceiling", "skip the run against a next-to-no-compute model (what parsing and HTTP alone allow) and the in-process cost figures")
     .action(async (flags: BenchServeFlags) => {
       const levels = flags.concurrency.split(",").map((s) => Number(s.trim()));
@@ -116,44 +136,47 @@ export function registerBenchServe(program: Command): void {
       // One instance per request, as a client sending single examples would.
       const body = JSON.stringify({ instances: [Array.from(new PhiloxGenerator(1).uniform(spec.layers[0], 0, 1))] });
       const modelArgs = [flags.layers ? ["--layers", flags.layers] : ["--model", spec.id], flags.activation ? ["--activation", flags.activation] : [], flags.weights ? ["--weights", flags.weights] : []].flat();
-      const runs: ServeRun[] = [];
-      /** Starts a server with `args`, warms it up, runs `body` against its base URL, stops it. */
-      const withServer = async (args: string[], run: (baseUrl: string) => Promise<void>) => {
-        const server = await spawnServer(args);
-        try {
-          await load(`${server.url}/v1/models/m:predict`, body, 4, 200, flags.maxSeconds); // warm-up: JIT, sockets
-          await run(server.url);
-        } finally {
-          await server.stop();
-        }
-      };
-      for (const frontend of flags.frontends) {
-        for (const batching of [true, false]) {
-          const args = [...modelArgs, "--name", "m", "--frontend", frontend, "--max-batch", String(flags.maxBatch), "--max-wait-ms", String(flags.maxWaitMs), "--seed", String(flags.seed)];
-          await withServer(batching ? args : [...args, "--no-batching"], async (baseUrl) => {
-            for (const concurrency of levels) {
-              const run: ServeRun = { frontend, batching, ...(await measure(baseUrl, body, concurrency, flags)) };
-              runs.push(run);
-              note(`${frontend} ${batching ? "batching" : "no batching"} c=${concurrency}: ${run.requestsPerSec.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms`);
-            }
-          });
-        }
-      }
       const top = Math.max(...levels);
+      const serveArgs = (frontend: Frontend) => [...modelArgs, "--name", "m", "--frontend", frontend, "--max-batch", String(flags.maxBatch), "--max-wait-ms", String(flags.maxWaitMs), "--seed", String(flags.seed)];
+      const configs: { frontend: Frontend; batching: boolean; args: string[]; levels: number[] }[] = flags.frontends.flatMap((frontend) => [
+        { frontend, batching: true, args: serveArgs(frontend), levels },
+        { frontend, batching: false, args: [...serveArgs(frontend), "--no-batching"], levels },
+      ]);
       // The same requests to a model with next to no compute (one output): what parsing, HTTP
       // and the load generator alone allow on this machine, the bound no batching can beat.
-      let ceiling: Omit<ServeRun, "frontend" | "batching"> | undefined;
-      if (flags.ceiling) {
-        const inputSize = spec.layers[0];
-        await withServer(["--layers", `${inputSize},1`, "--name", "m", "--frontend", "eager", "--no-batching"], async (baseUrl) => {
-          ceiling = await measure(baseUrl, body, top, flags);
-        });
+      const ceilingConfig = { frontend: "eager" as Frontend, batching: false, args: ["--layers", `${spec.layers[0]},1`, "--name", "m", "--frontend", "eager", "--no-batching"], levels: [top] };
+      const all = flags.ceiling ? [...configs, ceilingConfig] : configs;
+      // Every server is up for the whole run (an idle one costs nothing), so rounds can take the
+      // configurations in turn: a slow spell of a shared machine then hits all of them alike.
+      const servers: ServerProcess[] = [];
+      const samples = all.map((c) => c.levels.map(() => [] as Omit<ServeRun, "frontend" | "batching">[]));
+      try {
+        for (const c of all) {
+          const server = await spawnServer(c.args);
+          servers.push(server);
+          await load(`${server.url}/v1/models/m:predict`, body, 4, 200, flags.maxSeconds); // warm-up: JIT, sockets
+        }
+        for (let round = 1; round <= flags.rounds; round++) {
+          for (const [i, c] of all.entries()) {
+            for (const [j, concurrency] of c.levels.entries()) {
+              const m = await measure(servers[i].url, body, concurrency, flags);
+              samples[i][j].push(m);
+              const what = c === ceilingConfig ? "ceiling" : `${c.frontend} ${c.batching ? "batching" : "no batching"}`;
+              note(`${flags.rounds > 1 ? `round ${round}: ` : ""}${what} c=${concurrency}: ${m.requestsPerSec.toFixed(0)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms`);
+            }
+          }
+        }
+      } finally {
+        for (const server of servers) await server.stop();
       }
+      const runs: ServeRun[] = configs.flatMap((c, i) => c.levels.map((_, j) => ({ frontend: c.frontend, batching: c.batching, ...combine(samples[i][j]) })));
+      const ceiling = flags.ceiling ? combine(samples[all.length - 1][0]) : undefined;
       const table = newTable(["frontend", "batching", "concurrency", "req/s", "p50 ms", "p99 ms", "rows/call", "server cpu µs/req", "client cpu µs/req", "requests", "failures"]);
       for (const r of runs) {
         table.push([r.frontend, r.batching ? "on" : "off", r.concurrency, r.requestsPerSec.toFixed(0), r.p50Ms, r.p99Ms, r.rowsPerCall.toFixed(1), r.serverCpuUs.toFixed(0), r.clientCpuUs.toFixed(0), r.requests, r.failures]);
       }
-      process.stdout.write(`${spec.id}: one instance per request, ${flags.requests} requests per run (at most ${flags.maxSeconds} s)\n${table.toString()}\n`);
+      const rounds = flags.rounds > 1 ? `, the median of ${flags.rounds} rounds (requests and failures: their sums)` : "";
+      process.stdout.write(`${spec.id}: one instance per request, ${flags.requests} requests per run (at most ${flags.maxSeconds} s)${rounds}\n${table.toString()}\n`);
       const graph = runs.find((r) => r.frontend === "graph" && r.batching && r.concurrency === top);
       const eager = runs.find((r) => r.frontend === "eager" && !r.batching && r.concurrency === top);
       if (graph && eager) {
