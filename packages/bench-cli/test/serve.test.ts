@@ -231,6 +231,7 @@ describe("dualgrad serve: the process", () => {
     expect(Date.now() - signalled).toBeLessThan(4000);
     expect(await srv.exited).toBe(0);
     expect(srv.stderr()).toMatch(/SIGTERM: answering the requests received, then stopping\nstopped\n/);
+    expect(srv.stderr()).toMatch(/; big matmuls on \d+ threads?\)\n/);
 
     // Under load from 64 keep-alive clients: every reply is a 200 or a 503 (sent after the
     // signal); a request the server never received fails to connect; the process exits 0.

@@ -17,6 +17,8 @@ interface BenchServeFlags extends ModelSourceFlags {
   maxWaitMs: number;
   ceiling: boolean;
   rounds: number;
+  /** The global --threads, when given. */
+  threads?: number;
 }
 
 /** One load run against one server configuration (with --rounds, the medians of its runs). */
@@ -137,14 +139,18 @@ export function registerBenchServe(program: Command): void {
       const body = JSON.stringify({ instances: [Array.from(new PhiloxGenerator(1).uniform(spec.layers[0], 0, 1))] });
       const modelArgs = [flags.layers ? ["--layers", flags.layers] : ["--model", spec.id], flags.activation ? ["--activation", flags.activation] : [], flags.weights ? ["--weights", flags.weights] : []].flat();
       const top = Math.max(...levels);
-      const serveArgs = (frontend: Frontend) => [...modelArgs, "--name", "m", "--frontend", frontend, "--max-batch", String(flags.maxBatch), "--max-wait-ms", String(flags.maxWaitMs), "--seed", String(flags.seed)];
+      // The load generator shares this machine's cores with the servers. A server's matmul spread
+      // over threads waits for a core autocannon holds and its idle workers spin on one, so unless
+      // asked otherwise (--threads, DUALGRAD_THREADS) the servers keep their matmuls on one thread.
+      const threadArgs = flags.threads === undefined && process.env.DUALGRAD_THREADS === undefined ? ["--threads", "1"] : [];
+      const serveArgs = (frontend: Frontend) => [...modelArgs, ...threadArgs, "--name", "m", "--frontend", frontend, "--max-batch", String(flags.maxBatch), "--max-wait-ms", String(flags.maxWaitMs), "--seed", String(flags.seed)];
       const configs: { frontend: Frontend; batching: boolean; args: string[]; levels: number[] }[] = flags.frontends.flatMap((frontend) => [
         { frontend, batching: true, args: serveArgs(frontend), levels },
         { frontend, batching: false, args: [...serveArgs(frontend), "--no-batching"], levels },
       ]);
       // The same requests to a model with next to no compute (one output): what parsing, HTTP
       // and the load generator alone allow on this machine, the bound no batching can beat.
-      const ceilingConfig = { frontend: "eager" as Frontend, batching: false, args: ["--layers", `${spec.layers[0]},1`, "--name", "m", "--frontend", "eager", "--no-batching"], levels: [top] };
+      const ceilingConfig = { frontend: "eager" as Frontend, batching: false, args: ["--layers", `${spec.layers[0]},1`, ...threadArgs, "--name", "m", "--frontend", "eager", "--no-batching"], levels: [top] };
       const all = flags.ceiling ? [...configs, ceilingConfig] : configs;
       // Every server is up for the whole run (an idle one costs nothing), so rounds can take the
       // configurations in turn: a slow spell of a shared machine then hits all of them alike.

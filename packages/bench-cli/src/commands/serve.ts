@@ -1,3 +1,4 @@
+import { getThreads } from "@dualgrad/core";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import { note } from "../output.js";
@@ -55,7 +56,7 @@ export function registerServe(program: Command): void {
       note(
         `serving ${source.spec.id} [${source.spec.layers.join(", ")}] on the ${flags.frontend} frontend at ${running.url}/v1/models/${name}:predict ` +
           `(${source.origin}; ${batchingNote(flags)}` +
-          `${predictor.buckets.length ? `, compiled for batch sizes ${predictor.buckets.join(", ")}` : ""})`,
+          `${predictor.buckets.length ? `, compiled for batch sizes ${predictor.buckets.join(", ")}` : ""}; big matmuls on ${getThreads()} thread${getThreads() === 1 ? "" : "s"})`,
       );
       // SIGTERM/SIGINT: stop accepting, answer what was received, exit 0.
       await new Promise<void>((resolve) => {
