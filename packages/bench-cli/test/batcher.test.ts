@@ -22,6 +22,18 @@ describe("DynamicBatcher", () => {
     expect(out.map((y) => Array.from(y))).toEqual([[4], [6, 8], [10]]);
   });
 
+  it("with no wait, runs what was submitted in the same turn as one batch, and a lone request at once", async () => {
+    const { b, calls } = doubler({ maxWaitMs: 0 });
+    const out = await Promise.all([1, 2, 3].map((i) => b.submit(req(i), 1)));
+    expect(calls).toEqual([3]);
+    expect(out.map((y) => y[0])).toEqual([4, 6, 8]);
+    const t0 = performance.now();
+    await b.submit(req(5), 1);
+    expect(calls).toEqual([3, 1]);
+    // No timer: one turn of the event loop (a generous bound, far under any wait a timer would add on a loaded machine).
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it("runs a full batch without waiting, and the rest next", async () => {
     const { b, calls } = doubler({ maxBatch: 2, maxWaitMs: 10_000 });
     const t0 = Date.now();

@@ -231,6 +231,7 @@ describe("dualgrad serve: the process", () => {
     expect(Date.now() - signalled).toBeLessThan(4000);
     expect(await srv.exited).toBe(0);
     expect(srv.stderr()).toMatch(/SIGTERM: answering the requests received, then stopping\nstopped\n/);
+    expect(srv.stderr()).toMatch(/; big matmuls on \d+ threads?\)\n/);
 
     // Under load from 64 keep-alive clients: every reply is a 200 or a 503 (sent after the
     // signal); a request the server never received fails to connect; the process exits 0.
@@ -271,19 +272,28 @@ describe("dualgrad serve: the process", () => {
     }
   });
 
-  it("bench-serve drives the server with autocannon and prints throughput and latency per configuration", () => {
-    const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5"], {
+  it("bench-serve drives the server with autocannon and prints throughput and latency per configuration, the medians of its rounds", () => {
+    const r = spawnSync(process.execPath, [cli, "bench-serve", "--model", SPEC.id, "--frontends", "graph", "--concurrency", "1,4", "--requests", "60", "--max-seconds", "5", "--rounds", "2"], {
       encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^mlp-small: one instance per request, 60 requests per run \(at most 5 s\), the median of 2 rounds \(requests and failures: their sums\)\n/m);
     const rows = r.stdout.split("\n").filter((l) => /^│ graph/.test(l));
     expect(rows).toHaveLength(4); // batching on and off, at concurrency 1 and 4
     for (const row of rows) {
       const cells = row.split("│").map((c) => c.trim()).filter(Boolean);
       expect(cells.slice(0, 3)).toEqual(["graph", expect.stringMatching(/^(on|off)$/), expect.stringMatching(/^(1|4)$/)]);
       expect(Number(cells[3])).toBeGreaterThan(0); // req/s
-      expect(cells.slice(6)).toEqual(["60", "0"]); // every request answered, no failures
+      expect(Number(cells[6])).toBeGreaterThanOrEqual(1); // rows per model call
+      if (cells[1] === "off") expect(cells[6]).toBe("1.0");
+      expect(Number(cells[7])).toBeGreaterThan(0); // server CPU per request, from its /metrics
+      expect(Number(cells[8])).toBeGreaterThan(0); // load generator CPU per request
+      expect(cells.slice(9)).toEqual(["120", "0"]); // every request of both rounds answered, no failures
     }
+    // The next-to-no-compute model's run, at the top concurrency.
+    expect(r.stdout).toMatch(/^ceiling at concurrency 4, the same requests to a 8->1 linear model \(parsing and HTTP, next to no compute\): \d+ req\/s, p99 [\d.]+ ms, server cpu \d+ µs\/req\n/m);
+    // In-process figures: reading a request, and the forward pass alone and batched (mlp-small: 64 is the max batch).
+    expect(r.stdout).toMatch(/^in process, fastest of many calls: reading a request \d+ µs \(JSON\.parse and checks: \d+\); the forward pass per request \d+ µs eager on one row, [\d.]+ µs graph in a batch of 64\. So batching saves at most -?\d+ µs a request: [\d.]+x if nothing else cost anything, [\d.]+x with the ceiling's \d+ µs of server CPU a request; 3x needs everything but the forward pass to cost at most \d+ µs a request\n/m);
   }, 120_000);
 });
 

@@ -1,3 +1,4 @@
+import { getThreads } from "@dualgrad/core";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import { note } from "../output.js";
@@ -19,6 +20,11 @@ interface ServeFlags extends ModelSourceFlags {
   batching: boolean;
 }
 
+function batchingNote(flags: ServeFlags): string {
+  if (!flags.batching) return "no batching";
+  return `batches of up to ${flags.maxBatch}, ${flags.maxWaitMs > 0 ? `waiting up to ${flags.maxWaitMs} ms for company` : "of what queued while the model was busy"}`;
+}
+
 /** `dualgrad serve`: an HTTP inference server (TF Serving's REST API) with dynamic batching. */
 export function registerServe(program: Command): void {
   const cmd = program
@@ -30,7 +36,7 @@ export function registerServe(program: Command): void {
     .option("--host <address>", "address to listen on (loopback by default; 0.0.0.0 exposes the server)", "127.0.0.1")
     .option("--port <n>", "port (0 picks a free one)", nonNegativeInt, 8080)
     .option("--max-batch <n>", "most instances in one batched model call (and in one request)", positiveInt, 64)
-    .option("--max-wait-ms <n>", "longest a request waits for others to join its batch", nonNegativeInt, 2)
+    .option("--max-wait-ms <n>", "longest a request waits for others to join its batch (0: none; a batch is what queued while the model was busy)", nonNegativeInt, 0)
     .option("--max-queue <n>", "most requests waiting; more are answered 429", positiveInt, 1024)
     .option("--max-body-bytes <n>", "largest request body", positiveInt, 8 * 1024 * 1024)
     .option("--no-batching", "run each request as its own model call")
@@ -49,8 +55,8 @@ export function registerServe(program: Command): void {
       });
       note(
         `serving ${source.spec.id} [${source.spec.layers.join(", ")}] on the ${flags.frontend} frontend at ${running.url}/v1/models/${name}:predict ` +
-          `(${source.origin}; ${flags.batching ? `batches of up to ${flags.maxBatch} within ${flags.maxWaitMs} ms` : "no batching"}` +
-          `${predictor.buckets.length ? `, compiled for batch sizes ${predictor.buckets.join(", ")}` : ""})`,
+          `(${source.origin}; ${batchingNote(flags)}` +
+          `${predictor.buckets.length ? `, compiled for batch sizes ${predictor.buckets.join(", ")}` : ""}; big matmuls on ${getThreads()} thread${getThreads() === 1 ? "" : "s"})`,
       );
       // SIGTERM/SIGINT: stop accepting, answer what was received, exit 0.
       await new Promise<void>((resolve) => {

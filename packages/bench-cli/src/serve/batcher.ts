@@ -1,9 +1,11 @@
 /**
- * Dynamic batching, as Triton and TF Serving do it: requests that arrive within `maxWaitMs` of
- * the first waiting one are run as one call of up to `maxBatch` rows. The queue is bounded:
- * beyond `maxQueue` waiting requests, `submit` refuses (the server answers 429) rather than let
- * latency grow without limit. Node runs the model on its one thread, so while a batch computes,
- * the next one fills up on its own; a full batch runs without waiting.
+ * Dynamic batching, as Triton's dynamic batcher does it: when the model is free, what is waiting
+ * runs at once as one call of up to `maxBatch` rows; nothing waits for company unless asked to
+ * (`maxWaitMs`, Triton's max_queue_delay). Node runs the model on its one thread, so while a
+ * batch computes, requests arriving meanwhile queue up and run together as the next batch: under
+ * load the batches fill themselves, and a lone request pays no wait. The queue is bounded: beyond
+ * `maxQueue` waiting requests, `submit` refuses (the server answers 429) rather than let latency
+ * grow without limit.
  */
 
 /** Thrown by {@link DynamicBatcher.submit} when the queue is full. */
@@ -18,8 +20,9 @@ export interface BatcherOptions {
   /** Group requests at all; when false every request runs alone, at once. */
   batching: boolean;
   /**
-   * Longest a request waits for others to join its batch. With 0 a batch is whatever arrived in
-   * the same turn of the event loop (requests that queued up while the last batch computed).
+   * Longest a request waits for others to join its batch when fewer than `maxBatch` rows wait.
+   * With 0 (the server's default) a batch is whatever arrived by the end of the current turn of
+   * the event loop: the requests that queued up while the last batch computed.
    */
   maxWaitMs: number;
   /** Most requests waiting at once. */
@@ -36,6 +39,8 @@ interface Pending {
 /** Groups concurrent requests into batched calls of `run`. */
 export class DynamicBatcher {
   private readonly queue: Pending[] = [];
+  /** Rows in `queue`. */
+  private queuedRows = 0;
   private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private drained: (() => void)[] = [];
@@ -61,8 +66,8 @@ export class DynamicBatcher {
     if (this.queue.length >= this.options.maxQueue) throw new QueueFullError(`the queue is full (${this.options.maxQueue} requests waiting)`);
     return new Promise((resolve, reject) => {
       this.queue.push({ x, rows, resolve, reject });
-      const queuedRows = this.queue.reduce((n, p) => n + p.rows, 0);
-      if (!this.options.batching || this.options.maxWaitMs === 0 || queuedRows >= this.options.maxBatch) this.flushSoon();
+      this.queuedRows += rows;
+      if (!this.options.batching || this.options.maxWaitMs === 0 || this.queuedRows >= this.options.maxBatch) this.flushSoon();
       else this.timer ??= setTimeout(() => this.flushSoon(), this.options.maxWaitMs);
     });
   }
@@ -94,6 +99,7 @@ export class DynamicBatcher {
       const p = this.queue.shift()!;
       batch.push(p);
       rows += p.rows;
+      this.queuedRows -= p.rows;
     }
     if (batch.length > 0) this.runBatch(batch, rows);
     // Whatever is left has waited already: run it next, without a new wait.

@@ -9,7 +9,8 @@ export class BadRequest extends Error {
   override name = "BadRequest";
 }
 
-const FLOAT32_MAX = 3.4028234663852886e38;
+/** The largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** What a request may contain. */
 export interface InstanceLimits {

@@ -1,7 +1,7 @@
 /**
  * The server's counters in the Prometheus text exposition format (version 0.0.4): predict
- * requests by status code, a request latency histogram and a batch size histogram. Small enough
- * to keep here rather than pull in a metrics client.
+ * requests by status code, a request latency histogram, a batch size histogram, the queue depth
+ * and the process's CPU time. Small enough to keep here rather than pull in a metrics client.
  */
 
 /** A cumulative histogram with fixed upper bounds, rendered as `_bucket{le=...}`, `_sum`, `_count`. */
@@ -26,6 +26,12 @@ class Histogram {
     lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
     return lines;
   }
+}
+
+/** CPU time of the whole process (every thread, the gemm workers included). */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 /** What `/metrics` reports. */
@@ -59,6 +65,10 @@ export class ServerMetrics {
       `dualgrad_request_errors_total ${errors}`,
       ...this.latency.render(),
       ...this.batchSize.render(),
+      // The standard process metric, so a load test can divide the server's CPU by its requests.
+      "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
+      "# TYPE process_cpu_seconds_total counter",
+      `process_cpu_seconds_total ${cpuSeconds()}`,
       "# HELP dualgrad_queue_depth Predict requests waiting for a batch.",
       "# TYPE dualgrad_queue_depth gauge",
       `dualgrad_queue_depth ${this.queueDepth()}`,

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamicBatcher, QueueFullError, type BatcherOptions } from "./batcher.js";
-import { BadRequest, parseInstances } from "./instances.js";
+import { InstanceParser } from "./instance-parser.js";
+import { BadRequest } from "./instances.js";
+import { predictionsJson } from "./predictions.js";
 import { ServerMetrics } from "./metrics.js";
 import type { Predictor } from "./predictor.js";
 
@@ -41,7 +43,7 @@ function sendJson(res: ServerResponse, code: number, body: unknown, extraHeaders
 }
 
 /** Reads the body up to `limit` bytes; a larger one is a BadRequest (the rest is drained, not stored). */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BadRequest(`the body has ${declared} bytes; the limit is ${limit}`));
   return new Promise((resolve, reject) => {
@@ -51,7 +53,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       size += c.length;
       if (size <= limit) chunks.push(c);
     });
-    req.on("end", () => (size > limit ? reject(new BadRequest(`the body has more than ${limit} bytes`)) : resolve(Buffer.concat(chunks).toString("utf8"))));
+    req.on("end", () => {
+      if (size > limit) reject(new BadRequest(`the body has more than ${limit} bytes`));
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
     req.on("error", reject);
   });
 }
@@ -67,6 +72,7 @@ export async function startServer(predictor: Predictor, options: ServeOptions): 
     options,
     (rows) => metrics.batchSize.observe(rows),
   );
+  const parser = new InstanceParser({ inputSize: predictor.inputSize, maxInstances: options.maxBatch });
   const modelPath = `/v1/models/${options.name}`;
   let closing = false;
 
@@ -76,11 +82,10 @@ export async function startServer(predictor: Predictor, options: ServeOptions): 
       throw new BadRequest(`content-type must be application/json, got '${type || "none"}'`);
     }
     const body = await readBody(req, options.maxBodyBytes);
-    const { x, rows } = parseInstances(body, { inputSize: predictor.inputSize, maxInstances: options.maxBatch });
-    const y = await batcher!.submit(x, rows);
-    const w = predictor.outputSize;
-    const predictions = Array.from({ length: rows }, (_, i) => Array.from(y.subarray(i * w, (i + 1) * w)));
-    sendJson(res, 200, { predictions });
+    const { x, rows } = parser.parse(body);
+    const text = predictionsJson(await batcher!.submit(x, rows), rows, predictor.outputSize);
+    // The text is ASCII, so its length is its byte count.
+    res.writeHead(200, { "content-type": "application/json", "content-length": text.length }).end(text);
     return 200;
   };
 
