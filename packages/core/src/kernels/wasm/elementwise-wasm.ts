@@ -95,9 +95,10 @@ const V128 = ValType.v128;
 
 /**
  * Emits the program over the v128 locals `inputs`, leaving the last op's result on the stack.
- * Intermediate results go to fresh locals.
+ * Intermediate results go to fresh locals. Also the gemm's epilogue (./gemm-wasm.ts): one
+ * emitter, so a fused epilogue gives the elementwise kernel's bits.
  */
-function emitProgram(f: FunctionBuilder, ops: readonly ElementwiseOp[], inputs: readonly Local[]): void {
+export function emitProgram(f: FunctionBuilder, ops: readonly ElementwiseOp[], inputs: readonly Local[]): void {
   const results: Local[] = [];
   ops.forEach((op, k) => {
     const arg = op.operands.map((o) => () => {

@@ -7,7 +7,8 @@
  * writes the job into WebAssembly memory, resets NEXT, sets TOTAL and ACTIVE, stores OPEN = 1 and
  * bumps GEN (waking the workers), then claims chunks itself. A woken worker registers in BUSY,
  * and only if OPEN is still 1 (checked after registering) claims chunks with an atomic add on NEXT
- * and runs each with the `runChunk(chunk, slot)` of the module KIND names. The caller, out of chunks,
+ * and runs each with the `runChunk(chunk, slot)` of the module KIND names (modules added after the
+ * worker started, a gemm's epilogue variants, are posted to its port before the first job naming them). The caller, out of chunks,
  * stores OPEN = 0 and waits until BUSY is 0: a worker that registered before that saw OPEN = 1 and
  * is counted; one that registered after sees OPEN = 0 and touches nothing. So every chunk is
  * computed exactly once, and no worker reads the job after the caller has returned.
@@ -55,14 +56,26 @@ export interface GemmWorkerData {
   memory: unknown;
   ctl: SharedArrayBuffer;
   id: number;
+  /** Modules added after the worker started arrive here, in index order (read with receiveMessageOnPort). */
+  port: unknown;
 }
 
 /** The worker program. CommonJS (what `eval: true` runs); reads {@link GemmWorkerData}. */
 export const GEMM_WORKER_SOURCE = `"use strict";
-const { workerData } = require("node:worker_threads");
-const { modules, memory, ctl: ctlBuffer, id } = workerData;
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { modules, memory, ctl: ctlBuffer, id, port } = workerData;
 const ctl = new Int32Array(ctlBuffer);
-const runChunks = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk);
+const instantiate = (m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk;
+const runChunks = modules.map(instantiate);
+/** The runChunk of module number kind, taking modules posted since start-up off the port first. */
+const runChunkOf = (kind) => {
+  while (runChunks.length <= kind) {
+    const msg = receiveMessageOnPort(port);
+    if (msg === undefined) throw new Error("gemm worker " + id + ": module " + kind + " was never sent");
+    runChunks.push(instantiate(msg.message));
+  }
+  return runChunks[kind];
+};
 Atomics.add(ctl, ${Ctl.READY}, 1);
 let seen = 0;
 for (;;) {
@@ -78,7 +91,7 @@ for (;;) {
   try {
     if (Atomics.load(ctl, ${Ctl.OPEN}) === 1 && id < Atomics.load(ctl, ${Ctl.ACTIVE})) {
       const total = Atomics.load(ctl, ${Ctl.TOTAL});
-      const runChunk = runChunks[Atomics.load(ctl, ${Ctl.KIND})];
+      const runChunk = runChunkOf(Atomics.load(ctl, ${Ctl.KIND}));
       let done = 0;
       for (;;) {
         const chunk = Atomics.add(ctl, ${Ctl.NEXT}, 1);
