@@ -32,7 +32,7 @@ export { compileProgram, programSource } from "./kernels/elementwise-program.js"
 export { compileWasmElementwise, wasmElementwiseSupported, type WasmElementwiseKernel } from "./kernels/wasm/elementwise-wasm.js";
 export { gemm, gemmReference } from "./kernels/gemm.js";
 export { compileGemmEpilogue, epilogueLayout, type GemmEpilogueKernel } from "./kernels/gemm-epilogue.js";
-export type { EpilogueLayout } from "./kernels/wasm/gemm-wasm.js";
+export { MAX_EPILOGUE_OPERANDS, type EpilogueLayout } from "./kernels/wasm/gemm-wasm.js";
 export * from "./execute.js";
 export * from "./profiler.js";
 export * from "./gradcheck.js";

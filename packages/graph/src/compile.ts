@@ -1,10 +1,10 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileGemmEpilogue, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
 import { controlKernel, type ControlKernel } from "./control/kernels.js";
-import { isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
+import { fusedKernelName, isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -90,13 +90,18 @@ export class CompiledGraph {
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
       if (node.op === "get") continue; // written by its control-flow node's kernel
-      this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
+      this.kernelNames.push(node.op === "fused" ? fusedKernelName(node.attrs) : node.op);
       this.kernelShapes.push(shapesLabel(ins));
       if (isControlNode(node)) {
         const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
         this.controls.push(k);
         this.controlNames.push(`${node.op} ${valueName(node.id)}`);
         this.kernels.push(k.run);
+      } else if (node.op === "fused" && node.attrs.gemm !== undefined) {
+        // A matmul with its epilogue: core runs the program on C as the gemm stores it.
+        const k = compileGemmEpilogue(node.attrs, out.shape, out.dtype, ins.slice(2).map((v) => v.shape));
+        const { transA, transB } = node.attrs.gemm;
+        this.kernels.push(() => k(ins, out, transA, transB));
       } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);

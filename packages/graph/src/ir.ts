@@ -14,8 +14,18 @@ export type FusedOperand = ElementwiseOperand;
 /** One fused elementwise operation inside a `fused` node: core's elementwise program op. */
 export type FusedOp = ElementwiseOp;
 
-/** Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs; the last op is the output. */
-export type FusedAttrs = ElementwiseProgram;
+/**
+ * Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs;
+ * the last op is the output. With `gemm`, a matmul's epilogue (./passes/gemm-epilogue.ts): the
+ * node's inputs are A, B, then the program's in1, in2, ...; in0 is op(A) @ op(B).
+ */
+export type FusedAttrs = ElementwiseProgram & { readonly gemm?: Attrs["matmul"] };
+
+/** How plans and profiles name a fused kernel: by its chain, `fused(mul→sub)`, or `matmul+epilogue(add→relu)` for a gemm epilogue. */
+export function fusedKernelName(attrs: FusedAttrs): string {
+  const chain = attrs.ops.map((o) => o.prim).join("→");
+  return attrs.gemm === undefined ? `fused(${chain})` : `matmul+epilogue(${chain})`;
+}
 
 /** What every node has, whatever its op. */
 interface NodeFields {
@@ -199,7 +209,7 @@ export function formatAttrs(attrs: object): string {
 
 /** A node's attributes as printed: a primitive's as {@link formatAttrs}, a fused kernel's op chain `[add∘relu]`. */
 export function formatNodeAttrs(n: GraphNode): string {
-  if (n.op === "fused") return `[${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
+  if (n.op === "fused") return `[${n.attrs.gemm ? `matmul${formatAttrs(n.attrs.gemm)}+` : ""}${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
   if (n.op === "scan") {
     const { numCarry, numXs, length, reverse, saveCarries } = n.attrs;
     return formatAttrs({ length, reverse, numCarry, numXs, ...(saveCarries ? { saveCarries } : {}) });

@@ -4,7 +4,7 @@ import { sizeOf, type Shape } from "../shape.js";
 import { getBackend, matmulKernel } from "./backend.js";
 import { WASM_ELEMENTWISE_MIN_SIZE } from "./elementwise-dispatch.js";
 import { compileProgram, programSource } from "./elementwise-program.js";
-import { gemmWasm, type EpilogueLayout, type GemmEpilogueCall } from "./wasm/gemm-wasm.js";
+import { MAX_EPILOGUE_OPERANDS, gemmWasm, type EpilogueLayout, type GemmEpilogueCall } from "./wasm/gemm-wasm.js";
 import { wasmElementwiseSupported } from "./wasm/elementwise-wasm.js";
 
 /**
@@ -72,7 +72,9 @@ export function compileGemmEpilogue(program: ElementwiseProgram, outShape: Shape
     operands: new Array<Float32Array>(operandShapes.length),
   };
   // Whether the separate kernel would run the program's wasm code (see elementwise-dispatch.ts).
-  const wasmProgram = dtype === "float32" && sizeOf(outShape) >= WASM_ELEMENTWISE_MIN_SIZE && wasmElementwiseSupported(program.ops);
+  // (An epilogue reading more operands than the gemm has room for runs as the separate kernel.)
+  const wasmProgram =
+    dtype === "float32" && sizeOf(outShape) >= WASM_ELEMENTWISE_MIN_SIZE && wasmElementwiseSupported(program.ops) && operandShapes.length <= MAX_EPILOGUE_OPERANDS;
   const datas = new Array<TypedArray>(arity);
   const shapes: Shape[] = [outShape, ...operandShapes];
   return (inputs, out, transA, transB) => {
