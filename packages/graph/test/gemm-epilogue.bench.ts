@@ -1,6 +1,7 @@
 import { bench, describe } from "vitest";
 import { getBackend, getThreads, warmUpThreads, wasmAvailable } from "@dualgrad/core";
-import { Linear, SGD, crossEntropy, fn, tensor, type HostTensor, type StageSwitch, type SymbolicTensor } from "../src/index.js";
+import { tensor, type HostTensor } from "../src/index.js";
+import { reluMlpStep } from "./relu-mlp.js";
 
 // Does the gemm epilogue pay for a whole training step? The reference `mlp` workload's step
 // (784-256-256-10 relu MLP, batch 128, cross-entropy, SGD) compiled with and without epilogues,
@@ -9,24 +10,6 @@ import { Linear, SGD, crossEntropy, fn, tensor, type HostTensor, type StageSwitc
 // `npx vitest bench --run packages/graph/test/gemm-epilogue.bench.ts` (`DUALGRAD_THREADS=1` for one thread).
 
 const ROUNDS = Number(process.env.EPILOGUE_ROUNDS ?? 300);
-
-function mlpStep(disable: StageSwitch[]) {
-  const sizes = [784, 256, 256, 10];
-  const layers = sizes.slice(1).map((out, i) => new Linear(sizes[i], out, { name: `bench${disable.length}.${i}` }));
-  const opt = new SGD({ lr: 0.01 });
-  const params = layers.flatMap((l) => l.parameters());
-  const step = fn((x: SymbolicTensor, y: SymbolicTensor) => {
-    let h = x;
-    layers.forEach((l, i) => {
-      h = l.forward(h);
-      if (i < layers.length - 1) h = h.relu();
-    });
-    const loss = crossEntropy(h, y);
-    opt.minimize(loss, params);
-    return loss;
-  }, { disable });
-  return { step, dispose: () => (step.dispose(), opt.dispose(), params.forEach((p) => p.dispose())) };
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -38,7 +21,7 @@ describe("mlp training step, gemm epilogues on vs off (interleaved)", () => {
       const B = 128;
       const x = tensor(Float32Array.from({ length: B * 784 }, (_, i) => Math.sin(i * 0.01)), [B, 784]);
       const y = tensor(Int32Array.from({ length: B }, (_, i) => i % 10), [B]);
-      const variants = [mlpStep([]), mlpStep(["epilogue"])];
+      const variants = [reluMlpStep([784, 256, 256, 10], "float32", []), reluMlpStep([784, 256, 256, 10], "float32", ["epilogue"])];
       const times: number[][] = [[], []];
       for (let r = 0; r < 20; r++) for (const v of variants) (v.step(x, y) as HostTensor).item();
       for (let r = 0; r < ROUNDS; r++) {

@@ -1,35 +1,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { allocator, getBackend, getThreads, profiler, setBackend, setProfiler, setThreads, wasmAvailable, warmUpThreads, type Backend, type DType } from "@dualgrad/core";
 import {
-  HostTensor, Linear, SGD, Variable, crossEntropy, fn, fromJSON, gemmEpilogueCount, gemmEpilogueFusion, printGraph, tensor, toJSON, trace, type StageSwitch, type SymbolicTensor,
+  HostTensor, Variable, fn, fromJSON, gemmEpilogueCount, gemmEpilogueFusion, printGraph, tensor, toJSON, trace, type StageSwitch, type SymbolicTensor,
 } from "../src/index.js";
+import { reluMlpStep } from "./relu-mlp.js";
 
-/** A 3-layer relu MLP trained by SGD with cross-entropy, as the reference `mlp` workload is (smaller, but with products big enough to share with a worker thread). */
-function mlpStep(dtype: DType, disable: StageSwitch[]) {
-  const sizes = [100, 160, 70, 5];
-  const layers = sizes.slice(1).map((out, i) => new Linear(sizes[i], out, { dtype, name: `ep${disable.length}.${i}` }));
-  // Same parameters for every variant: fixed values rather than each Linear's own draws.
-  layers.forEach((l, i) => {
-    l.weight.assign(Array.from({ length: l.weight.data.length }, (_, j) => Math.sin(j * 0.7 + i) * 0.3));
-    l.bias!.assign(Array.from({ length: l.bias!.data.length }, (_, j) => Math.cos(j + i) * 0.1));
-  });
-  const opt = new SGD({ lr: 0.05 });
-  const params = layers.flatMap((l) => l.parameters());
-  const step = fn(
-    (x: SymbolicTensor, y: SymbolicTensor) => {
-      let h = x;
-      layers.forEach((l, i) => {
-        h = l.forward(h);
-        if (i < layers.length - 1) h = h.relu();
-      });
-      const loss = crossEntropy(h, y);
-      opt.minimize(loss, params);
-      return loss;
-    },
-    { disable },
-  );
-  return { step, params, dispose: () => (step.dispose(), opt.dispose(), params.forEach((p) => p.dispose())) };
-}
+/** A 3-layer relu MLP (products big enough to share with a worker thread), as the reference `mlp` workload's step. */
+const mlpStep = (dtype: DType, disable: StageSwitch[]) => reluMlpStep([100, 160, 70, 5], dtype, disable, true);
 
 const batch = (dtype: DType) => {
   const B = 96;
@@ -60,7 +37,7 @@ describe("gemm epilogues in the graph", () => {
     expect(gemmEpilogueCount(lowered.fused)).toBe(5);
     expect(printGraph(lowered.fused)).toMatch(/= fused\[matmul\[transA=false,transB=true\]\+add\] /);
     // The optimizer's updates stay planned into their variables.
-    expect(plan).toMatch(/\(into variable ep0\.0\.weight\)/);
+    expect(plan).toMatch(/\(into variable mlp\.0\.weight\)/);
     dispose();
   });
 
