@@ -2,7 +2,7 @@
  * Does the gemm epilogue pay? For the matmul + elementwise pairs of the reference MLP step (and
  * a few more shapes), times the fused kernel (../kernels/gemm-epilogue.ts) against the two
  * separate kernels, interleaved A, B, A, B, ... within one run so that a loaded machine slows
- * both alike, and prints the median ms per call of each and their ratio.
+ * both alike, and prints the median CPU ms per call of each and their ratio.
  *
  * Run after a build: `node packages/core/dist/bench/gemm-epilogue.js [rounds]` (default 41; set
  * `DUALGRAD_THREADS` for the thread count).
@@ -89,10 +89,13 @@ export function timeEpilogueCase(c: EpilogueCase, rounds: number, dtype: DType =
       if (performance.now() - t0 > 5 || calls > 1 << 16) break;
       calls *= 2;
     }
+    // CPU time of the process, not wall time: on a shared machine waiting for a core is not the
+    // kernel's cost (with one thread this is the calling thread's time; with workers, all of theirs too).
     const sample = (run: () => void) => {
-      const t0 = performance.now();
+      const t0 = process.cpuUsage();
       for (let i = 0; i < calls; i++) run();
-      return (performance.now() - t0) / calls;
+      const dt = process.cpuUsage(t0);
+      return (dt.user + dt.system) / 1000 / calls;
     };
     const a: number[] = [], b: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -108,7 +111,7 @@ export function timeEpilogueCase(c: EpilogueCase, rounds: number, dtype: DType =
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 41);
   if (getBackend() === "wasm") await warmUpThreads();
-  console.log(`gemm epilogue vs separate kernels, ${getBackend()} backend, ${getThreads()} thread(s), median of ${rounds} interleaved samples`);
+  console.log(`gemm epilogue vs separate kernels, ${getBackend()} backend, ${getThreads()} thread(s), median CPU ms of ${rounds} interleaved samples`);
   for (const c of EPILOGUE_CASES) {
     const t = timeEpilogueCase(c, rounds);
     console.log(`${t.name.padEnd(34)} fused ${t.fusedMs.toFixed(4)} ms  separate ${t.separateMs.toFixed(4)} ms  ratio ${(t.fusedMs / t.separateMs).toFixed(3)}`);
