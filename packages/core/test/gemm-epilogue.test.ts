@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "./helpers.js";
+import { ops } from "../src/ops/index.js";
 import {
-  compileGemmEpilogue, compileProgram, epilogueLayout, getBackend, getThreads, heapByteOffset, matmulKernel, releaseValue, setBackend, setThreads,
+  compileConvEpilogue, compileGemmEpilogue, compileProgram, convEpilogueLayout, convOutSize, epilogueLayout, exactProgram, getBackend, getThreads, heapByteOffset, matmulKernel, releaseValue, setBackend, setThreads,
   valueFrom, wasmAvailable, warmUpThreads, type Backend, type DType, type ElementwiseProgram, type Shape, type Value,
 } from "../src/index.js";
 import { gemmWasm } from "../src/kernels/wasm/gemm-wasm.js";
@@ -106,6 +107,52 @@ describe("gemm epilogue", () => {
       }, 120_000);
     }
   }
+
+  for (const backend of backends) {
+    it(`a convolution's epilogue is bitwise the separate kernels' result (${backend}, float32 and float64)`, () => {
+      setBackend(backend);
+      setThreads(1);
+      const biasRelu = (d: DType) => program(d, [["add", ["in0", "in1"]], ["relu", ["op0"]]]);
+      const scaleMax = (d: DType) => program(d, [["mul", ["in1", "in0"]], ["maximum", ["op0", "in2"]]]);
+      // [B, C, H, W], [K, C, kh, kw], attrs, program, operand shapes (per channel or scalar).
+      const cases: [Shape, Shape, { stride: number[]; padding: number[]; dilation: number[] }, (d: DType) => ElementwiseProgram, Shape[]][] = [
+        [[5, 1, 12, 12], [8, 1, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1] }, biasRelu, [[8, 1, 1]]],
+        [[3, 4, 9, 7], [6, 4, 3, 2], { stride: [2, 1], padding: [0, 1], dilation: [1, 2] }, scaleMax, [[1, 6, 1, 1], []]],
+        [[2, 3, 5, 5], [1, 3, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1] }, biasRelu, [[1, 1, 1]]],
+      ];
+      let seed = 100;
+      for (const dtype of ["float32", "float64"] as const) {
+        for (const [xs, ws, attrs, prog, shapes] of cases) {
+          const x = random(dtype, xs, seed++), w = random(dtype, ws, seed++);
+          const operands = shapes.map((sh) => random(dtype, sh, seed++));
+          const outShape = [xs[0], ws[0], convOutSize(xs[2], ws[2], attrs.stride[0], attrs.padding[0], attrs.dilation[0]), convOutSize(xs[3], ws[3], attrs.stride[1], attrs.padding[1], attrs.dilation[1])];
+          const fused = random(dtype, outShape, 0), separate = random(dtype, outShape, 1);
+          try {
+            compileConvEpilogue(prog(dtype), outShape, dtype, shapes)([x, w, ...operands], fused, attrs);
+            ops.conv2d.kernel([x, w], separate, attrs);
+            compileProgram(prog(dtype), 1 + shapes.length)(separate.data, outShape, [separate.data.slice(), ...operands.map((o) => o.data)], [outShape, ...shapes]);
+            const bits = (v: Value) => Array.from(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+            expect(bits(fused), `${backend} ${dtype} x=${xs} w=${ws}`).toEqual(bits(separate));
+          } finally {
+            for (const v of [x, w, fused, separate, ...operands]) releaseValue(v);
+          }
+        }
+      }
+    });
+  }
+
+  it("a convolution takes only exact programs and per-channel or scalar operands", () => {
+    const tanh = program("float32", [["add", ["in0", "in1"]], ["tanh", ["op0"]]]);
+    expect(exactProgram(tanh)).toBe(false);
+    expect(exactProgram(program("float32", [["pow", ["in0"]]]))).toBe(false);
+    expect(() => compileConvEpilogue(tanh, [2, 8, 4, 4], "float32", [[8, 1, 1]])).toThrow(/conv epilogue: add→tanh is not exact/);
+    const add = program("float32", [["add", ["in0", "in1"]]]);
+    expect(() => compileConvEpilogue(add, [2, 8, 4, 4], "float32", [[8, 4, 4]])).toThrow(/operand 0 of shape \[8,4,4\] is not one value per channel/);
+    expect(convEpilogueLayout([8, 1, 1], 8)).toBe("column");
+    expect(convEpilogueLayout([1, 8, 1, 1], 8)).toBe("column");
+    expect(convEpilogueLayout([1], 8)).toBe("scalar");
+    expect(convEpilogueLayout([8], 8)).toBeNull();
+  });
 
   it.skipIf(!wasmAvailable())("runs in the wasm gemm when the operands are in the heap, and says so", () => {
     setBackend("wasm");

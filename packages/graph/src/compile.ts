@@ -1,5 +1,5 @@
 import {
-  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileGemmEpilogue, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, arrayConstructor, cancelReleaseOnCollect, compileConvEpilogue, compileGemmEpilogue, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
@@ -97,11 +97,18 @@ export class CompiledGraph {
         this.controls.push(k);
         this.controlNames.push(`${node.op} ${valueName(node.id)}`);
         this.kernels.push(k.run);
-      } else if (node.op === "fused" && node.attrs.gemm !== undefined) {
-        // A matmul with its epilogue: core runs the program on C as the gemm stores it.
-        const k = compileGemmEpilogue(node.attrs, out.shape, out.dtype, ins.slice(2).map((v) => v.shape));
-        const { transA, transB } = node.attrs.gemm;
-        this.kernels.push(() => k(ins, out, transA, transB));
+      } else if (node.op === "fused" && node.attrs.producer !== undefined) {
+        // A matmul or conv2d with its epilogue: core runs the program on the product as the gemm stores it.
+        const p = node.attrs.producer;
+        const shapes = ins.slice(2).map((v) => v.shape);
+        if (p.op === "matmul") {
+          const k = compileGemmEpilogue(node.attrs, out.shape, out.dtype, shapes);
+          const { transA, transB } = p.attrs;
+          this.kernels.push(() => k(ins, out, transA, transB));
+        } else {
+          const k = compileConvEpilogue(node.attrs, out.shape, out.dtype, shapes);
+          this.kernels.push(() => k(ins, out, p.attrs));
+        }
       } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);

@@ -43,12 +43,12 @@ const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
 /**
  * Whether `node` may write its result over its input's memory (same-index reads and writes). Not
- * a gemm epilogue: the gemm stores partial sums into C before the epilogue reads its operands,
- * and reads A and B throughout.
+ * an epilogue: its gemm stores partial sums into C before the program reads its operands, and
+ * reads its own inputs throughout.
  */
 function canRunInPlace(node: GraphNode): boolean {
   const op = node.op;
-  return (op === "fused" && node.attrs.gemm === undefined) || op === "reshape" || (isPrim(op) && ops[op].kind === "elementwise");
+  return (op === "fused" && node.attrs.producer === undefined) || op === "reshape" || (isPrim(op) && ops[op].kind === "elementwise");
 }
 
 /** Plans the arena for `g`. `inPlace: false` turns off writing over dying inputs (for comparison and debugging). */
@@ -166,7 +166,7 @@ export function printPlan(g: Graph, plan: Plan): string {
     else {
       const node = g.nodes[s.node];
       const where = s.inPlaceOf !== undefined ? `  (in place of ${valueName(s.inPlaceOf)})` : s.intoVariable !== undefined ? `  (into variable ${s.intoVariable})` : "";
-      const name = node.op === "fused" && node.attrs.gemm !== undefined ? fusedKernelName(node.attrs) : node.op;
+      const name = node.op === "fused" && node.attrs.producer !== undefined ? fusedKernelName(node.attrs) : node.op;
       lines.push(`  run   ${valueName(s.node)} = ${name} ${node.inputs.map(valueName).join(" ")}${where}`);
     }
   }

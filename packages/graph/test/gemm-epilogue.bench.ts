@@ -1,7 +1,7 @@
 import { bench, describe } from "vitest";
 import { getBackend, getThreads, warmUpThreads, wasmAvailable } from "@dualgrad/core";
 import { tensor, type HostTensor } from "../src/index.js";
-import { reluMlpStep } from "./relu-mlp.js";
+import { cnnStep, reluMlpStep } from "./train-steps.js";
 
 // Does the gemm epilogue pay for a whole training step? The reference `mlp` workload's step
 // (784-256-256-10 relu MLP, batch 128, cross-entropy, SGD) compiled with and without epilogues,

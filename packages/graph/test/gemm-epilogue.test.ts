@@ -3,18 +3,26 @@ import { allocator, getBackend, getThreads, profiler, setBackend, setProfiler, s
 import {
   HostTensor, Variable, fn, fromJSON, gemmEpilogueCount, gemmEpilogueFusion, printGraph, tensor, toJSON, trace, type StageSwitch, type SymbolicTensor,
 } from "../src/index.js";
-import { reluMlpStep } from "./relu-mlp.js";
+import { cnnStep, reluMlpStep } from "./train-steps.js";
 
 /** A 3-layer relu MLP (products big enough to share with a worker thread), as the reference `mlp` workload's step. */
 const mlpStep = (dtype: DType, disable: StageSwitch[]) => reluMlpStep([100, 160, 70, 5], dtype, disable, true);
 
-const batch = (dtype: DType) => {
-  const B = 96;
-  const values = Array.from({ length: B * 100 }, (_, i) => Math.sin(i * 1.3));
-  const x = tensor(dtype === "float64" ? new Float64Array(values) : new Float32Array(values), [B, 100]);
-  const y = tensor(Int32Array.from({ length: B }, (_, i) => (i * 7) % 5), [B]);
+/** A small `cnn`: 12x12 images, 4 then 6 channels. */
+const smallCnnStep = (dtype: DType, disable: StageSwitch[]) => cnnStep(12, 4, 6, dtype, disable, true);
+
+/** A batch of `shape` inputs and labels in 0..4. */
+const batchOf = (dtype: DType, shape: number[]) => {
+  const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 1.3));
+  const x = tensor(dtype === "float64" ? new Float64Array(values) : new Float32Array(values), shape);
+  const y = tensor(Int32Array.from({ length: shape[0] }, (_, i) => (i * 7) % 5), [shape[0]]);
   return { x, y };
 };
+const batch = (dtype: DType) => batchOf(dtype, [96, 100]);
+const MODELS = [
+  { name: "mlp", make: mlpStep, batch },
+  { name: "cnn", make: smallCnnStep, batch: (dtype: DType) => batchOf(dtype, [10, 1, 12, 12]) },
+];
 
 const bits = (v: Variable | HostTensor) => Array.from(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
 
@@ -38,6 +46,17 @@ describe("gemm epilogues in the graph", () => {
     expect(printGraph(lowered.fused)).toMatch(/= fused\[matmul\[transA=false,transB=true\]\+add\] /);
     // The optimizer's updates stay planned into their variables.
     expect(plan).toMatch(/\(into variable mlp\.0\.weight\)/);
+    dispose();
+  });
+
+  it("fuse each convolution's bias-add into its product (and the classifier's into its matmul)", () => {
+    const { step, dispose } = smallCnnStep("float32", []);
+    const { x, y } = MODELS[1].batch("float32");
+    const lowered = step.lower(x, y);
+    const plan = lowered.compiled.printPlan();
+    expect(plan.match(/= conv2d\+epilogue\(add\) /g)).toHaveLength(2);
+    expect(plan.match(/= matmul\+epilogue\(add\) /g)).toHaveLength(1);
+    expect(fromJSON(toJSON(lowered.fused))).toEqual(lowered.fused);
     dispose();
   });
 
@@ -69,8 +88,9 @@ describe("gemm epilogues in the graph", () => {
     const unfused = fn((x2: SymbolicTensor) => x2.matmul(w, { transB: true }).add(b).relu(), { disable: ["epilogue"] });
     expect(bits(f(x) as HostTensor)).toEqual(bits(unfused(x) as HostTensor));
     // A malformed gemm attribute is a clear error, not a silent wrong read.
-    const text = toJSON(lowered.fused).replace('"gemm":{"transA":false,"transB":true}', '"gemm":{"transA":false,"transB":false}');
-    expect(() => fromJSON(text)).toThrow(/node 3 \(fused\).*gemm's inputs do not fit/);
+    const text = toJSON(lowered.fused).replace('"producer":{"op":"matmul","attrs":{"transA":false,"transB":true}}', '"producer":{"op":"matmul","attrs":{"transA":false,"transB":false}}');
+    expect(text).not.toBe(toJSON(lowered.fused));
+    expect(() => fromJSON(text)).toThrow(/node 3 \(fused\).*its matmul's inputs do not fit/);
     f.dispose();
     unfused.dispose();
     w.dispose();
@@ -90,14 +110,14 @@ describe("gemm epilogues in the graph", () => {
   const backends: Backend[] = wasmAvailable() ? ["wasm", "js"] : ["js"];
   for (const backend of backends) {
     for (const threads of backend === "wasm" ? [1, 2] : [1]) {
-      for (const dtype of ["float32", "float64"] as const) {
-        it(`training steps are bitwise those without epilogues (${backend}, ${threads} thread(s), ${dtype}); nothing is allocated per step`, async () => {
+      for (const [dtype, model] of (["float32", "float64"] as const).flatMap((d) => MODELS.map((m) => [d, m] as const))) {
+        it(`${model.name} training steps are bitwise those without epilogues (${backend}, ${threads} thread(s), ${dtype}); nothing is allocated per step`, async () => {
           setBackend(backend);
           setThreads(threads);
           if (backend === "wasm" && threads > 1) await warmUpThreads();
-          const fused = mlpStep(dtype, []);
-          const plain = mlpStep(dtype, ["epilogue"]);
-          const { x, y } = batch(dtype);
+          const fused = model.make(dtype, []);
+          const plain = model.make(dtype, ["epilogue"]);
+          const { x, y } = model.batch(dtype);
           fused.step(x, y);
           plain.step(x, y);
           const before = allocator.stats();

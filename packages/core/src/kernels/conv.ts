@@ -131,8 +131,15 @@ function swapOuter(src: FloatArray, A: number, Bdim: number, P: number, dst: Flo
   }
 }
 
-/** Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]. */
-export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+/**
+ * Computes a convolution's matrix product `C [m,n] = A [m,k] @ B [k,n]` (row-major, from offset 0)
+ * in place of the backend's gemm: a gemm epilogue's runner (./gemm-epilogue.ts), which applies the
+ * bias to the product as it is stored.
+ */
+export type ConvProduct = (m: number, n: number, k: number, a: FloatArray, b: FloatArray, c: FloatArray) => void;
+
+/** Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]; its [K, B*OH*OW] product by `product` when given. */
+export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, product?: ConvProduct): void {
   const { B, C, K, kh, kw, OH, OW } = g;
   const N = B * OH * OW;
   const Q = C * kh * kw;
@@ -140,7 +147,8 @@ export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: Con
   const cols = scratch(out, 0, Q * N);
   patches(x, cols, g, true);
   const res = scratch(out, 1, K * N);
-  matmulKernel(out instanceof Float32Array ? "float32" : "float64")(K, N, Q, w, 0, false, cols, 0, false, res, 0);
+  if (product) product(K, N, Q, w, cols, res);
+  else matmulKernel(out instanceof Float32Array ? "float32" : "float64")(K, N, Q, w, 0, false, cols, 0, false, res, 0);
   swapOuter(res, K, B, OH * OW, out);
 }
 

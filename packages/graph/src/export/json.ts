@@ -167,21 +167,24 @@ function checkAttrs<P extends Prim>(prim: P, attrs: unknown, where: string): ass
  */
 function readFused(attrs: unknown, node: { inputs: number[]; shape: number[]; dtype: DType }, earlier: readonly Meta[], where: string): FusedAttrs {
   if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
-  checkKeys(attrs, ["ops", "gemm"], `${where} attrs`);
-  // A gemm epilogue: inputs A, B, then the program's in1...; in0 is the product, which must have the node's type.
-  const gemm = attrs.gemm;
+  checkKeys(attrs, ["ops", "producer"], `${where} attrs`);
+  // An epilogue: inputs of the producer (matmul or conv2d), then the program's in1...; in0 is the product, of the node's type.
+  const producer = attrs.producer;
   let inputCount = node.inputs.length;
-  if (gemm !== undefined) {
-    checkAttrs("matmul", gemm, `${where} attrs.gemm`);
-    if (node.inputs.length < 2) fail(`${where}: a gemm epilogue needs inputs A and B, got ${node.inputs.length} input(s)`);
+  if (producer !== undefined) {
+    if (!isObject(producer) || (producer.op !== "matmul" && producer.op !== "conv2d")) fail(`${where}: attrs.producer must be { op: "matmul" | "conv2d", attrs }, got ${show(producer)}`);
+    checkKeys(producer, ["op", "attrs"], `${where} attrs.producer`);
+    const op = producer.op;
+    checkAttrs(op, producer.attrs, `${where} attrs.producer (${op})`);
+    if (node.inputs.length < 2) fail(`${where}: a ${op} epilogue needs the ${op}'s two inputs, got ${node.inputs.length} input(s)`);
     let meta: Meta;
     try {
-      meta = inferMeta("matmul", node.inputs.slice(0, 2).map((i) => earlier[i]), gemm);
+      meta = inferMeta(op, node.inputs.slice(0, 2).map((i) => earlier[i]), producer.attrs);
     } catch (err) {
-      return fail(`${where}: its gemm's inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
+      return fail(`${where}: its ${op}'s inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (meta.dtype !== node.dtype || meta.shape.join() !== node.shape.join() || meta.shape.length !== node.shape.length) {
-      fail(`${where}: declared ${typeText(node)} but its gemm gives ${typeText(meta)}`);
+      fail(`${where}: declared ${typeText(node)} but its ${op} gives ${typeText(meta)}`);
     }
     inputCount = node.inputs.length - 1;
   }
@@ -211,7 +214,7 @@ function readFused(attrs: unknown, node: { inputs: number[]; shape: number[]; dt
       checkKeys(o, ["from", "index"], ot);
       if (!isIndex(o.index)) fail(`${ot}: index must be a non-negative integer, got ${show(o.index)}`);
       if (o.from === "in" && o.index >= inputCount) {
-        const has = gemm === undefined ? `the node has ${inputCount} input(s)` : `the kernel has ${inputCount} input(s): the product, then the node's inputs after A and B`;
+        const has = producer === undefined ? `the node has ${inputCount} input(s)` : `the kernel has ${inputCount} input(s): the product, then the node's inputs after the first two`;
         fail(`${ot}: in${o.index} is out of range (${has})`);
       }
       if (o.from === "op" && o.index >= j) fail(`${ot}: op${o.index} is not an earlier op of the kernel`);
