@@ -9,10 +9,12 @@
  */
 import { pathToFileURL } from "node:url";
 import type { DType } from "../dtype.js";
-import { allocValue, releaseValue } from "../execute.js";
+import { allocValue, releaseValue, type Value } from "../execute.js";
 import { getBackend, getThreads, matmulKernel, warmUpThreads } from "../kernels/backend.js";
 import { compileProgram } from "../kernels/elementwise-program.js";
-import { compileGemmEpilogue } from "../kernels/gemm-epilogue.js";
+import { convGeometry } from "../kernels/conv.js";
+import { compileConvEpilogue, compileGemmEpilogue } from "../kernels/gemm-epilogue.js";
+import { ops } from "../ops/index.js";
 import type { ElementwiseProgram } from "../ops/elementwise-types.js";
 import type { Shape } from "../shape.js";
 
@@ -48,6 +50,20 @@ export const EPILOGUE_CASES: EpilogueCase[] = [
   { name: "relu(x@W^T + b) 16x64x64", m: 16, n: 64, k: 64, transA: false, transB: true, program: addRelu, operands: [[64]] },
 ];
 
+/** One fused convolution: input and weight shapes (stride 1, padding 1) and the program over its output and a per-channel operand. */
+export interface ConvEpilogueCase {
+  name: string;
+  x: Shape;
+  w: Shape;
+  program: ElementwiseProgram;
+}
+
+/** The `cnn` workload's two convolutions with their bias-add (batch 64). */
+export const CONV_EPILOGUE_CASES: ConvEpilogueCase[] = [
+  { name: "cnn conv1 + bias [64,8,28,28]", x: [64, 1, 28, 28], w: [8, 1, 3, 3], program: addBias },
+  { name: "cnn conv2 + bias [64,16,14,14]", x: [64, 8, 14, 14], w: [16, 8, 3, 3], program: addBias },
+];
+
 /** Median ms per call of the fused kernel and of the separate ones for one case. */
 export interface EpilogueTiming {
   name: string;
@@ -60,6 +76,63 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
+/** Median CPU ms per call of `fused` and `separate`, sampled interleaved `rounds` times, each sample a batch of calls of ~5 ms. */
+function interleaved(name: string, fused: () => void, separate: () => void, rounds: number): EpilogueTiming {
+  let calls = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) separate();
+    if (performance.now() - t0 > 5 || calls > 1 << 16) break;
+    calls *= 2;
+  }
+  // CPU time of the process, not wall time: on a shared machine waiting for a core is not the
+  // kernel's cost (with one thread this is the calling thread's time; with workers, all of theirs too).
+  const sample = (run: () => void) => {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < calls; i++) run();
+    const dt = process.cpuUsage(t0);
+    return (dt.user + dt.system) / 1000 / calls;
+  };
+  const a: number[] = [], b: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    a.push(sample(fused));
+    b.push(sample(separate));
+  }
+  return { name, fusedMs: median(a), separateMs: median(b) };
+}
+
+/** Fills `v` with smooth values in [-1, 1]. */
+function fillValues(v: Value): void {
+  for (let i = 0; i < v.data.length; i++) v.data[i] = Math.sin(i * 0.37 + v.data.length);
+}
+
+/** Times a convolution case: {@link compileConvEpilogue} against conv2d then the program. */
+export function timeConvEpilogueCase(c: ConvEpilogueCase, rounds: number): EpilogueTiming {
+  const attrs = { stride: [1, 1], padding: [1, 1], dilation: [1, 1] };
+  const g = convGeometry(c.x, c.w, attrs);
+  const outShape = [g.B, g.K, g.OH, g.OW];
+  const bias: Shape = [g.K, 1, 1];
+  const vals = [allocValue(f32, c.x), allocValue(f32, c.w), allocValue(f32, bias)];
+  const out = allocValue(f32, outShape);
+  try {
+    vals.forEach(fillValues);
+    const fused = compileConvEpilogue(c.program, outShape, f32, [bias]);
+    const separate = compileProgram(c.program, 2);
+    const ins = [out.data, vals[2].data], shapes = [outShape, bias];
+    return interleaved(
+      c.name,
+      () => fused(vals, out, attrs),
+      () => {
+        ops.conv2d.kernel(vals.slice(0, 2), out, attrs);
+        separate(out.data, outShape, ins, shapes);
+      },
+      rounds,
+    );
+  } finally {
+    for (const v of [...vals, out]) releaseValue(v);
+  }
+}
+
 /** Times `c`: `rounds` interleaved samples of each variant, each sample a batch of calls of ~5 ms. */
 export function timeEpilogueCase(c: EpilogueCase, rounds: number, dtype: DType = f32): EpilogueTiming {
   const vals = [
@@ -70,7 +143,7 @@ export function timeEpilogueCase(c: EpilogueCase, rounds: number, dtype: DType =
   const out = allocValue(dtype, [c.m, c.n]);
   const tmp = allocValue(dtype, [c.m, c.n]);
   try {
-    for (const v of [...vals, out]) for (let i = 0; i < v.data.length; i++) v.data[i] = Math.sin(i * 0.37 + v.data.length);
+    [...vals, out].forEach(fillValues);
     const fused = compileGemmEpilogue(c.program, [c.m, c.n], dtype, c.operands);
     const separate = compileProgram(c.program, 1 + c.operands.length);
     const sepInputs = [tmp.data, ...vals.slice(2).map((v) => v.data)];
@@ -81,28 +154,7 @@ export function timeEpilogueCase(c: EpilogueCase, rounds: number, dtype: DType =
       gemm(c.m, c.n, c.k, vals[0].data as Float32Array, 0, c.transA, vals[1].data as Float32Array, 0, c.transB, tmp.data as Float32Array, 0);
       separate(out.data, [c.m, c.n], sepInputs, sepShapes);
     };
-    // Calls per sample: enough for ~5 ms.
-    let calls = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let i = 0; i < calls; i++) runSeparate();
-      if (performance.now() - t0 > 5 || calls > 1 << 16) break;
-      calls *= 2;
-    }
-    // CPU time of the process, not wall time: on a shared machine waiting for a core is not the
-    // kernel's cost (with one thread this is the calling thread's time; with workers, all of theirs too).
-    const sample = (run: () => void) => {
-      const t0 = process.cpuUsage();
-      for (let i = 0; i < calls; i++) run();
-      const dt = process.cpuUsage(t0);
-      return (dt.user + dt.system) / 1000 / calls;
-    };
-    const a: number[] = [], b: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      a.push(sample(runFused));
-      b.push(sample(runSeparate));
-    }
-    return { name: c.name, fusedMs: median(a), separateMs: median(b) };
+    return interleaved(c.name, runFused, runSeparate, rounds);
   } finally {
     for (const v of [...vals, out, tmp]) releaseValue(v);
   }
@@ -112,9 +164,10 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 41);
   if (getBackend() === "wasm") await warmUpThreads();
   console.log(`gemm epilogue vs separate kernels, ${getBackend()} backend, ${getThreads()} thread(s), median CPU ms of ${rounds} interleaved samples`);
-  for (const c of EPILOGUE_CASES) {
-    const t = timeEpilogueCase(c, rounds);
-    console.log(`${t.name.padEnd(34)} fused ${t.fusedMs.toFixed(4)} ms  separate ${t.separateMs.toFixed(4)} ms  ratio ${(t.fusedMs / t.separateMs).toFixed(3)}`);
+  const timings = [...EPILOGUE_CASES.map((c) => () => timeEpilogueCase(c, rounds)), ...CONV_EPILOGUE_CASES.map((c) => () => timeConvEpilogueCase(c, rounds))];
+  for (const time of timings) {
+    const t = time();
+    console.log(`${t.name.padEnd(36)} fused ${t.fusedMs.toFixed(4)} ms  separate ${t.separateMs.toFixed(4)} ms  ratio ${(t.fusedMs / t.separateMs).toFixed(3)}`);
   }
 }
 

@@ -256,8 +256,8 @@ function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number
           else if (layout === "column") f.get(ptr[k]).i32(4).op("i32.add").set(ptr[k]);
         });
       });
-    // A full strip (NR columns, every strip but the last): straight-line code per row, with a
-    // row operand's NR values loaded once per strip. The same ops on the same lanes as below.
+    // A full-width tile (NR columns, all but the last column of tiles): straight-line code per row, with a
+    // row operand's NR values loaded once per call. The same ops on the same lanes as below.
     const rowVecs = spec.layouts.map((layout) => (layout === "row" ? Array.from({ length: NR / 4 }, () => f.local(V128)) : []));
     f.get(w).i32(NR).op("i32.eq").if(
       () => {
@@ -291,9 +291,9 @@ function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number
  * - `runChunk(chunk, slot)`: one chunk of C for the job in the parameter block.
  * - `kernel`, `packA`, `packB`, `macro`, `tileGemm`: the pieces, exported for tests and probes.
  *
- * With `epilogueSpec`, `macro` applies its program to each NR-wide strip of C right after the
- * strip's last k-block is stored (the strip, at most MC x NR floats, is still in L1), reading the
- * operands from the addresses in the parameter block.
+ * With `epilogueSpec`, `macro` applies its program to each MR x NR tile of C right after the
+ * tile's last k-block is stored (the tile is still in L1), reading the operands from the
+ * addresses in the parameter block.
  */
 export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec): Uint8Array {
   const { mr: MR, nr: NR, unroll: U, relaxed } = cfg;
@@ -484,7 +484,9 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
   // macro(mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0): C[0:mc, 0:nc] (at c, row stride
   // ldc bytes; rows i0.., columns j0.. of the whole C) from packed A panels at pa (MR*kc floats
   // each) and packed B panels at pb (NR*kc each). Edge tiles run in the tile buffer and are
-  // copied in and out. When `last` (the final k-block), the epilogue runs on each finished strip.
+  // copied in and out. When `last` (the final k-block), the epilogue runs on each tile as soon as
+  // it is stored: its MR rows are then in L1, where a taller strip of C (rows ldc bytes apart)
+  // would map to few cache sets and be evicted before the epilogue reads it back.
   const macro = mb.func(Array.from({ length: 12 }, () => I32), [], (f) => {
     const [mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0] = Array.from({ length: 12 }, (_, i) => f.param(i));
     const jr = f.local(I32), ir = f.local(I32), w = f.local(I32), h = f.local(I32), bPanel = f.local(I32);
@@ -519,13 +521,13 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
             });
           },
         );
+        if (epilogue !== undefined) {
+          f.get(last).if(() => {
+            f.get(cp).get(h).get(w).get(ldc).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(epilogue);
+          });
+        }
         f.get(aPanel).get(aStep).op("i32.add").set(aPanel);
       });
-      if (epilogue !== undefined) {
-        f.get(last).if(() => {
-          f.get(c).get(jr).i32(4).op("i32.mul").op("i32.add").get(mc).get(w).get(ldc).get(i0).get(j0).get(jr).op("i32.add").call(epilogue);
-        });
-      }
     });
   }, "macro");
 
