@@ -15,9 +15,9 @@ import { wasmElementwiseSupported } from "./wasm/elementwise-wasm.js";
  * product that computes a hidden layer's gradient, in one kernel call; and the same after a
  * convolution's product (the per-channel bias).
  *
- * On the wasm backend (float32) the gemm applies the program to each tile of C right after its
- * last k-block is stored, while the tile is in L1 (./wasm/gemm-wasm.ts), instead of a second
- * pass over C. Everywhere else (float64, the js backend, a matrix-vector product, an operand
+ * On the wasm backend (float32) the gemm's last k-block applies the program to each tile of C in
+ * the micro-kernel, on the accumulators before they are stored (./wasm/gemm-wasm.ts), instead of
+ * a second pass over C. Everywhere else (float64, the js backend, a matrix-vector product, an operand
  * outside the heap, an output under {@link WASM_ELEMENTWISE_MIN_SIZE} elements) it runs the gemm,
  * then the program's own kernel over C in place: exactly the two kernels the unfused ops run.
  *

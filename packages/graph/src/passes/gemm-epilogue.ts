@@ -2,16 +2,6 @@ import { MAX_EPILOGUE_OPERANDS, convEpilogueLayout, epilogueLayout, exactProgram
 import { compact, consumers, type EpilogueProducer, type FusedOperand, type Graph, type GraphNode } from "../ir.js";
 
 /**
- * Least inner dimension k of a matmul whose epilogue reads a full [m, n] operand. Below it the
- * epilogue does not pay: such an operand (the relu mask) is read a tile at a time, rows ldc
- * bytes apart, which costs more than streaming it in a separate pass when the product itself is
- * cheap. Measured (`node packages/core/dist/bench/gemm-epilogue.js` and a k sweep of it, 128x256
- * products, one thread, CPU time, fused/separate): the mask at k = 4, 10, 16: 1.08-1.14; at
- * k = 32, 64, 256: 0.99-1.01; a bias row at every k: 0.95-1.01.
- */
-export const MIN_K_FULL_OPERAND = 32;
-
-/**
  * Gemm epilogues: a matmul or conv2d whose only reader is an elementwise op or fused kernel of
  * the same shape and dtype (the bias-add after a linear or convolutional layer, `add→relu` in
  * inference, the relu mask `compare→mul` times the product that computes a hidden layer's
@@ -22,12 +12,19 @@ export const MIN_K_FULL_OPERAND = 32;
  * kernels/gemm-epilogue.ts). Runs after elementwise fusion, so the whole chain rides on the gemm.
  * Linear in graph size.
  *
+ * Where it pays: everywhere measured (`node packages/core/dist/bench/gemm-epilogue.js`, one
+ * thread, CPU time, fused / separate): the mlp's products with their bias or relu mask 0.90-0.99
+ * (k from 4 to 784), a 128x1024x1024 bias+relu 1.00 (the separate pass is lost in the product's
+ * time), the cnn's convolutions with their bias 0.72-0.94 (the separate NCHW bias-add runs in
+ * JavaScript). An earlier version, which ran the epilogue over C after each column strip instead
+ * of on the accumulators, lost 8-14% when reading a full operand at k <= 16 (the strip's rows,
+ * ldc bytes apart, left L1 first); reading in the micro-kernel removed that.
+ *
  * Not fused: a product that is also a graph output, an update or read by anything else (it must
  * be stored); a consumer that is an update (see below); a consumer of another shape or dtype (it
  * would not write the product's buffer element for element); more than
- * MAX_EPILOGUE_OPERANDS operands; a matmul with k < {@link MIN_K_FULL_OPERAND} whose program
- * reads a full [m, n] operand (measured slower). A matmul must be 2-D with operands that
- * broadcast to it as a row, column, scalar or full matrix; a convolution's operands must be one value per channel or
+ * MAX_EPILOGUE_OPERANDS operands. A matmul must be 2-D with operands that broadcast to it as a
+ * row, column, scalar or full matrix; a convolution's operands must be one value per channel or
  * a scalar (its gemm's output is [K, B*OH*OW], not NCHW) and its program exact (core's
  * `exactProgram`: no exp/log/tanh/sigmoid, whose wasm and JavaScript code differ in the last bit).
  */
@@ -52,12 +49,6 @@ export function gemmEpilogueFusion(g: Graph): Graph {
     const fits = (i: number) =>
       p.op === "matmul" ? epilogueLayout(g.nodes[i].shape, p.shape[0], p.shape[1]) !== null : convEpilogueLayout(g.nodes[i].shape, p.shape[1]) !== null;
     if (!operands.every(fits)) continue;
-    if (p.op === "matmul") {
-      const a = g.nodes[p.inputs[0]].shape;
-      const k = p.attrs.transA ? a[0] : a[1];
-      const full = operands.some((i) => epilogueLayout(g.nodes[i].shape, p.shape[0], p.shape[1]) === "full");
-      if (full && k < MIN_K_FULL_OPERAND) continue;
-    }
     // New inputs: the producer's two, then the consumer's other inputs once each; in0 is the product.
     const inputs = [p.inputs[0], p.inputs[1], ...operands];
     const index = (id: number) => (id === p.id ? 0 : 1 + operands.indexOf(id));

@@ -17,6 +17,11 @@
  * Chunks run on the calling thread, or are shared with worker threads (./threads.ts) when the
  * product is big enough; all threads run the same module over the same shared memory.
  *
+ * A call may carry an epilogue (an elementwise program over C and operands, ../gemm-epilogue.ts):
+ * it then runs a variant of the module, generated once per program and operand layout, whose
+ * last k-block applies the program to each tile on its accumulators before storing them (an edge
+ * tile: right after it is copied out), with the elementwise kernel's generated code.
+ *
  * ## Numerics and determinism
  *
  * Each `C[i,j]` is a float32 sum over `p = 0..k-1` in increasing order (`acc = acc + a*b`, or one
@@ -199,6 +204,57 @@ function pushMin(f: FunctionBuilder, x: () => void, y: () => void): void {
   f.op("i32.lt_s").op("select");
 }
 
+/** Emits `n4 = n * 4` (C's row stride in bytes) and `ptr[k]` = operand k's address at C's element (i0, j0). */
+function emitOperandPointers(f: FunctionBuilder, spec: EpilogueSpec, i0: Local, j0: Local, n4: Local, ptr: readonly Local[]): void {
+  f.i32(0).mem("i32.load", PARAMS_PTR + Param.n * 4).i32(4).op("i32.mul").set(n4);
+  spec.layouts.forEach((layout, k) => {
+    f.i32(0).mem("i32.load", PARAMS_PTR + (Param.epilogue + k) * 4);
+    if (layout === "full") f.get(i0).get(n4).op("i32.mul").get(j0).i32(4).op("i32.mul").op("i32.add").op("i32.add");
+    else if (layout === "row") f.get(j0).i32(4).op("i32.mul").op("i32.add");
+    else if (layout === "column") f.get(i0).i32(4).op("i32.mul").op("i32.add");
+    f.set(ptr[k]);
+  });
+}
+
+/**
+ * Emits, inside the micro-kernel, the epilogue of a full MR x NR tile on its accumulators before
+ * they are stored (when `last` is set): each accumulator lane is the float32 value the store
+ * would write, so this is the separate kernel's computation on the same values, with no reload.
+ * `i`, `j`: the tile's first element in the whole C.
+ */
+function emitTileEpilogue(f: FunctionBuilder, spec: EpilogueSpec, accs: readonly (readonly Local[])[], last: Local, i: Local, j: Local): void {
+  const V128 = ValType.v128;
+  const MR = accs.length, NV = accs[0].length;
+  const n4 = f.local(I32);
+  const ptr = spec.layouts.map(() => f.local(I32));
+  // Row operands' NR values and scalars, loaded once per tile; the others per row.
+  const fixed = spec.layouts.map((layout) => (layout === "row" ? Array.from({ length: NV }, () => f.local(V128)) : layout === "scalar" ? [f.local(V128)] : []));
+  const perRow = spec.layouts.map(() => f.local(V128));
+  f.get(last).if(() => {
+    emitOperandPointers(f, spec, i, j, n4, ptr);
+    spec.layouts.forEach((layout, k) => {
+      if (layout === "row") fixed[k].forEach((vec, v) => f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(vec));
+      else if (layout === "scalar") f.get(ptr[k]).simdMem("v128.load32_splat").set(fixed[k][0]);
+    });
+    for (let r = 0; r < MR; r++) {
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "column") f.get(ptr[k]).simdMem("v128.load32_splat", r * 4).set(perRow[k]);
+      });
+      for (let v = 0; v < NV; v++) {
+        spec.layouts.forEach((layout, k) => {
+          if (layout === "full") f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(perRow[k]);
+        });
+        const ins = [accs[r][v], ...spec.layouts.map((layout, k) => (layout === "row" ? fixed[k][v] : layout === "scalar" ? fixed[k][0] : perRow[k]))];
+        emitProgram(f, spec.ops, ins);
+        f.set(accs[r][v]);
+      }
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "full" && r + 1 < MR) f.get(ptr[k]).get(n4).op("i32.add").set(ptr[k]);
+      });
+    }
+  });
+}
+
 /**
  * Emits `epilogue(c, rows, w, ldc, i0, j0)`: C[i0:i0+rows, j0:j0+w] (at c, row stride ldc bytes)
  * becomes program(C, operands...) element by element, with the code ./elementwise-wasm.ts runs
@@ -215,15 +271,7 @@ function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number
     const ptr = spec.layouts.map(() => f.local(I32));
     const x = [f.local(V128), ...spec.layouts.map(() => f.local(V128))];
     const res = f.local(V128);
-    f.i32(0).mem("i32.load", PARAMS_PTR + Param.n * 4).i32(4).op("i32.mul").set(n4);
-    // Each operand's address at (i0, j0).
-    spec.layouts.forEach((layout, k) => {
-      f.i32(0).mem("i32.load", PARAMS_PTR + (Param.epilogue + k) * 4);
-      if (layout === "full") f.get(i0).get(n4).op("i32.mul").get(j0).i32(4).op("i32.mul").op("i32.add").op("i32.add");
-      else if (layout === "row") f.get(j0).i32(4).op("i32.mul").op("i32.add");
-      else if (layout === "column") f.get(i0).i32(4).op("i32.mul").op("i32.add");
-      f.set(ptr[k]);
-    });
+    emitOperandPointers(f, spec, i0, j0, n4, ptr);
     f.get(w).i32(4).op("i32.mul").tee(wBytes).i32(-16).op("i32.and").set(vecEnd);
     f.get(c).set(row);
     const vectorOperand = (k: number) => spec.layouts[k] === "full" || spec.layouts[k] === "row";
@@ -291,9 +339,10 @@ function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number
  * - `runChunk(chunk, slot)`: one chunk of C for the job in the parameter block.
  * - `kernel`, `packA`, `packB`, `macro`, `tileGemm`: the pieces, exported for tests and probes.
  *
- * With `epilogueSpec`, `macro` applies its program to each MR x NR tile of C right after the
- * tile's last k-block is stored (the tile is still in L1), reading the operands from the
- * addresses in the parameter block.
+ * With `epilogueSpec`, the last k-block applies its program to each MR x NR tile of C: a full
+ * tile's in the micro-kernel on the accumulators before they are stored (no reload), an edge
+ * tile's right after it is copied out; the operands are read from the addresses in the
+ * parameter block.
  */
 export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec): Uint8Array {
   const { mr: MR, nr: NR, unroll: U, relaxed } = cfg;
@@ -419,9 +468,10 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
     });
   }, "packB");
 
-  // kernel(kc, ap, bp, c, ldc, acc): the MR x NR tile at c (row stride ldc bytes) becomes
-  // (acc ? tile : 0) + sum over p < kc of Apanel[p, r] * Bpanel[p, s], accumulated in order of p.
-  const kernel = mb.func([I32, I32, I32, I32, I32, I32], [], (f) => {
+  // kernel(kc, ap, bp, c, ldc, acc[, last, i, j]): the MR x NR tile at c (row stride ldc bytes)
+  // becomes (acc ? tile : 0) + sum over p < kc of Apanel[p, r] * Bpanel[p, s], accumulated in
+  // order of p; with an epilogue, and `last`, then the program of the tile at (i, j) of C.
+  const kernel = mb.func(Array.from({ length: epilogueSpec ? 9 : 6 }, () => I32), [], (f) => {
     const [kc, apP, bpP, c, ldc, acc] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
     const ap = f.local(I32), bp = f.local(I32), end = f.local(I32), cr = f.local(I32);
     const accs: Local[][] = [];
@@ -472,6 +522,7 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
         f.get(ap).i32(MR * 4).op("i32.add").tee(ap).get(end).op("i32.lt_u").brIf(0);
       });
     });
+    if (epilogueSpec) emitTileEpilogue(f, epilogueSpec, accs, f.param(6), f.param(7), f.param(8));
     f.get(c).set(cr);
     for (let r = 0; r < MR; r++) {
       for (let v = 0; v < NV; v++) f.get(cr).get(accs[r][v]).simdMem("v128.store", v * 16, 2);
@@ -484,9 +535,8 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
   // macro(mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0): C[0:mc, 0:nc] (at c, row stride
   // ldc bytes; rows i0.., columns j0.. of the whole C) from packed A panels at pa (MR*kc floats
   // each) and packed B panels at pb (NR*kc each). Edge tiles run in the tile buffer and are
-  // copied in and out. When `last` (the final k-block), the epilogue runs on each tile as soon as
-  // it is stored: its MR rows are then in L1, where a taller strip of C (rows ldc bytes apart)
-  // would map to few cache sets and be evicted before the epilogue reads it back.
+  // copied in and out. When `last` (the final k-block), the epilogue runs on each tile: a full
+  // one's in the micro-kernel on its accumulators, an edge one's on C right after the copy-out.
   const macro = mb.func(Array.from({ length: 12 }, () => I32), [], (f) => {
     const [mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0] = Array.from({ length: 12 }, (_, i) => f.param(i));
     const jr = f.local(I32), ir = f.local(I32), w = f.local(I32), h = f.local(I32), bPanel = f.local(I32);
@@ -503,7 +553,9 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
         f.get(c).get(ir).get(ldc).op("i32.mul").op("i32.add").get(jr).i32(4).op("i32.mul").op("i32.add").set(cp);
         f.get(w).i32(NR).op("i32.eq").get(h).i32(MR).op("i32.eq").op("i32.and").if(
           () => {
-            f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).call(kernel);
+            f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc);
+            if (epilogue !== undefined) f.get(last).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add");
+            f.call(kernel);
           },
           () => {
             f.get(acc).if(() => {
@@ -513,19 +565,22 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
                 f.get(w).i32(4).op("i32.mul").memoryCopy();
               });
             });
-            f.get(kc).get(aPanel).get(bPanel).get(tile).i32(NR * 4).get(acc).call(kernel);
+            f.get(kc).get(aPanel).get(bPanel).get(tile).i32(NR * 4).get(acc);
+            // An edge tile's padding lanes would read operands out of bounds: its epilogue runs after the copy-out.
+            if (epilogue !== undefined) f.i32(0).i32(0).i32(0);
+            f.call(kernel);
             forLoop(f, r, () => f.i32(0), () => f.get(h), 1, () => {
               f.get(cp).get(r).get(ldc).op("i32.mul").op("i32.add");
               f.get(tile).get(r).i32(NR * 4).op("i32.mul").op("i32.add");
               f.get(w).i32(4).op("i32.mul").memoryCopy();
             });
+            if (epilogue !== undefined) {
+              f.get(last).if(() => {
+                f.get(cp).get(h).get(w).get(ldc).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(epilogue);
+              });
+            }
           },
         );
-        if (epilogue !== undefined) {
-          f.get(last).if(() => {
-            f.get(cp).get(h).get(w).get(ldc).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(epilogue);
-          });
-        }
         f.get(aPanel).get(aStep).op("i32.add").set(aPanel);
       });
     });
