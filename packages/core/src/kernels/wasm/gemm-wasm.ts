@@ -36,7 +36,7 @@
 import { checkGemmArgs, gemm } from "../gemm.js";
 import { FunctionBuilder, ModuleBuilder, PAGE_BYTES, ValType, wasmApi, type Local, type WasmApi, type WasmInstance, type WasmMemory, type WasmModule } from "./emitter.js";
 import type { ElementwiseOp } from "../../ops/elementwise-types.js";
-import { emitProgram } from "./elementwise-wasm.js";
+import { emitProgram } from "./simd-program.js";
 import { gemvAt, gemvAvailable, type ShareChunks } from "./gemv-wasm.js";
 import { HEAP_BASE, MAX_PAGES, heapAlloc, heapByteOffset, heapFree, wasmMemory } from "./heap.js";
 
