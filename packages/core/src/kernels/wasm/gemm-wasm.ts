@@ -256,12 +256,12 @@ function emitTileEpilogue(f: FunctionBuilder, spec: EpilogueSpec, accs: readonly
 }
 
 /**
- * Emits `epilogue(c, rows, w, ldc, i0, j0)`: C[i0:i0+rows, j0:j0+w] (at c, row stride ldc bytes)
- * becomes program(C, operands...) element by element, with the code ./elementwise-wasm.ts runs
- * for the same program (four lanes at a time, the last `w % 4` columns one lane at a time), so
- * every element gets the bits the separate elementwise kernel would give it.
+ * Emits `epilogue(c, rows, w, ldc, i0, j0)` for edge tiles: C[i0:i0+rows, j0:j0+w] (at c, row
+ * stride ldc bytes) becomes program(C, operands...) element by element, with the code
+ * ./elementwise-wasm.ts runs for the same program (four lanes at a time, the last `w % 4` columns
+ * one lane at a time), so every element gets the bits the separate elementwise kernel would give it.
  */
-function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number {
+function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec): number {
   const V128 = ValType.v128;
   const count = spec.layouts.length;
   if (count > MAX_EPILOGUE_OPERANDS) throw new RangeError(`gemm-wasm: an epilogue reads at most ${MAX_EPILOGUE_OPERANDS} operands, got ${count}`);
@@ -292,44 +292,19 @@ function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec, NR: number): number
           f.get(j).i32(step).op("i32.add").set(j).br(0);
         }),
       );
-    const rowLoop = (body: () => void) =>
-      forLoop(f, r, () => f.i32(0), () => f.get(rows), 1, () => {
-        spec.layouts.forEach((_, k) => {
-          if (!vectorOperand(k)) f.get(ptr[k]).simdMem("v128.load32_splat").set(x[k + 1]);
-        });
-        body();
-        f.get(row).get(ldc).op("i32.add").set(row);
-        spec.layouts.forEach((layout, k) => {
-          if (layout === "full") f.get(ptr[k]).get(n4).op("i32.add").set(ptr[k]);
-          else if (layout === "column") f.get(ptr[k]).i32(4).op("i32.add").set(ptr[k]);
-        });
+    forLoop(f, r, () => f.i32(0), () => f.get(rows), 1, () => {
+      spec.layouts.forEach((_, k) => {
+        if (!vectorOperand(k)) f.get(ptr[k]).simdMem("v128.load32_splat").set(x[k + 1]);
       });
-    // A full-width tile (NR columns, all but the last column of tiles): straight-line code per row, with a
-    // row operand's NR values loaded once per call. The same ops on the same lanes as below.
-    const rowVecs = spec.layouts.map((layout) => (layout === "row" ? Array.from({ length: NR / 4 }, () => f.local(V128)) : []));
-    f.get(w).i32(NR).op("i32.eq").if(
-      () => {
-        rowVecs.forEach((vecs, k) => vecs.forEach((vec, v) => f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(vec)));
-        rowLoop(() => {
-          for (let v = 0; v < NR / 4; v++) {
-            const ins = x.map((local, i) => (i > 0 && rowVecs[i - 1].length > 0 ? rowVecs[i - 1][v] : local));
-            f.get(row).simdMem("v128.load", v * 16, 2).set(x[0]);
-            spec.layouts.forEach((layout, k) => {
-              if (layout === "full") f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(x[k + 1]);
-            });
-            emitProgram(f, spec.ops, ins);
-            f.set(res);
-            f.get(row).get(res).simdMem("v128.store", v * 16, 2);
-          }
-        });
-      },
-      () =>
-        rowLoop(() => {
-          f.i32(0).set(j);
-          pass(vecEnd, 16);
-          pass(wBytes, 4);
-        }),
-    );
+      f.i32(0).set(j);
+      pass(vecEnd, 16);
+      pass(wBytes, 4);
+      f.get(row).get(ldc).op("i32.add").set(row);
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "full") f.get(ptr[k]).get(n4).op("i32.add").set(ptr[k]);
+        else if (layout === "column") f.get(ptr[k]).i32(4).op("i32.add").set(ptr[k]);
+      });
+    });
   }, "epilogue");
 }
 
@@ -530,7 +505,7 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
     }
   }, "kernel");
 
-  const epilogue = epilogueSpec === undefined ? undefined : emitEpilogue(mb, epilogueSpec, NR);
+  const epilogue = epilogueSpec === undefined ? undefined : emitEpilogue(mb, epilogueSpec);
 
   // macro(mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0): C[0:mc, 0:nc] (at c, row stride
   // ldc bytes; rows i0.., columns j0.. of the whole C) from packed A panels at pa (MR*kc floats
