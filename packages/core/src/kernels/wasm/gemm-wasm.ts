@@ -443,10 +443,13 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
     });
   }, "packB");
 
-  // kernel(kc, ap, bp, c, ldc, acc[, last, i, j]): the MR x NR tile at c (row stride ldc bytes)
-  // becomes (acc ? tile : 0) + sum over p < kc of Apanel[p, r] * Bpanel[p, s], accumulated in
-  // order of p; with an epilogue, and `last`, then the program of the tile at (i, j) of C.
-  const kernel = mb.func(Array.from({ length: epilogueSpec ? 9 : 6 }, () => I32), [], (f) => {
+  // kernel(kc, ap, bp, c, ldc, acc): the MR x NR tile at c (row stride ldc bytes) becomes
+  // (acc ? tile : 0) + sum over p < kc of Apanel[p, r] * Bpanel[p, s], accumulated in order of p.
+  // kernelLast(kc, ap, bp, c, ldc, acc, last, i, j): the same, then (when `last`) the epilogue's
+  // program of the tile at (i, j) of C on the accumulators.
+  // The plain kernel, and with an epilogue a second one for the last k-block (so the plain one,
+  // which every other k-block and edge tile runs, stays exactly the base module's code).
+  const emitKernel = (spec: EpilogueSpec | undefined, name: string) => mb.func(Array.from({ length: spec ? 9 : 6 }, () => I32), [], (f) => {
     const [kc, apP, bpP, c, ldc, acc] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
     const ap = f.local(I32), bp = f.local(I32), end = f.local(I32), cr = f.local(I32);
     const accs: Local[][] = [];
@@ -497,13 +500,15 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
         f.get(ap).i32(MR * 4).op("i32.add").tee(ap).get(end).op("i32.lt_u").brIf(0);
       });
     });
-    if (epilogueSpec) emitTileEpilogue(f, epilogueSpec, accs, f.param(6), f.param(7), f.param(8));
+    if (spec) emitTileEpilogue(f, spec, accs, f.param(6), f.param(7), f.param(8));
     f.get(c).set(cr);
     for (let r = 0; r < MR; r++) {
       for (let v = 0; v < NV; v++) f.get(cr).get(accs[r][v]).simdMem("v128.store", v * 16, 2);
       if (r + 1 < MR) f.get(cr).get(ldc).op("i32.add").set(cr);
     }
-  }, "kernel");
+  }, name);
+  const kernel = emitKernel(undefined, "kernel");
+  const kernelLast = epilogueSpec === undefined ? undefined : emitKernel(epilogueSpec, "kernelLast");
 
   const epilogue = epilogueSpec === undefined ? undefined : emitEpilogue(mb, epilogueSpec);
 
@@ -528,9 +533,13 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
         f.get(c).get(ir).get(ldc).op("i32.mul").op("i32.add").get(jr).i32(4).op("i32.mul").op("i32.add").set(cp);
         f.get(w).i32(NR).op("i32.eq").get(h).i32(MR).op("i32.eq").op("i32.and").if(
           () => {
-            f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc);
-            if (epilogue !== undefined) f.get(last).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add");
-            f.call(kernel);
+            const plain = () => f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).call(kernel);
+            if (kernelLast === undefined) plain();
+            else {
+              f.get(last).if(() => {
+                f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).i32(1).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(kernelLast);
+              }, plain);
+            }
           },
           () => {
             f.get(acc).if(() => {
@@ -540,10 +549,8 @@ export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec):
                 f.get(w).i32(4).op("i32.mul").memoryCopy();
               });
             });
-            f.get(kc).get(aPanel).get(bPanel).get(tile).i32(NR * 4).get(acc);
             // An edge tile's padding lanes would read operands out of bounds: its epilogue runs after the copy-out.
-            if (epilogue !== undefined) f.i32(0).i32(0).i32(0);
-            f.call(kernel);
+            f.get(kc).get(aPanel).get(bPanel).get(tile).i32(NR * 4).get(acc).call(kernel);
             forLoop(f, r, () => f.i32(0), () => f.get(h), 1, () => {
               f.get(cp).get(r).get(ldc).op("i32.mul").op("i32.add");
               f.get(tile).get(r).i32(NR * 4).op("i32.mul").op("i32.add");
