@@ -12,13 +12,15 @@ import { compact, consumers, type EpilogueProducer, type FusedOperand, type Grap
  * kernels/gemm-epilogue.ts). Runs after elementwise fusion, so the whole chain rides on the gemm.
  * Linear in graph size.
  *
- * Where it pays: everywhere measured (`node packages/core/dist/bench/gemm-epilogue.js`, one
- * thread, CPU time, fused / separate): the mlp's products with their bias or relu mask 0.90-0.99
- * (k from 4 to 784), a 128x1024x1024 bias+relu 1.00 (the separate pass is lost in the product's
- * time), the cnn's convolutions with their bias 0.72-0.94 (the separate NCHW bias-add runs in
- * JavaScript). An earlier version, which ran the epilogue over C after each column strip instead
- * of on the accumulators, lost 8-14% when reading a full operand at k <= 16 (the strip's rows,
- * ldc bytes apart, left L1 first); reading in the micro-kernel removed that.
+ * What it pays (`node packages/core/dist/bench/gemm-epilogue.js`, one thread, CPU time,
+ * interleaved, fused / separate, on a shared machine): the cnn's convolutions with their bias
+ * 0.72-0.95 (the separate NCHW bias-add runs in JavaScript); the mlp's products with their bias
+ * or relu mask 0.90-1.10 from run to run and a k sweep from 4 to 64 0.70-1.03, i.e. no loss that
+ * repeats, and little to gain: their separate pass costs about 1% of the product. Whole steps
+ * (graph/test/gemm-epilogue.bench.ts): cnn 0.93-0.98, mlp 0.99-1.02. So it is applied wherever
+ * it fits. An earlier version, which ran the epilogue over C after each column strip instead of
+ * on the accumulators, lost 8-14% when reading a full operand at k <= 16 (the strip's rows, ldc
+ * bytes apart, left L1 first); applying it in the micro-kernel removed that.
  *
  * Not fused: a product that is also a graph output, an update or read by anything else (it must
  * be stored); a consumer that is an update (see below); a consumer of another shape or dtype (it
