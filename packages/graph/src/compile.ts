@@ -101,7 +101,19 @@ export class CompiledGraph {
         // A matmul or conv2d with its epilogue: core runs the program on the product as the gemm stores it.
         const p = node.attrs.producer;
         const shapes = ins.slice(2).map((v) => v.shape);
-        if (p.op === "matmul") {
+        if (options.reference) {
+          // Reference kernels: the producer's, then the program over its result.
+          const program = compileProgram(node.attrs, ins.length - 1);
+          const produce = ops[p.op].reference as (inputs: readonly View[], out: View, attrs: unknown) => void;
+          const pair = ins.slice(0, 2);
+          const datas = [out.data, ...ins.slice(2).map((v) => v.data)];
+          const programShapes = [out.shape, ...shapes];
+          this.kernels.push(() => {
+            produce(pair, out, p.attrs);
+            for (let i = 2; i < ins.length; i++) datas[i - 1] = ins[i].data;
+            program(out.data, out.shape, datas, programShapes);
+          });
+        } else if (p.op === "matmul") {
           const k = compileGemmEpilogue(node.attrs, out.shape, out.dtype, shapes);
           const { transA, transB } = p.attrs;
           this.kernels.push(() => k(ins, out, transA, transB));

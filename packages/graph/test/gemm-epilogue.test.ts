@@ -87,6 +87,16 @@ describe("gemm epilogues in the graph", () => {
     expect(gemmEpilogueFusion(fromJSON(toJSON(lowered.fused)))).toEqual(lowered.fused);
     const unfused = fn((x2: SymbolicTensor) => x2.matmul(w, { transB: true }).add(b).relu(), { disable: ["epilogue"] });
     expect(bits(f(x) as HostTensor)).toEqual(bits(unfused(x) as HostTensor));
+    // On the reference kernels, the epilogue step runs the reference matmul, then the program.
+    const layer = (x2: SymbolicTensor) => x2.matmul(w, { transB: true }).add(b).relu();
+    const ref = fn(layer, { reference: true });
+    const refUnfused = fn(layer, { reference: true, disable: ["epilogue"] });
+    expect(ref.lower(x).compiled.printPlan()).toMatch(/matmul\+epilogue\(add→relu\)/);
+    expect(bits(ref(x) as HostTensor)).toEqual(bits(refUnfused(x) as HostTensor));
+    // The wasm gemm sums in float32, the reference in float64: here the reference kernel really ran.
+    if (getBackend() === "wasm") expect(bits(ref(x) as HostTensor)).not.toEqual(bits(f(x) as HostTensor));
+    ref.dispose();
+    refUnfused.dispose();
     // A malformed gemm attribute is a clear error, not a silent wrong read.
     const text = toJSON(lowered.fused).replace('"producer":{"op":"matmul","attrs":{"transA":false,"transB":true}}', '"producer":{"op":"matmul","attrs":{"transA":false,"transB":false}}');
     expect(text).not.toBe(toJSON(lowered.fused));
