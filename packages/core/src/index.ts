@@ -31,6 +31,10 @@ export { dispatchElementwise, WASM_ELEMENTWISE_MIN_SIZE } from "./kernels/elemen
 export { compileProgram, programSource } from "./kernels/elementwise-program.js";
 export { compileWasmElementwise, wasmElementwiseSupported, type WasmElementwiseKernel } from "./kernels/wasm/elementwise-wasm.js";
 export { gemm, gemmReference } from "./kernels/gemm.js";
+export {
+  compileConvEpilogue, compileGemmEpilogue, convEpilogueLayout, epilogueLayout, exactProgram, type ConvEpilogueKernel, type GemmEpilogueKernel,
+} from "./kernels/gemm-epilogue.js";
+export { MAX_EPILOGUE_OPERANDS, type EpilogueLayout } from "./kernels/wasm/gemm-wasm.js";
 export * from "./execute.js";
 export * from "./profiler.js";
 export * from "./kernel-flops.js";

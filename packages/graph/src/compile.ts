@@ -1,10 +1,10 @@
 import {
-  DualgradError, allocValue, allocator, kernelFlops, arrayConstructor, cancelReleaseOnCollect, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
+  DualgradError, allocValue, allocator, kernelFlops, arrayConstructor, cancelReleaseOnCollect, compileConvEpilogue, compileGemmEpilogue, compileProgram, formatShape, ops, profiler, releaseOnCollect, releaseValue, shapesEqual, shapesLabel, valueFrom,
   type ProfileRecorder, type Prim, type TypedArray, type Value, type View,
 } from "@dualgrad/core";
 import { HostTensor, type TensorData } from "./host-tensor.js";
 import { controlKernel, type ControlKernel } from "./control/kernels.js";
-import { isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
+import { fusedKernelName, isControlNode, isPrimNode, valueName, type Graph, type PrimNode } from "./ir.js";
 import { planMemory, printPlan, type Plan } from "./plan.js";
 import type { Variable } from "./variable.js";
 
@@ -92,14 +92,42 @@ export class CompiledGraph {
       const out = this.views[node.id];
       const ins = node.inputs.map((i) => this.views[i]);
       if (node.op === "get") continue; // written by its control-flow node's kernel
-      this.kernelNames.push(node.op === "fused" ? `fused(${node.attrs.ops.map((o) => o.prim).join("→")})` : node.op);
+      this.kernelNames.push(node.op === "fused" ? fusedKernelName(node.attrs) : node.op);
       this.kernelShapes.push(shapesLabel(ins));
-      this.kernelFlopCounts.push(kernelFlops(node.op, ins.map((v) => v.shape), node.shape, node.attrs));
+      // An epilogue step counts its producer's product (inputs 0 and 1); the elementwise ops add none.
+      const producer = node.op === "fused" ? node.attrs.producer : undefined;
+      this.kernelFlopCounts.push(
+        producer ? kernelFlops(producer.op, [ins[0].shape, ins[1].shape], node.shape, producer.attrs) : kernelFlops(node.op, ins.map((v) => v.shape), node.shape, node.attrs),
+      );
       if (isControlNode(node)) {
         const k = controlKernel(node, ins, results.get(node.id) ?? [], (sub) => new CompiledGraph(sub, new Map(), options));
         this.controls.push(k);
         this.controlNames.push(`${node.op} ${valueName(node.id)}`);
         this.kernels.push(k.run);
+      } else if (node.op === "fused" && node.attrs.producer !== undefined) {
+        // A matmul or conv2d with its epilogue: core runs the program on the product as the gemm stores it.
+        const p = node.attrs.producer;
+        const shapes = ins.slice(2).map((v) => v.shape);
+        if (options.reference) {
+          // Reference kernels: the producer's, then the program over its result.
+          const program = compileProgram(node.attrs, ins.length - 1);
+          const produce = ops[p.op].reference as (inputs: readonly View[], out: View, attrs: unknown) => void;
+          const pair = ins.slice(0, 2);
+          const datas = [out.data, ...ins.slice(2).map((v) => v.data)];
+          const programShapes = [out.shape, ...shapes];
+          this.kernels.push(() => {
+            produce(pair, out, p.attrs);
+            for (let i = 2; i < ins.length; i++) datas[i - 1] = ins[i].data;
+            program(out.data, out.shape, datas, programShapes);
+          });
+        } else if (p.op === "matmul") {
+          const k = compileGemmEpilogue(node.attrs, out.shape, out.dtype, shapes);
+          const { transA, transB } = p.attrs;
+          this.kernels.push(() => k(ins, out, transA, transB));
+        } else {
+          const k = compileConvEpilogue(node.attrs, out.shape, out.dtype, shapes);
+          this.kernels.push(() => k(ins, out, p.attrs));
+        }
       } else if (node.op === "fused") {
         // Core picks per call between the program's wasm and JavaScript compilations.
         const k = compileProgram(node.attrs, ins.length);

@@ -4,14 +4,15 @@ import { compile, type CompiledGraph } from "./compile.js";
 import { HostTensor, isTensorData, type TensorData } from "./host-tensor.js";
 import { mapSubgraphs, type Graph } from "./ir.js";
 import { elementwiseFusion } from "./passes/fusion.js";
+import { gemmEpilogueFusion } from "./passes/gemm-epilogue.js";
 import { scheduleUpdates } from "./passes/schedule.js";
 import { optimize, type PassName } from "./passes/pipeline.js";
 import { SymbolicTensor, currentTrace, withTrace } from "./symbolic.js";
 import { valueKey } from "./value-key.js";
 import { Variable } from "./variable.js";
 
-/** Every pass that can be switched off: the optimisation passes, fusion, and in-place memory reuse. */
-export type StageSwitch = PassName | "fuse" | "inplace";
+/** Every pass that can be switched off: the optimisation passes, fusion, gemm epilogues (part of fusion), and in-place memory reuse. */
+export type StageSwitch = PassName | "fuse" | "epilogue" | "inplace";
 
 /** Options of {@link fn} / `graph.function`. */
 export interface FunctionOptions {
@@ -88,14 +89,16 @@ export function trace(f: (...args: never[]) => TraceOut, inputSpecs: readonly In
 /** Runs the pass pipeline on a traced graph, honouring the switches. */
 export function lowerGraph(traced: Graph, variables: ReadonlyMap<string, Variable>, options: FunctionOptions = {}): Lowered {
   const disable = options.disable ?? [];
-  const passes = disable.filter((d): d is PassName => d !== "fuse" && d !== "inplace");
+  const passes = disable.filter((d): d is PassName => d !== "fuse" && d !== "epilogue" && d !== "inplace");
   // Every pass also runs inside control-flow bodies (innermost first).
   const deep = (pass: (g: Graph) => Graph) => {
     const run = (g: Graph): Graph => pass(mapSubgraphs(g, run));
     return run;
   };
   const optimized = deep((g) => optimize(g, { disable: passes }))(traced);
-  const fused = scheduleUpdates(disable.includes("fuse") ? optimized : deep(elementwiseFusion)(optimized));
+  // Gemm epilogues absorb matmuls into the fused chains, so they run after (and only with) fusion.
+  const fusion = disable.includes("epilogue") ? elementwiseFusion : (g: Graph) => gemmEpilogueFusion(elementwiseFusion(g));
+  const fused = scheduleUpdates(disable.includes("fuse") ? optimized : deep(fusion)(optimized));
   const compiled = compile(fused, variables, { reference: options.reference, inPlace: !disable.includes("inplace") });
   return { traced, optimized, fused, compiled };
 }

@@ -20,6 +20,7 @@ export { planMemory, printPlan, type Plan, type PlanStep, type Slot } from "./pl
 export { HostTensor, tensor, isTensorData, type TensorData } from "./host-tensor.js";
 export { DeviceTensor, put } from "./device-tensor.js";
 export { MAX_FUSED_OPS, elementwiseFusion, fusedKernelCount } from "./passes/fusion.js";
+export { gemmEpilogueCount, gemmEpilogueFusion } from "./passes/gemm-epilogue.js";
 export { scheduleUpdates } from "./passes/schedule.js";
 /** A fused node's generated JavaScript: core's programSource under the graph's name for it. */
 export { programSource as fusedSource } from "@dualgrad/core";

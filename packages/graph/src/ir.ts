@@ -14,8 +14,21 @@ export type FusedOperand = ElementwiseOperand;
 /** One fused elementwise operation inside a `fused` node: core's elementwise program op. */
 export type FusedOp = ElementwiseOp;
 
-/** Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs; the last op is the output. */
-export type FusedAttrs = ElementwiseProgram;
+/** The product a gemm epilogue runs before its program (./passes/gemm-epilogue.ts): a matmul or a convolution, with its attributes. */
+export type EpilogueProducer = { readonly op: "matmul"; readonly attrs: Attrs["matmul"] } | { readonly op: "conv2d"; readonly attrs: Attrs["conv2d"] };
+
+/**
+ * Attributes of a fused elementwise kernel: core's elementwise program over the node's inputs;
+ * the last op is the output. With `producer`, the epilogue of a matmul or conv2d: the node's
+ * inputs are the producer's two, then the program's in1, in2, ...; in0 is the producer's result.
+ */
+export type FusedAttrs = ElementwiseProgram & { readonly producer?: EpilogueProducer };
+
+/** How plans and profiles name a fused kernel: by its chain, `fused(mul→sub)`, or `matmul+epilogue(add→relu)` for an epilogue. */
+export function fusedKernelName(attrs: FusedAttrs): string {
+  const chain = attrs.ops.map((o) => o.prim).join("→");
+  return attrs.producer === undefined ? `fused(${chain})` : `${attrs.producer.op}+epilogue(${chain})`;
+}
 
 /** What every node has, whatever its op. */
 interface NodeFields {
@@ -204,7 +217,10 @@ export function formatAttrs(attrs: object): string {
 
 /** A node's attributes as printed: a primitive's as {@link formatAttrs}, a fused kernel's op chain `[add∘relu]`. */
 export function formatNodeAttrs(n: GraphNode): string {
-  if (n.op === "fused") return `[${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
+  if (n.op === "fused") {
+    const p = n.attrs.producer;
+    return `[${p ? `${p.op}${formatAttrs(p.attrs)}+` : ""}${n.attrs.ops.map((o) => o.prim).join("∘")}]`;
+  }
   if (n.op === "scan") {
     const { numCarry, numXs, length, reverse, saveCarries, unroll } = n.attrs;
     return formatAttrs({ length, reverse, numCarry, numXs, ...(saveCarries ? { saveCarries } : {}), ...(unroll === undefined ? {} : { unroll }) });

@@ -1,6 +1,6 @@
 import { bytesPerElement, isPrim, ops, sizeOf } from "@dualgrad/core";
 import { assignOffsets, type Lifetime } from "./arena-offsets.js";
-import { valueName, type Graph } from "./ir.js";
+import { fusedKernelName, valueName, type Graph, type GraphNode } from "./ir.js";
 
 /**
  * Memory planning by liveness: every computed value gets an offset in one arena (inputs are read
@@ -41,9 +41,14 @@ export interface Plan {
 const ALIGN = 16;
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
-/** Whether `node` may write its result over its input's memory (same-index reads and writes). */
-function canRunInPlace(op: string): boolean {
-  return op === "fused" || op === "reshape" || (isPrim(op) && ops[op].kind === "elementwise");
+/**
+ * Whether `node` may write its result over its input's memory (same-index reads and writes). Not
+ * an epilogue: its gemm stores partial sums into C before the program reads its operands, and
+ * reads its own inputs throughout.
+ */
+function canRunInPlace(node: GraphNode): boolean {
+  const op = node.op;
+  return (op === "fused" && node.attrs.producer === undefined) || op === "reshape" || (isPrim(op) && ops[op].kind === "elementwise");
 }
 
 /** Plans the arena for `g`. `inPlace: false` turns off writing over dying inputs (for comparison and debugging). */
@@ -81,7 +86,7 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
       const v = g.nodes[u.value];
       const varId = varNode.get(u.variable);
       if (
-        canRunInPlace(v.op) && readers[u.value] === 0 && !isOutput.has(u.value) && assigned.get(u.variable) === 1 &&
+        canRunInPlace(v) && readers[u.value] === 0 && !isOutput.has(u.value) && assigned.get(u.variable) === 1 &&
         varId !== undefined && lastUse[varId] <= u.value && assignments.get(u.value) === 1
       ) {
         intoVariable.set(u.value, u.variable);
@@ -106,7 +111,7 @@ export function planMemory(g: Graph, options: { inPlace?: boolean } = {}): Plan 
   for (const node of g.nodes) {
     if (!inArena(node.id)) continue;
     // In place: an arena input of exactly this layout that dies here and is read only once by it.
-    const donor = !inPlace || !canRunInPlace(node.op)
+    const donor = !inPlace || !canRunInPlace(node)
       ? undefined
       : node.inputs.find((i) => inArena(i) && lastUse[i] === node.id && sameLayout(i, node.id) && !donated.has(i)
           && node.inputs.filter((j) => j === i).length === 1);
@@ -161,7 +166,8 @@ export function printPlan(g: Graph, plan: Plan): string {
     else {
       const node = g.nodes[s.node];
       const where = s.inPlaceOf !== undefined ? `  (in place of ${valueName(s.inPlaceOf)})` : s.intoVariable !== undefined ? `  (into variable ${s.intoVariable})` : "";
-      lines.push(`  run   ${valueName(s.node)} = ${node.op} ${node.inputs.map(valueName).join(" ")}${where}`);
+      const name = node.op === "fused" && node.attrs.producer !== undefined ? fusedKernelName(node.attrs) : node.op;
+      lines.push(`  run   ${valueName(s.node)} = ${name} ${node.inputs.map(valueName).join(" ")}${where}`);
     }
   }
   return lines.join("\n");

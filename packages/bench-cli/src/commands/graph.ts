@@ -17,6 +17,7 @@ export type Stage = "traced" | "grad" | "optimized" | "plan";
 /** Switches: `--no-<name>` turns a pass off. */
 const SWITCHES: { flag: string; pass: StageSwitch; what: string }[] = [
   { flag: "fuse", pass: "fuse", what: "elementwise fusion" },
+  { flag: "epilogue", pass: "epilogue", what: "gemm epilogues (a matmul's elementwise consumer run in its store)" },
   { flag: "cse", pass: "cse", what: "common-subexpression elimination" },
   { flag: "constfold", pass: "constfold", what: "constant folding" },
   { flag: "simplify", pass: "simplify", what: "algebraic simplification" },

@@ -152,8 +152,15 @@ function swapOuter(src: FloatArray, A: number, Bdim: number, P: number, dst: Flo
   }
 }
 
-/** conv2d by im2col + gemm: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]. */
-export function conv2dIm2col(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+/**
+ * Computes a convolution's matrix product `C [m,n] = A [m,k] @ B [k,n]` (row-major, from offset 0)
+ * in place of the backend's gemm: a gemm epilogue's runner (./gemm-epilogue.ts), which applies the
+ * bias to the product as it is stored.
+ */
+export type ConvProduct = (m: number, n: number, k: number, a: FloatArray, b: FloatArray, c: FloatArray) => void;
+
+/** conv2d by im2col + gemm: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw]; its [K, B*OH*OW] product by `product` when given. */
+export function conv2dIm2col(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, product?: ConvProduct): void {
   const { B, C, K, kh, kw, OH, OW } = g;
   const N = B * OH * OW;
   const Q = C * kh * kw;
@@ -161,7 +168,8 @@ export function conv2dIm2col(x: FloatArray, w: FloatArray, out: FloatArray, g: C
   const cols = scratch(out, 0, Q * N);
   patches(x, cols, g, true);
   const res = scratch(out, 1, K * N);
-  matmulKernel(out instanceof Float32Array ? "float32" : "float64")(K, N, Q, w, 0, false, cols, 0, false, res, 0);
+  if (product) product(K, N, Q, w, cols, res);
+  else matmulKernel(out instanceof Float32Array ? "float32" : "float64")(K, N, Q, w, 0, false, cols, 0, false, res, 0);
   swapOuter(res, K, B, OH * OW, out);
 }
 
@@ -242,12 +250,17 @@ const dtypeOf = (a: FloatArray) => (a instanceof Float32Array ? "float32" : "flo
 /**
  * Fast conv2d: `out` [B,K,OH,OW] = x [B,C,H,W] (*) w [K,C,kh,kw], on the path {@link convPath}
  * picks (or `path`, for benchmarks and tests: "direct" runs the wasm direct kernel where it applies
- * to the geometry and the arrays are float32, im2col otherwise).
+ * to the geometry and the arrays are float32, im2col otherwise); on im2col, its product by
+ * `product` when given.
  */
-export function conv2dFast(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, path = convPath("forward", g, dtypeOf(out))): void {
+export function conv2dFast(
+  x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, path = convPath("forward", g, dtypeOf(out)), product?: ConvProduct,
+): void {
   if (out.length === 0) return;
+  // The direct kernel computes no separate product, so `product` (an epilogue) is not called: the
+  // epilogue's caller notices and runs its program over the output instead (./gemm-epilogue.ts).
   if (path === "direct" && directApplies("forward", g) && out instanceof Float32Array && conv2dDirectWasm(x as Float32Array, w as Float32Array, out, g)) return;
-  conv2dIm2col(x, w, out, g);
+  conv2dIm2col(x, w, out, g, product);
 }
 
 /** Fast input gradient: `dx` [B,C,H,W] from gy [B,K,OH,OW] and w, on the path {@link convPath} picks. */

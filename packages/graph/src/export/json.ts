@@ -165,9 +165,29 @@ function checkAttrs<P extends Prim>(prim: P, attrs: unknown, where: string): ass
  * Checks a fused kernel's program (elementwise prims with valid attributes, operands in range,
  * last op's dtype = the node's) and returns it with `const` operands decoded.
  */
-function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, where: string): FusedAttrs {
+function readFused(attrs: unknown, node: { inputs: number[]; shape: number[]; dtype: DType }, earlier: readonly Meta[], where: string): FusedAttrs {
   if (!isObject(attrs)) fail(`${where}: attrs must be an object, got ${show(attrs)}`);
-  checkKeys(attrs, ["ops"], `${where} attrs`);
+  checkKeys(attrs, ["ops", "producer"], `${where} attrs`);
+  // An epilogue: inputs of the producer (matmul or conv2d), then the program's in1...; in0 is the product, of the node's type.
+  const producer = attrs.producer;
+  let inputCount = node.inputs.length;
+  if (producer !== undefined) {
+    if (!isObject(producer) || (producer.op !== "matmul" && producer.op !== "conv2d")) fail(`${where}: attrs.producer must be { op: "matmul" | "conv2d", attrs }, got ${show(producer)}`);
+    checkKeys(producer, ["op", "attrs"], `${where} attrs.producer`);
+    const op = producer.op;
+    checkAttrs(op, producer.attrs, `${where} attrs.producer (${op})`);
+    if (node.inputs.length < 2) fail(`${where}: a ${op} epilogue needs the ${op}'s two inputs, got ${node.inputs.length} input(s)`);
+    let meta: Meta;
+    try {
+      meta = inferMeta(op, node.inputs.slice(0, 2).map((i) => earlier[i]), producer.attrs);
+    } catch (err) {
+      return fail(`${where}: its ${op}'s inputs do not fit: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (meta.dtype !== node.dtype || meta.shape.join() !== node.shape.join() || meta.shape.length !== node.shape.length) {
+      fail(`${where}: declared ${typeText(node)} but its ${op} gives ${typeText(meta)}`);
+    }
+    inputCount = node.inputs.length - 1;
+  }
   const list = attrs.ops;
   if (!Array.isArray(list) || list.length === 0) fail(`${where}: attrs.ops must be a non-empty array, got ${show(list)}`);
   const program = list.map((raw: unknown, j: number): FusedOp => {
@@ -193,8 +213,9 @@ function readFused(attrs: unknown, node: { inputs: number[]; dtype: DType }, whe
       if (o.from !== "in" && o.from !== "op") fail(`${ot}: from must be "in", "op" or "const", got ${show(o.from)}`);
       checkKeys(o, ["from", "index"], ot);
       if (!isIndex(o.index)) fail(`${ot}: index must be a non-negative integer, got ${show(o.index)}`);
-      if (o.from === "in" && o.index >= node.inputs.length) {
-        fail(`${ot}: in${o.index} is out of range (the node has ${node.inputs.length} input(s))`);
+      if (o.from === "in" && o.index >= inputCount) {
+        const has = producer === undefined ? `the node has ${inputCount} input(s)` : `the kernel has ${inputCount} input(s): the product, then the node's inputs after the first two`;
+        fail(`${ot}: in${o.index} is out of range (${has})`);
       }
       if (o.from === "op" && o.index >= j) fail(`${ot}: op${o.index} is not an earlier op of the kernel`);
       return { from: o.from, index: o.index };
@@ -277,7 +298,7 @@ function readNode(raw: unknown, index: number, earlier: readonly GraphNode[]): G
     if (value !== undefined) node.value = value;
     return node;
   }
-  if (nodeOp === "fused") return { ...base, op: nodeOp, attrs: readFused(raw.attrs, base, where) };
+  if (nodeOp === "fused") return { ...base, op: nodeOp, attrs: readFused(raw.attrs, base, earlier, where) };
   if (nodeOp === "scan" || nodeOp === "cond" || nodeOp === "while") return readControl(nodeOp, raw.attrs, base, earlier, where);
   if (nodeOp === "get") return readGet(raw.attrs, base, earlier, where);
   const prim = nodeOp;

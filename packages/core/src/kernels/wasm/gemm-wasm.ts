@@ -17,6 +17,11 @@
  * Chunks run on the calling thread, or are shared with worker threads (./threads.ts) when the
  * product is big enough; all threads run the same module over the same shared memory.
  *
+ * A call may carry an epilogue (an elementwise program over C and operands, ../gemm-epilogue.ts):
+ * it then runs a variant of the module, generated once per program and operand layout, whose
+ * last k-block applies the program to each tile on its accumulators before storing them (an edge
+ * tile: right after it is copied out), with the elementwise kernel's generated code.
+ *
  * ## Numerics and determinism
  *
  * Each `C[i,j]` is a float32 sum over `p = 0..k-1` in increasing order (`acc = acc + a*b`, or one
@@ -30,6 +35,8 @@
  */
 import { checkGemmArgs, gemm } from "../gemm.js";
 import { FunctionBuilder, ModuleBuilder, PAGE_BYTES, ValType, wasmApi, type Local, type WasmApi, type WasmInstance, type WasmMemory, type WasmModule } from "./emitter.js";
+import type { ElementwiseOp } from "../../ops/elementwise-types.js";
+import { emitProgram } from "./simd-program.js";
 import { gemvAt, gemvAvailable, type ShareChunks } from "./gemv-wasm.js";
 import { HEAP_BASE, MAX_PAGES, heapAlloc, heapByteOffset, heapFree, wasmMemory } from "./heap.js";
 
@@ -132,7 +139,29 @@ const Param = {
   colStep: 11,
   scratch: 12,
   scratchStride: 13,
+  /** Byte address of the epilogue's first operand; the others follow, one word each. */
+  epilogue: 14,
 } as const;
+
+/** Most operands (besides C) an epilogue reads: the words {@link Param.epilogue}.. of the parameter block. */
+export const MAX_EPILOGUE_OPERANDS = 8;
+
+/**
+ * How an epilogue operand lines up with C [m, n]: `full` is [m, n] itself, `row` one row of n
+ * values read by every row of C (a bias [n]), `column` one value per row of C ([m, 1]),
+ * `scalar` one value. The same four layouts as ./elementwise-wasm.ts, for the same reason: they
+ * are what a broadcast against a matrix can be.
+ */
+export type EpilogueLayout = "full" | "row" | "column" | "scalar";
+
+/**
+ * An elementwise program applied to every element of C as the last k-block stores it: program
+ * input 0 is C's float32 value, input k >= 1 is operand k - 1, laid out as `layouts[k - 1]`.
+ */
+export interface EpilogueSpec {
+  readonly ops: readonly ElementwiseOp[];
+  readonly layouts: readonly EpilogueLayout[];
+}
 /** Bytes reserved at the start of each slot's scratch for the edge tile (then the packed B). */
 const TILE_BYTES = 1024;
 
@@ -175,13 +204,122 @@ function pushMin(f: FunctionBuilder, x: () => void, y: () => void): void {
   f.op("i32.lt_s").op("select");
 }
 
+/** Emits `n4 = n * 4` (C's row stride in bytes) and `ptr[k]` = operand k's address at C's element (i0, j0). */
+function emitOperandPointers(f: FunctionBuilder, spec: EpilogueSpec, i0: Local, j0: Local, n4: Local, ptr: readonly Local[]): void {
+  f.i32(0).mem("i32.load", PARAMS_PTR + Param.n * 4).i32(4).op("i32.mul").set(n4);
+  spec.layouts.forEach((layout, k) => {
+    f.i32(0).mem("i32.load", PARAMS_PTR + (Param.epilogue + k) * 4);
+    if (layout === "full") f.get(i0).get(n4).op("i32.mul").get(j0).i32(4).op("i32.mul").op("i32.add").op("i32.add");
+    else if (layout === "row") f.get(j0).i32(4).op("i32.mul").op("i32.add");
+    else if (layout === "column") f.get(i0).i32(4).op("i32.mul").op("i32.add");
+    f.set(ptr[k]);
+  });
+}
+
+/**
+ * Emits, inside the micro-kernel, the epilogue of a full MR x NR tile on its accumulators before
+ * they are stored (when `last` is set): each accumulator lane is the float32 value the store
+ * would write, so this is the separate kernel's computation on the same values, with no reload.
+ * `i`, `j`: the tile's first element in the whole C.
+ */
+function emitTileEpilogue(f: FunctionBuilder, spec: EpilogueSpec, accs: readonly (readonly Local[])[], last: Local, i: Local, j: Local): void {
+  const V128 = ValType.v128;
+  const MR = accs.length, NV = accs[0].length;
+  const n4 = f.local(I32);
+  const ptr = spec.layouts.map(() => f.local(I32));
+  // Row operands' NR values and scalars, loaded once per tile; the others per row.
+  const fixed = spec.layouts.map((layout) => (layout === "row" ? Array.from({ length: NV }, () => f.local(V128)) : layout === "scalar" ? [f.local(V128)] : []));
+  const perRow = spec.layouts.map(() => f.local(V128));
+  f.get(last).if(() => {
+    emitOperandPointers(f, spec, i, j, n4, ptr);
+    spec.layouts.forEach((layout, k) => {
+      if (layout === "row") fixed[k].forEach((vec, v) => f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(vec));
+      else if (layout === "scalar") f.get(ptr[k]).simdMem("v128.load32_splat").set(fixed[k][0]);
+    });
+    for (let r = 0; r < MR; r++) {
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "column") f.get(ptr[k]).simdMem("v128.load32_splat", r * 4).set(perRow[k]);
+      });
+      for (let v = 0; v < NV; v++) {
+        spec.layouts.forEach((layout, k) => {
+          if (layout === "full") f.get(ptr[k]).simdMem("v128.load", v * 16, 2).set(perRow[k]);
+        });
+        const ins = [accs[r][v], ...spec.layouts.map((layout, k) => (layout === "row" ? fixed[k][v] : layout === "scalar" ? fixed[k][0] : perRow[k]))];
+        emitProgram(f, spec.ops, ins);
+        f.set(accs[r][v]);
+      }
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "full" && r + 1 < MR) f.get(ptr[k]).get(n4).op("i32.add").set(ptr[k]);
+      });
+    }
+  });
+}
+
+/**
+ * Emits `epilogue(c, rows, w, ldc, i0, j0)` for edge tiles: C[i0:i0+rows, j0:j0+w] (at c, row
+ * stride ldc bytes) becomes program(C, operands...) element by element, with the code
+ * ./elementwise-wasm.ts runs for the same program (four lanes at a time, the last `w % 4` columns
+ * one lane at a time), so every element gets the bits the separate elementwise kernel would give it.
+ */
+function emitEpilogue(mb: ModuleBuilder, spec: EpilogueSpec): number {
+  const V128 = ValType.v128;
+  const count = spec.layouts.length;
+  if (count > MAX_EPILOGUE_OPERANDS) throw new RangeError(`gemm-wasm: an epilogue reads at most ${MAX_EPILOGUE_OPERANDS} operands, got ${count}`);
+  return mb.func([I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [c, rows, w, ldc, i0, j0] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
+    const row = f.local(I32), r = f.local(I32), j = f.local(I32), wBytes = f.local(I32), vecEnd = f.local(I32), n4 = f.local(I32);
+    const ptr = spec.layouts.map(() => f.local(I32));
+    const x = [f.local(V128), ...spec.layouts.map(() => f.local(V128))];
+    const res = f.local(V128);
+    emitOperandPointers(f, spec, i0, j0, n4, ptr);
+    f.get(w).i32(4).op("i32.mul").tee(wBytes).i32(-16).op("i32.and").set(vecEnd);
+    f.get(c).set(row);
+    const vectorOperand = (k: number) => spec.layouts[k] === "full" || spec.layouts[k] === "row";
+    const pass = (end: Local, step: 16 | 4) =>
+      f.block(() =>
+        f.loop(() => {
+          f.get(j).get(end).op("i32.ge_u").brIf(1);
+          const load = step === 16 ? "v128.load" : "v128.load32_zero";
+          f.get(row).get(j).op("i32.add").simdMem(load, 0, 2).set(x[0]);
+          spec.layouts.forEach((_, k) => {
+            if (vectorOperand(k)) f.get(ptr[k]).get(j).op("i32.add").simdMem(load, 0, 2).set(x[k + 1]);
+          });
+          emitProgram(f, spec.ops, x);
+          f.set(res);
+          f.get(row).get(j).op("i32.add").get(res);
+          if (step === 16) f.simdMem("v128.store", 0, 2);
+          else f.extractLane(0).mem("f32.store");
+          f.get(j).i32(step).op("i32.add").set(j).br(0);
+        }),
+      );
+    forLoop(f, r, () => f.i32(0), () => f.get(rows), 1, () => {
+      spec.layouts.forEach((_, k) => {
+        if (!vectorOperand(k)) f.get(ptr[k]).simdMem("v128.load32_splat").set(x[k + 1]);
+      });
+      f.i32(0).set(j);
+      pass(vecEnd, 16);
+      pass(wBytes, 4);
+      f.get(row).get(ldc).op("i32.add").set(row);
+      spec.layouts.forEach((layout, k) => {
+        if (layout === "full") f.get(ptr[k]).get(n4).op("i32.add").set(ptr[k]);
+        else if (layout === "column") f.get(ptr[k]).i32(4).op("i32.add").set(ptr[k]);
+      });
+    });
+  }, "epilogue");
+}
+
 /**
  * Generates the gemm module for a kernel shape. Exports:
  * - `packAllA(a, transA, m, k, kcMax, dst)`: op(A) into MR-row panels, k-block by k-block.
  * - `runChunk(chunk, slot)`: one chunk of C for the job in the parameter block.
  * - `kernel`, `packA`, `packB`, `macro`, `tileGemm`: the pieces, exported for tests and probes.
+ *
+ * With `epilogueSpec`, the last k-block applies its program to each MR x NR tile of C: a full
+ * tile's in the micro-kernel on the accumulators before they are stored (no reload), an edge
+ * tile's right after it is copied out; the operands are read from the addresses in the
+ * parameter block.
  */
-export function buildGemmModule(cfg: KernelConfig): Uint8Array {
+export function buildGemmModule(cfg: KernelConfig, epilogueSpec?: EpilogueSpec): Uint8Array {
   const { mr: MR, nr: NR, unroll: U, relaxed } = cfg;
   if (!Number.isInteger(MR) || MR < 1 || MR > 8) throw new RangeError(`gemm-wasm: mr must be 1..8, got ${MR}`);
   if (!Number.isInteger(NR) || NR < 4 || NR > 32 || NR % 4 !== 0) throw new RangeError(`gemm-wasm: nr must be a multiple of 4 in 4..32, got ${NR}`);
@@ -307,7 +445,11 @@ export function buildGemmModule(cfg: KernelConfig): Uint8Array {
 
   // kernel(kc, ap, bp, c, ldc, acc): the MR x NR tile at c (row stride ldc bytes) becomes
   // (acc ? tile : 0) + sum over p < kc of Apanel[p, r] * Bpanel[p, s], accumulated in order of p.
-  const kernel = mb.func([I32, I32, I32, I32, I32, I32], [], (f) => {
+  // kernelLast(kc, ap, bp, c, ldc, acc, last, i, j): the same, then (when `last`) the epilogue's
+  // program of the tile at (i, j) of C on the accumulators.
+  // The plain kernel, and with an epilogue a second one for the last k-block (so the plain one,
+  // which every other k-block and edge tile runs, stays exactly the base module's code).
+  const emitKernel = (spec: EpilogueSpec | undefined, name: string) => mb.func(Array.from({ length: spec ? 9 : 6 }, () => I32), [], (f) => {
     const [kc, apP, bpP, c, ldc, acc] = [0, 1, 2, 3, 4, 5].map((i) => f.param(i));
     const ap = f.local(I32), bp = f.local(I32), end = f.local(I32), cr = f.local(I32);
     const accs: Local[][] = [];
@@ -358,18 +500,25 @@ export function buildGemmModule(cfg: KernelConfig): Uint8Array {
         f.get(ap).i32(MR * 4).op("i32.add").tee(ap).get(end).op("i32.lt_u").brIf(0);
       });
     });
+    if (spec) emitTileEpilogue(f, spec, accs, f.param(6), f.param(7), f.param(8));
     f.get(c).set(cr);
     for (let r = 0; r < MR; r++) {
       for (let v = 0; v < NV; v++) f.get(cr).get(accs[r][v]).simdMem("v128.store", v * 16, 2);
       if (r + 1 < MR) f.get(cr).get(ldc).op("i32.add").set(cr);
     }
-  }, "kernel");
+  }, name);
+  const kernel = emitKernel(undefined, "kernel");
+  const kernelLast = epilogueSpec === undefined ? undefined : emitKernel(epilogueSpec, "kernelLast");
 
-  // macro(mc, nc, kc, pa, pb, c, ldc, acc, tile): C[0:mc, 0:nc] (at c, row stride ldc bytes)
-  // from packed A panels at pa (MR*kc floats each) and packed B panels at pb (NR*kc each).
-  // Edge tiles run in the tile buffer and are copied in and out.
-  const macro = mb.func([I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [mc, nc, kc, pa, pb, c, ldc, acc, tile] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => f.param(i));
+  const epilogue = epilogueSpec === undefined ? undefined : emitEpilogue(mb, epilogueSpec);
+
+  // macro(mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0): C[0:mc, 0:nc] (at c, row stride
+  // ldc bytes; rows i0.., columns j0.. of the whole C) from packed A panels at pa (MR*kc floats
+  // each) and packed B panels at pb (NR*kc each). Edge tiles run in the tile buffer and are
+  // copied in and out. When `last` (the final k-block), the epilogue runs on each tile: a full
+  // one's in the micro-kernel on its accumulators, an edge one's on C right after the copy-out.
+  const macro = mb.func(Array.from({ length: 12 }, () => I32), [], (f) => {
+    const [mc, nc, kc, pa, pb, c, ldc, acc, tile, last, i0, j0] = Array.from({ length: 12 }, (_, i) => f.param(i));
     const jr = f.local(I32), ir = f.local(I32), w = f.local(I32), h = f.local(I32), bPanel = f.local(I32);
     const cp = f.local(I32), aPanel = f.local(I32), r = f.local(I32), aStep = f.local(I32);
     f.get(kc).i32(MR * 4).op("i32.mul").set(aStep);
@@ -384,7 +533,13 @@ export function buildGemmModule(cfg: KernelConfig): Uint8Array {
         f.get(c).get(ir).get(ldc).op("i32.mul").op("i32.add").get(jr).i32(4).op("i32.mul").op("i32.add").set(cp);
         f.get(w).i32(NR).op("i32.eq").get(h).i32(MR).op("i32.eq").op("i32.and").if(
           () => {
-            f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).call(kernel);
+            const plain = () => f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).call(kernel);
+            if (kernelLast === undefined) plain();
+            else {
+              f.get(last).if(() => {
+                f.get(kc).get(aPanel).get(bPanel).get(cp).get(ldc).get(acc).i32(1).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(kernelLast);
+              }, plain);
+            }
           },
           () => {
             f.get(acc).if(() => {
@@ -394,12 +549,18 @@ export function buildGemmModule(cfg: KernelConfig): Uint8Array {
                 f.get(w).i32(4).op("i32.mul").memoryCopy();
               });
             });
+            // An edge tile's padding lanes would read operands out of bounds: its epilogue runs after the copy-out.
             f.get(kc).get(aPanel).get(bPanel).get(tile).i32(NR * 4).get(acc).call(kernel);
             forLoop(f, r, () => f.i32(0), () => f.get(h), 1, () => {
               f.get(cp).get(r).get(ldc).op("i32.mul").op("i32.add");
               f.get(tile).get(r).i32(NR * 4).op("i32.mul").op("i32.add");
               f.get(w).i32(4).op("i32.mul").memoryCopy();
             });
+            if (epilogue !== undefined) {
+              f.get(last).if(() => {
+                f.get(cp).get(h).get(w).get(ldc).get(i0).get(ir).op("i32.add").get(j0).get(jr).op("i32.add").call(epilogue);
+              });
+            }
           },
         );
         f.get(aPanel).get(aStep).op("i32.add").set(aPanel);
@@ -430,6 +591,8 @@ export function buildGemmModule(cfg: KernelConfig): Uint8Array {
         f.get(n).i32(4).op("i32.mul");
         f.get(pc).i32(0).op("i32.ne");
         f.get(tile);
+        f.get(pc).get(kc).op("i32.add").get(k).op("i32.ge_s");
+        f.get(ic).get(j0);
         f.call(macro);
       });
     });
@@ -510,6 +673,8 @@ export interface GemmRuntime {
   readonly module: WasmModule;
   readonly memory: WasmMemory;
   readonly exports: GemmExports;
+  /** For an epilogue variant: the runtime it was derived from (same memory and kernel; its worker pool runs both). */
+  readonly base?: GemmRuntime;
 }
 
 /**
@@ -572,6 +737,50 @@ export function gemmRuntime(): GemmRuntime {
     runtimeError = e instanceof Error ? e : new Error(String(e));
     throw runtimeError;
   }
+}
+
+/** An epilogue for one {@link gemmWasm} call: its spec, a key naming the spec, and the operands. */
+export interface GemmEpilogueCall {
+  /** Names `spec` (program and layouts): the generated module is cached under it. */
+  readonly key: string;
+  readonly spec: EpilogueSpec;
+  /** One array per layout, of m*n, n, m or 1 floats. */
+  readonly operands: readonly Float32Array[];
+}
+
+/** Epilogue variants of the shared runtime, by {@link GemmEpilogueCall.key}. */
+const variants = new Map<string, GemmRuntime>();
+
+/** The runtime of `rt`'s module with `call`'s epilogue, built once per key. */
+function epilogueRuntime(rt: GemmRuntime, call: GemmEpilogueCall): GemmRuntime {
+  let v = variants.get(call.key);
+  if (v === undefined || v.base !== rt) {
+    const api = wasmApi()!;
+    const bytes = buildGemmModule(rt.config, call.spec);
+    const module = new api.Module(bytes);
+    const instance: WasmInstance = new api.Instance(module, { env: { memory: rt.memory } });
+    v = { config: rt.config, bytes, module, memory: rt.memory, exports: instance.exports as unknown as GemmExports, base: rt };
+    variants.set(call.key, v);
+  }
+  return v;
+}
+
+/** The heap address of each epilogue operand, written into the parameter block; false if one is not in the heap. */
+function bindEpilogue(call: GemmEpilogueCall, m: number, n: number, i32: Int32Array): boolean {
+  const { layouts } = call.spec;
+  if (layouts.length > MAX_EPILOGUE_OPERANDS || call.operands.length !== layouts.length) {
+    throw new RangeError(`gemm-wasm: an epilogue needs one operand per layout (at most ${MAX_EPILOGUE_OPERANDS}), got ${call.operands.length} for ${layouts.length}`);
+  }
+  for (let k = 0; k < layouts.length; k++) {
+    const a = call.operands[k];
+    const layout = layouts[k];
+    const want = layout === "full" ? m * n : layout === "row" ? n : layout === "column" ? m : 1;
+    if (a.length !== want) throw new RangeError(`gemm-wasm: epilogue operand ${k} (${layout}) must hold ${want} floats for C [${m}x${n}], got ${a.length}`);
+    const at = heapByteOffset(a);
+    if (at < 0) return false;
+    i32[(PARAMS_PTR >> 2) + Param.epilogue + k] = at;
+  }
+  return true;
 }
 
 /** Sizes of the blocking, chosen per call from the shape (never from the thread count). */
@@ -764,6 +973,13 @@ function gemvStaged(
  * all) also goes to the TypeScript {@link gemm}: still deterministic, but at that kernel's
  * (float64-accumulated) precision and speed.
  *
+ * With `epilogue`, the packed path also applies its program to each element of C right after
+ * the element's last k-block is stored, and returns true; it returns false, having computed only
+ * the product, where it cannot (a matrix-vector product, an operand outside the heap, a product
+ * too big for the memory): the caller then runs the program over C as a separate kernel, which
+ * gives the same bits (the epilogue runs the elementwise kernel's generated code on the same
+ * float32 values).
+ *
  * @throws RangeError when a size or offset is not a non-negative integer or a matrix overruns its buffer.
  * @throws Error when the engine has no WebAssembly SIMD.
  */
@@ -779,16 +995,17 @@ export function gemmWasm(
   transB: boolean,
   c: FloatArray,
   cOff: number,
-): void {
+  epilogue?: GemmEpilogueCall,
+): boolean {
   if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
     gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
-    return;
+    return false;
   }
   checkGemmArgs(m, n, k, a, aOff, b, bOff, c, cOff);
-  if (m === 0 || n === 0) return;
+  if (m === 0 || n === 0) return false;
   if (k === 0) {
     c.fill(0, cOff, cOff + m * n);
-    return;
+    return false;
   }
   const rt = gemmRuntime();
   const inPlace = rt.memory === wasmMemory();
@@ -797,7 +1014,7 @@ export function gemmWasm(
   // do not depend on whether its inputs were in the heap.
   if ((m === 1 || n === 1) && inPlace && gemvAvailable()) {
     gemvStaged(rt, m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
-    return;
+    return false;
   }
   const cfg = rt.config;
   const { kcMax, mcMax } = blocking(cfg, m, k);
@@ -834,7 +1051,7 @@ export function gemmWasm(
   if (!at) {
     // Too big for one 2 GiB WebAssembly memory: the TypeScript kernel has no such limit.
     gemm(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
-    return;
+    return false;
   }
   const { aPtr, bPtr, cPtr } = at;
   const packedA = at.extra;
@@ -855,12 +1072,15 @@ export function gemmWasm(
   i32[p + Param.colStep] = colStep;
   i32[p + Param.scratch] = scratch;
   i32[p + Param.scratchStride] = scratchStride;
-  const ex = rt.exports;
+  // The epilogue variant of the module when the operands can be read in place.
+  const job = epilogue !== undefined && inPlace && bindEpilogue(epilogue, m, n, i32) ? epilogueRuntime(rt, epilogue) : rt;
+  const ex = job.exports;
   ex.packAllA(aPtr, transA ? 1 : 0, m, k, kcMax, packedA);
   if (parallel && chunkRunner) {
-    chunkRunner(rt, total, slots, ex.runChunk, "gemm");
+    chunkRunner(job, total, slots, ex.runChunk, "gemm");
   } else {
     for (let t = 0; t < total; t++) ex.runChunk(t, 0);
   }
   at.finish();
+  return job !== rt;
 }

@@ -7,7 +7,8 @@
  * writes the job into WebAssembly memory, resets NEXT, sets TOTAL and ACTIVE, stores OPEN = 1 and
  * bumps GEN (waking the workers), then claims chunks itself. A woken worker registers in BUSY,
  * and only if OPEN is still 1 (checked after registering) claims chunks with an atomic add on NEXT
- * and runs each with the `runChunk(chunk, slot)` of the module KIND names. The caller, out of chunks,
+ * and runs each with the `runChunk(chunk, slot)` of the module KIND names (modules added after the
+ * worker started, a gemm's epilogue variants, are posted to its port before the first job naming them). The caller, out of chunks,
  * stores OPEN = 0 and waits until BUSY is 0: a worker that registered before that saw OPEN = 1 and
  * is counted; one that registered after sees OPEN = 0 and touches nothing. So every chunk is
  * computed exactly once, and no worker reads the job after the caller has returned.
@@ -51,8 +52,10 @@ export const CTL_WORDS = 208;
 /**
  * KIND of a job whose module was generated at run time: the worker compiles it from the bytes at
  * MODULE_AT (once per address, synchronously, so it needs no message loop) and runs its `runChunk`.
+ * Negative, because every index from 0 up names a module of the list (the gemm's epilogue variants
+ * are appended from index 2 on as they are compiled).
  */
-export const GENERATED_KIND = 2;
+export const GENERATED_KIND = -1;
 
 /** Polls of GEN a worker makes before it sleeps in Atomics.wait (roughly tens of microseconds). */
 export const SPIN_POLLS = 20000;
@@ -67,21 +70,33 @@ export interface GemmWorkerData {
   memory: unknown;
   ctl: SharedArrayBuffer;
   id: number;
+  /** Modules added after the worker started arrive here, in index order (read with receiveMessageOnPort). */
+  port: unknown;
 }
 
 /** The worker program. CommonJS (what `eval: true` runs); reads {@link GemmWorkerData}. */
 export const GEMM_WORKER_SOURCE = `"use strict";
-const { workerData } = require("node:worker_threads");
-const { modules, memory, ctl: ctlBuffer, id } = workerData;
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { modules, memory, ctl: ctlBuffer, id, port } = workerData;
 const ctl = new Int32Array(ctlBuffer);
-const runChunks = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk);
+const instantiate = (m) => new WebAssembly.Instance(m, { env: { memory } }).exports.runChunk;
+const runChunks = modules.map(instantiate);
+/** The runChunk of module number kind, taking modules posted since start-up off the port first. */
+const runChunkOf = (kind) => {
+  while (runChunks.length <= kind) {
+    const msg = receiveMessageOnPort(port);
+    if (msg === undefined) throw new Error("gemm worker " + id + ": module " + kind + " was never sent");
+    runChunks.push(instantiate(msg.message));
+  }
+  return runChunks[kind];
+};
 const generated = new Map();
 function generatedRunChunk() {
   const at = Atomics.load(ctl, ${Ctl.MODULE_AT});
   let run = generated.get(at);
   if (!run) {
     const bytes = new Uint8Array(memory.buffer, at, Atomics.load(ctl, ${Ctl.MODULE_LEN})).slice();
-    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.runChunk;
+    run = instantiate(new WebAssembly.Module(bytes));
     generated.set(at, run);
   }
   return run;
@@ -102,7 +117,7 @@ for (;;) {
     if (Atomics.load(ctl, ${Ctl.OPEN}) === 1 && id < Atomics.load(ctl, ${Ctl.ACTIVE})) {
       const total = Atomics.load(ctl, ${Ctl.TOTAL});
       const kind = Atomics.load(ctl, ${Ctl.KIND});
-      const runChunk = kind === ${GENERATED_KIND} ? generatedRunChunk() : runChunks[kind];
+      const runChunk = kind === ${GENERATED_KIND} ? generatedRunChunk() : runChunkOf(kind);
       let done = 0;
       for (;;) {
         const chunk = Atomics.add(ctl, ${Ctl.NEXT}, 1);

@@ -8,7 +8,7 @@
  * done. A worker still booting simply joins a later call; chunks it does not take, the caller
  * runs. Which thread runs a chunk never changes its bits (see ./gemm-wasm.ts).
  */
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { wasmMemory } from "./heap.js";
 import { CTL_WORDS, Ctl, GEMM_WORKER_SOURCE, GENERATED_KIND, type GemmWorkerData } from "./gemm-worker.js";
 import { gemmRuntime, setChunkRunner, type ChunkKind, type ChunkRunner, type GemmRuntime } from "./gemm-wasm.js";
@@ -24,6 +24,10 @@ const CALLER_SPIN_POLLS = 20000;
 class Pool {
   readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
   readonly workers: Worker[] = [];
+  /** Each worker's port for modules added after it started (the runtime's epilogue variants). */
+  private readonly ports: MessagePort[] = [];
+  /** Epilogue variants' modules, by module index minus 2 (after the gemm's and the matrix-vector one's). */
+  private readonly variants: unknown[] = [];
   /** Set when a worker failed to start or died: the pool is no longer used. */
   broken: Error | undefined;
 
@@ -35,16 +39,21 @@ class Pool {
       const id = this.workers.length + 1;
       // The matrix-vector module exists only on the heap's memory; a private runtime's workers run gemm jobs only.
       const gemv = gemvModule();
-      const modules = gemv && this.rt.memory === wasmMemory() ? [this.rt.module, gemv] : [this.rt.module];
-      const data: GemmWorkerData = { modules, memory: this.rt.memory, ctl: this.ctl.buffer as SharedArrayBuffer, id };
+      // Index 1 is the matrix-vector module, or (where there is none, and no gemv job is ever
+      // shared) the gemm's again, so that variants always start at index 2.
+      const modules = [this.rt.module, gemv && this.rt.memory === wasmMemory() ? gemv : this.rt.module, ...this.variants];
+      const { port1, port2 } = new MessageChannel();
+      const data: GemmWorkerData = { modules, memory: this.rt.memory, ctl: this.ctl.buffer as SharedArrayBuffer, id, port: port2 };
       let worker: Worker;
       try {
-        worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData: data });
+        worker = new Worker(GEMM_WORKER_SOURCE, { eval: true, workerData: data, transferList: [port2] });
       } catch (e) {
         this.broken = e instanceof Error ? e : new Error(String(e));
         return;
       }
       worker.unref();
+      port1.unref();
+      this.ports.push(port1);
       worker.on("error", (e) => {
         this.broken ??= e instanceof Error ? e : new Error(String(e));
       });
@@ -55,15 +64,31 @@ class Pool {
     }
   }
 
+  /**
+   * The module index workers run `rt`'s chunks with: 0 for the pool's own runtime, else its
+   * epilogue variant's, sent to every started worker the first time (workers started later get
+   * it in their start-up list). Workers read the port synchronously when a job names a module
+   * they lack, so a module posted before the job is there when they need it.
+   */
+  moduleIndex(rt: GemmRuntime): number {
+    if (rt === this.rt) return KIND_INDEX.gemm;
+    let k = this.variants.indexOf(rt.module);
+    if (k < 0) {
+      k = this.variants.push(rt.module) - 1;
+      for (const port of this.ports) port.postMessage(rt.module);
+    }
+    return 2 + k;
+  }
+
   /** Workers that have instantiated the module. */
   ready(): number {
     return Atomics.load(this.ctl, Ctl.READY);
   }
 
   /** Runs chunks 0..total-1 on this thread (slot 0) and on workers 1..slots-1, then returns. */
-  run(total: number, slots: number, run: (chunk: number, slot: number) => void, kind: ChunkKind): void {
+  run(total: number, slots: number, run: (chunk: number, slot: number) => void, moduleIndex: number): void {
     const ctl = this.ctl;
-    Atomics.store(ctl, Ctl.KIND, KIND_INDEX[kind]);
+    Atomics.store(ctl, Ctl.KIND, moduleIndex);
     Atomics.store(ctl, Ctl.NEXT, 0);
     Atomics.store(ctl, Ctl.TOTAL, total);
     Atomics.store(ctl, Ctl.ACTIVE, slots);
@@ -128,13 +153,15 @@ function poolFor(rt: GemmRuntime): Pool | undefined {
 
 /** The {@link ChunkRunner} installed into gemm-wasm: shares the chunks when workers can be had. */
 const runChunks: ChunkRunner = (rt, total, slots, run, kind) => {
-  const p = rt.config.shared && (kind === "gemm" || rt.memory === wasmMemory()) ? poolFor(rt) : undefined;
+  // An epilogue variant runs on its base runtime's pool.
+  const home = rt.base ?? rt;
+  const p = home.config.shared && (kind === "gemm" || home.memory === wasmMemory()) ? poolFor(home) : undefined;
   if (!p) {
     for (let t = 0; t < total; t++) run(t, 0);
     return;
   }
   p.ensure(slots - 1);
-  p.run(total, slots, run, kind);
+  p.run(total, slots, run, kind === "gemm" ? p.moduleIndex(rt) : KIND_INDEX.gemv);
 };
 
 setChunkRunner(runChunks);
@@ -155,7 +182,7 @@ export function runGeneratedChunks(at: number, len: number, total: number, slots
   Atomics.store(p.ctl, Ctl.MODULE_AT, at);
   Atomics.store(p.ctl, Ctl.MODULE_LEN, len);
   p.ensure(slots - 1);
-  p.run(total, slots, run, "generated");
+  p.run(total, slots, run, GENERATED_KIND);
 }
 
 /**
