@@ -186,7 +186,8 @@ describe.skipIf(!simdSupported() || !wasmMemory())("wasm elementwise kernels", (
 
     it("return false, writing nothing, for a layout they do not handle", () => {
       const kernel = compileWasmElementwise("test:add-fallback", 2, single("add"))!;
-      // [4,1,8] + [1,5,1]: neither full, scalar, row nor column for any split.
+      // [4,1,8] + [1,5,1]: neither full, scalar, row nor column for any split, and 5*8 elements per
+      // wasm call of a blocked layout is too few (see the blocked layouts below).
       const a = heapArray(new Float32Array(32).fill(1)), b = heapArray(new Float32Array(5).fill(2));
       const out = heapArray(new Float32Array(160).fill(7));
       expect(kernel(out, [4, 5, 8], [a, b], [[4, 1, 8], [1, 5, 1]])).toBe(false);
@@ -195,6 +196,55 @@ describe.skipIf(!simdSupported() || !wasmMemory())("wasm elementwise kernels", (
       expect(kernel(out, [4, 5, 8], [a, b], [[4, 2, 4], [5]])).toBe(false);
       expect(kernel(out, [4, 5, 8], [a, b], [[4, 5, 8], [1]])).toBe(false);
       expect(kernel(out, [4, 5, 9], [a, b], [[4, 1, 8], [1, 5, 1]])).toBe(false);
+      expect(out.every((v) => v === 7)).toBe(true);
+    });
+  });
+
+  describe("blocked layouts (inputs constant over contiguous inner blocks, walked in JavaScript)", () => {
+    // [input shapes] -> output shape: none is full/scalar/row/column for any single split.
+    const cases: [number[][], number[]][] = [
+      [[[6, 5, 7, 9], [5, 1, 1]], [6, 5, 7, 9]], // per-channel bias, odd H*W
+      [[[5, 1, 1], [3, 5, 4, 4]], [3, 5, 4, 4]], // bias first, H*W divisible by 4
+      [[[2, 5, 1, 33], [5, 1, 1]], [2, 5, 1, 33]], // a size-1 dim
+      [[[3, 7, 11], [7, 1]], [3, 7, 11]], // a column repeated over a leading dim
+      [[[4, 1, 17], [1, 5, 1]], [4, 5, 17]], // mixed: neither input full
+      [[[2, 3, 4, 21], [3, 1, 21]], [2, 3, 4, 21]], // row block repeated per channel
+      [[[2, 3, 2, 5, 13], [3, 1, 5, 1]], [2, 3, 2, 5, 13]], // three walked dims
+    ];
+    for (const [inShapes, outShape] of cases) {
+      it(`${inShapes.map((s) => `[${s}]`).join(" ")} -> [${outShape}] give the JavaScript kernel's bits`, () => {
+        const rand = mulberry32(outShape.reduce((a, b) => a * 31 + b, 5));
+        for (const [prim, attrs] of [["add", {}], ["sub", {}], ["mul", {}], ["div", {}], ["maximum", {}], ["compare", { kind: "lt" }]] as [ElementwisePrim, object][]) {
+          const inputs = inShapes.map((s) => values(sizeOf(s), rand));
+          for (const shift of [0, 1]) check(single(prim, attrs), inputs, inShapes, outShape, `${prim} ${JSON.stringify(inShapes)} shift ${shift}`, shift);
+        }
+        // where, with a full third operand: three inputs, two of them broadcast.
+        const shapes = [inShapes[1], inShapes[0], outShape];
+        check(single("where"), shapes.map((s) => values(sizeOf(s), rand)), shapes, outShape, `where ${JSON.stringify(shapes)}`, 2);
+      });
+    }
+
+    it("run a fused conv-bias + relu program on a per-channel bias", () => {
+      const rand = mulberry32(11);
+      const ops: WasmElementwiseOp[] = [
+        { prim: "add", attrs: {}, dtype: "float32", operands: [{ from: "in", index: 0 }, { from: "in", index: 1 }] },
+        { prim: "relu", attrs: {}, dtype: "float32", operands: [{ from: "op", index: 0 }] },
+      ];
+      check(ops, [values(4 * 8 * 25, rand), values(8, rand)], [[4, 8, 5, 5], [8, 1, 1]], [4, 8, 5, 5], "add+relu per channel");
+    });
+
+    it("leave programs with approximated ops, and too little work per call, to JavaScript", () => {
+      const tanhOfSum: WasmElementwiseOp[] = [
+        { prim: "add", attrs: {}, dtype: "float32", operands: [{ from: "in", index: 0 }, { from: "in", index: 1 }] },
+        { prim: "tanh", attrs: {}, dtype: "float32", operands: [{ from: "op", index: 0 }] },
+      ];
+      const kernel = compileWasmElementwise(key(tanhOfSum), 2, tanhOfSum)!;
+      const x = heapArray(new Float32Array(6 * 5 * 63).fill(1)), b = heapArray(new Float32Array(5).fill(2));
+      const out = heapArray(new Float32Array(x.length).fill(7));
+      // The JavaScript kernel (Math.tanh) ran this layout before; SIMD tanh would change its bits.
+      expect(kernel(out, [6, 5, 7, 9], [x, b], [[6, 5, 7, 9], [5, 1, 1]])).toBe(false);
+      const add = compileWasmElementwise("test:add-small-blocks", 2, single("add"))!;
+      expect(add(out.subarray(0, 4 * 5 * 3), [4, 5, 3], [x.subarray(0, 12), b], [[4, 1, 3], [1, 5, 1]])).toBe(false);
       expect(out.every((v) => v === 7)).toBe(true);
     });
   });

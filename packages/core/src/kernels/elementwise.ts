@@ -27,51 +27,67 @@ export function compileElementwise(key: string, arity: number, expr: string, pre
   if (hit) return hit;
   const ins = Array.from({ length: arity }, (_, i) => i);
   const loadSame = ins.map((i) => `const x${i} = a${i}[i];`).join(" ");
-  const loadGeneral = ins.map((i) => `const x${i} = a${i}[q${i}];`).join(" ");
-  // Two loops: the common all-same-size case is one flat loop; otherwise an odometer walks the
-  // outer dimensions and the innermost dimension runs with per-input strides (0 = broadcast).
-  const body = `
-    const n = o.length;
-    if (same) { for (let i = 0; i < n; i++) { ${loadSame} ${prelude} o[i] = ${expr}; } return; }
-    const rank = shape.length, inner = shape[rank - 1];
-    if (inner === 0) return;
-    const idx = new Int32Array(rank);
-    ${ins.map((i) => `const is${i} = s${i}[rank - 1]; let p${i} = 0;`).join(" ")}
-    for (let base = 0; base < n; base += inner) {
-      ${ins.map((i) => `let q${i} = p${i};`).join(" ")}
-      for (let j = 0; j < inner; j++) {
-        ${loadGeneral}
-        ${prelude}
-        o[base + j] = ${expr};
-        ${ins.map((i) => `q${i} += is${i};`).join(" ")}
-      }
-      for (let d = rank - 2; d >= 0; d--) {
-        idx[d]++;
-        ${ins.map((i) => `p${i} += s${i}[d];`).join(" ")}
-        if (idx[d] < shape[d]) break;
-        ${ins.map((i) => `p${i} -= s${i}[d] * shape[d];`).join(" ")}
-        idx[d] = 0;
-      }
-    }`;
-  const loop = new Function("o", "shape", "same", ...ins.flatMap((i) => [`a${i}`, `s${i}`]), body) as (
+  const sameLoop = new Function("o", ...ins.map((i) => `a${i}`), `const n = o.length; for (let i = 0; i < n; i++) { ${loadSame} ${prelude} o[i] = ${expr}; }`) as (
     ...a: unknown[]
   ) => void;
+  // Broadcasting: an odometer walks the outer dimensions and the innermost dimension runs with
+  // per-input strides. One loop per pattern of inputs that are constant along the innermost
+  // dimension (bit i: input i's inner stride is 0, a per-channel bias over [B,C,H*W] say): those
+  // are loaded once per row instead of once per element. Same values, same expression, so the
+  // same bits whichever loop runs.
+  const loops = new Map<number, (...a: unknown[]) => void>();
+  const broadcastLoop = (pattern: number): ((...a: unknown[]) => void) => {
+    let loop = loops.get(pattern);
+    if (loop) return loop;
+    const hoisted = (i: number) => ((pattern >> i) & 1) === 1;
+    const moving = ins.filter((i) => !hoisted(i));
+    const body = `
+      const n = o.length;
+      const rank = shape.length, inner = shape[rank - 1];
+      if (inner === 0) return;
+      const idx = new Int32Array(rank);
+      ${ins.map((i) => `const is${i} = s${i}[rank - 1]; let p${i} = 0;`).join(" ")}
+      for (let base = 0; base < n; base += inner) {
+        ${ins.filter(hoisted).map((i) => `const x${i} = a${i}[p${i}];`).join(" ")}
+        ${moving.map((i) => `let q${i} = p${i};`).join(" ")}
+        for (let j = 0; j < inner; j++) {
+          ${moving.map((i) => `const x${i} = a${i}[q${i}];`).join(" ")}
+          ${prelude}
+          o[base + j] = ${expr};
+          ${moving.map((i) => `q${i} += is${i};`).join(" ")}
+        }
+        for (let d = rank - 2; d >= 0; d--) {
+          idx[d]++;
+          ${ins.map((i) => `p${i} += s${i}[d];`).join(" ")}
+          if (idx[d] < shape[d]) break;
+          ${ins.map((i) => `p${i} -= s${i}[d] * shape[d];`).join(" ")}
+          idx[d] = 0;
+        }
+      }`;
+    loop = new Function("o", "shape", ...ins.flatMap((i) => [`a${i}`, `s${i}`]), body) as (...a: unknown[]) => void;
+    loops.set(pattern, loop);
+    return loop;
+  };
   const kernel: ElementwiseKernel = (out, outShape, inputs, inShapes) => {
     const n = out.length;
     if (n === 0) return;
     let same = true;
     for (const a of inputs) if (a.length !== n) same = false;
     if (same) {
-      const call: unknown[] = [out, outShape, true];
-      for (let i = 0; i < arity; i++) call.push(inputs[i], null);
-      loop(...call);
+      sameLoop(out, ...inputs);
       return;
     }
-    // Broadcasting: walk as few dimensions as the operands' strides allow (same element order).
+    // Walk as few dimensions as the operands' strides allow (same element order).
     const dims = coalesceDims(outShape, [contiguousStrides(outShape), ...inShapes.map((s) => broadcastStrides(s, outShape))]);
-    const call: unknown[] = [out, dims.shape, false];
-    for (let i = 0; i < arity; i++) call.push(inputs[i], dims.strides[i + 1]);
-    loop(...call);
+    const inner = dims.shape.length - 1;
+    let pattern = 0;
+    const call: unknown[] = [out, dims.shape];
+    for (let i = 0; i < arity; i++) {
+      const strides = dims.strides[i + 1];
+      if (i < 30 && strides[inner] === 0) pattern |= 1 << i; // (a bit mask: hoist only the first 30)
+      call.push(inputs[i], strides);
+    }
+    broadcastLoop(pattern)(...call);
   };
   cache.set(key, kernel);
   return kernel;

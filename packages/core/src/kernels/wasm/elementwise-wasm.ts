@@ -14,8 +14,14 @@
  * - column: one element per outer index, splatted across the row ([32,1] over [32,64]).
  * Full and row inputs are loaded as vectors, scalar and column inputs are splatted once per row.
  * The generated function is specialised on which inputs are splatted (one module per pattern,
- * built on first use); pointers and strides are arguments. Other broadcasts return false and the
- * caller runs the JavaScript kernel.
+ * built on first use); pointers and strides are arguments.
+ *
+ * Other broadcasts (a per-channel bias [C,1,1] over [B,C,H,W], [4,1,8] + [1,5,1]) run blocked:
+ * the merged output dims split as [...walked, rows, inner], the module above runs the rows
+ * (each input's row stride now anything) and JavaScript walks the leading dims, one call each.
+ * Only for programs without approximated ops (exp, log, tanh, sigmoid), whose bits are then the
+ * JavaScript kernel's that ran these layouts before, and with at least 64 elements per call.
+ * The rest return false and the caller runs the JavaScript kernel.
  *
  * ## Numerics
  *
@@ -47,7 +53,7 @@ export type WasmElementwiseOp = ElementwiseOp;
 /**
  * Runs `out = program(inputs)` with NumPy broadcasting. Returns false, having done nothing, when
  * it cannot: an array that is not a Float32Array in the wasm heap, lengths that do not match the
- * shapes, or a broadcast layout other than full/scalar/row/column (see the module comment); the
+ * shapes, or a broadcast layout it does not run (see the module comment); the
  * caller then runs the JavaScript kernel. `out` may be one of the inputs (same view), not a
  * partial overlap of one.
  */
@@ -184,16 +190,23 @@ function modeAt(shape: readonly number[], len: number, outShape: readonly number
   return row ? ROW : column ? COLUMN : -1;
 }
 
+/** Whether every input's length matches its shape and its shape broadcasts to `outShape`. */
+function shapesValid(outShape: readonly number[], inputs: readonly Float32Array[], inShapes: readonly (readonly number[])[]): boolean {
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i].length !== product(inShapes[i], 0, inShapes[i].length) || !broadcasts(inShapes[i], outShape)) return false;
+  }
+  return true;
+}
+
 /**
  * Fills `plan` with the split having the largest inner part that gives every input a mode, and
- * returns true; false when the shapes do not broadcast to `outShape`, a length disagrees with
- * its shape, or no split fits. Allocates nothing: it runs on every call.
+ * returns true; false when no split fits. Assumes {@link shapesValid}. Allocates nothing: it
+ * runs on every call.
  */
 function planLayout(plan: Plan, outShape: readonly number[], n: number, inputs: readonly Float32Array[], inShapes: readonly (readonly number[])[]): boolean {
   let simple = true; // every input full or scalar: one flat pass
   for (let i = 0; i < inputs.length; i++) {
     const len = inputs[i].length;
-    if (len !== product(inShapes[i], 0, inShapes[i].length) || !broadcasts(inShapes[i], outShape)) return false;
     if (len !== n && len !== 1) simple = false;
   }
   const r = outShape.length;
@@ -213,7 +226,78 @@ function planLayout(plan: Plan, outShape: readonly number[], n: number, inputs: 
   return false;
 }
 
+/**
+ * Scratch for {@link planBlocked}: the output's dims with size-1 dims dropped and neighbours
+ * merged where every operand allows (as coalesceDims does), and each input's element stride per
+ * merged dim (0 where it broadcasts). Preallocated: the planner runs on every call.
+ */
+interface Blocked {
+  rank: number;
+  readonly dims: Int32Array;
+  readonly strides: Int32Array[]; // strides[i][d] for input i
+}
+
+/** Most output dims a blocked layout takes (more falls back to JavaScript). */
+const MAX_BLOCKED_RANK = 16;
+
+/**
+ * Rows of at least this many elements per wasm call in a blocked layout: below it the calls
+ * from the JavaScript odometer cost more than they save, and the JavaScript kernel runs.
+ */
+const MIN_BLOCK_ELEMENTS = 64;
+
+/**
+ * The general broadcast layout: the output as [...walked, rows, inner] after merging dims, where
+ * each input's inner stride is 0 (splatted per row) or 1 (vectors), its row stride is anything,
+ * and the walked dims (a per-channel bias [C,1,1] over [B,C,H,W] gives [B | C rows | H*W]) are
+ * stepped by JavaScript, one wasm call per walked index. The elements are those of the
+ * full/scalar/row/column layouts, computed by the same vector code, so only the order of
+ * the work differs. Fills `b` and returns true, or false when the rank is too large, or the work
+ * per call is too small to pay for the calls. Assumes {@link planLayout}'s checks passed
+ * (lengths match shapes, shapes broadcast).
+ */
+function planBlocked(b: Blocked, outShape: readonly number[], inShapes: readonly (readonly number[])[]): boolean {
+  const r = outShape.length;
+  if (r > MAX_BLOCKED_RANK) return false;
+  const arity = inShapes.length;
+  let m = 0;
+  for (let d = 0; d < r; d++) {
+    const size = outShape[d];
+    if (size === 1) continue;
+    // Each input's contiguous stride for output dim d (0 where it broadcasts).
+    let merge = m > 0;
+    for (let i = 0; i < arity; i++) {
+      const st = inputStride(inShapes[i], r, d);
+      b.strides[i][m] = st; // tentatively, as a new dim
+      if (merge && b.strides[i][m - 1] !== st * size) merge = false;
+    }
+    if (merge) {
+      b.dims[m - 1] *= size;
+      for (let i = 0; i < arity; i++) b.strides[i][m - 1] = b.strides[i][m];
+    } else {
+      b.dims[m] = size;
+      m++;
+    }
+  }
+  if (m === 0) return false; // one element: planLayout's flat pass takes it
+  b.rank = m;
+  const perCall = m >= 2 ? b.dims[m - 1] * b.dims[m - 2] : b.dims[0];
+  return perCall >= MIN_BLOCK_ELEMENTS;
+}
+
+/** The stride (in elements) of an input of shape `shape` along output dim `d` of a rank-`r` output: 0 where it broadcasts. */
+function inputStride(shape: readonly number[], r: number, d: number): number {
+  const t = d - (r - shape.length);
+  if (t < 0 || shape[t] === 1) return 0;
+  let st = 1;
+  for (let u = t + 1; u < shape.length; u++) st *= shape[u];
+  return st;
+}
+
 type RunFn = (...args: number[]) => void;
+
+/** Ops whose SIMD code only approximates the JavaScript kernel's (./simd-math.ts). */
+const APPROXIMATED = new Set<string>(["exp", "log", "tanh", "sigmoid"]);
 
 let available: boolean | undefined;
 
@@ -298,6 +382,47 @@ function makeKernel(arity: number, ops: readonly ElementwiseOp[]): WasmElementwi
       run(...args);
     }
   };
+  const exact = ops.every((op) => !APPROXIMATED.has(op.prim));
+  const blocked: Blocked = {
+    rank: 0,
+    dims: new Int32Array(MAX_BLOCKED_RANK),
+    strides: Array.from({ length: arity }, () => new Int32Array(MAX_BLOCKED_RANK)),
+  };
+  const base: number[] = new Array<number>(arity).fill(0); // byte addresses of the inputs, for runBlocked
+  const pos: number[] = new Array<number>(arity).fill(0); // element offsets of the current walked index
+  const idx = new Int32Array(MAX_BLOCKED_RANK);
+  /** Runs the layout planBlocked left in `blocked`: one call of `rows` rows per walked index; `at` holds the inputs' addresses. */
+  const runBlocked = (outAt: number): void => {
+    const { rank: m, dims, strides } = blocked;
+    const innerBytes = dims[m - 1] * 4;
+    const rows = m >= 2 ? dims[m - 2] : 1;
+    let splat = 0;
+    for (let i = 0; i < arity; i++) {
+      if (strides[i][m - 1] === 0) splat |= 1 << i;
+      st[i] = m >= 2 ? strides[i][m - 2] * 4 : 0;
+      base[i] = at[i];
+      pos[i] = 0;
+    }
+    const run = variant(splat);
+    const walked = m - 2;
+    let calls = 1;
+    for (let d = 0; d < walked; d++) {
+      calls *= dims[d];
+      idx[d] = 0;
+    }
+    const callBytes = rows * innerBytes;
+    for (let c = 0; c < calls; c++) {
+      for (let i = 0; i < arity; i++) at[i] = base[i] + pos[i] * 4;
+      call(run, rows, innerBytes, outAt + c * callBytes);
+      for (let d = walked - 1; d >= 0; d--) {
+        idx[d]++;
+        for (let i = 0; i < arity; i++) pos[i] += strides[i][d];
+        if (idx[d] < dims[d]) break;
+        for (let i = 0; i < arity; i++) pos[i] -= strides[i][d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  };
   return (out, outShape, inputs, inShapes) => {
     if (!(out instanceof Float32Array) || inputs.length !== arity || inShapes.length !== arity) return false;
     const outAt = addressOf(arity, out);
@@ -309,7 +434,14 @@ function makeKernel(arity: number, ops: readonly ElementwiseOp[]): WasmElementwi
     const n = out.length;
     if (n !== product(outShape, 0, outShape.length)) return false;
     if (n === 0) return true;
-    if (!planLayout(plan, outShape, n, inputs, inShapes)) return false;
+    if (!shapesValid(outShape, inputs, inShapes)) return false;
+    if (!planLayout(plan, outShape, n, inputs, inShapes)) {
+      // Blocked layouts only for programs whose bits match the JavaScript kernel's, which ran
+      // these layouts before they were supported here (see the module comment, Numerics).
+      if (!exact || !planBlocked(blocked, outShape, inShapes)) return false;
+      runBlocked(outAt);
+      return true;
+    }
     const innerBytes = plan.inner * 4;
     let splat = 0;
     for (let i = 0; i < arity; i++) {
