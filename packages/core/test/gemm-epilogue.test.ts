@@ -6,6 +6,8 @@ import {
   valueFrom, wasmAvailable, warmUpThreads, type Backend, type DType, type ElementwiseProgram, type Shape, type Value,
 } from "../src/index.js";
 import { gemmWasm } from "../src/kernels/wasm/gemm-wasm.js";
+import { convGeometry, convPath } from "../src/kernels/conv.js";
+import { conv2dDirectWasm } from "../src/kernels/conv-direct.js";
 import { workerStats } from "../src/kernels/wasm/threads.js";
 
 /** A program over C (in0) and operands in1.. with every op rounded to `dtype`, as the graph's fusion writes it. */
@@ -178,5 +180,109 @@ describe("gemm epilogue", () => {
     } finally {
       for (const v of [a, b, bias, c]) releaseValue(v);
     }
+  });
+
+  describe.skipIf(!wasmAvailable())("on the direct convolution path (wasm, float32)", () => {
+    const biasOnly = program("float32", [["add", ["in0", "in1"]]]);
+    const biasRelu = program("float32", [["add", ["in0", "in1"]], ["relu", ["op0"]]]);
+    const scaleMax = program("float32", [["mul", ["in1", "in0"]], ["maximum", ["op0", "in2"]]]);
+    type Attrs2 = { stride: number[]; padding: number[]; dilation: number[] };
+    const attrs = (stride: number[], padding: number[], dilation = [1, 1]): Attrs2 => ({ stride, padding, dilation });
+    // [B, C, H, W], [K, C, kh, kw], attrs: the cnn's conv1 and conv2, odd widths (partial vectors),
+    // channels 1/3/8/9 in and out, padding on one axis only, stride and dilation along the height.
+    const geometries: [Shape, Shape, Attrs2][] = [
+      [[24, 1, 28, 28], [8, 1, 3, 3], attrs([1, 1], [1, 1])],
+      [[4, 8, 14, 14], [16, 8, 3, 3], attrs([1, 1], [1, 1])],
+      [[3, 3, 9, 7], [9, 3, 3, 3], attrs([1, 1], [1, 1])],
+      [[2, 9, 8, 11], [3, 9, 2, 3], attrs([2, 1], [0, 1], [1, 2])],
+      [[1, 1, 6, 5], [1, 1, 3, 3], attrs([1, 1], [2, 0])],
+    ];
+    const programs: [string, ElementwiseProgram, (K: number) => Shape[]][] = [
+      ["bias", biasOnly, (K) => [[K, 1, 1]]],
+      ["bias → relu", biasRelu, (K) => [[1, K, 1, 1]]],
+      ["scalar scale, per-channel maximum", scaleMax, (K) => [[], [K, 1, 1]]],
+    ];
+    const outShapeOf = (xs: Shape, ws: Shape, a: Attrs2) => [xs[0], ws[0], ...[2, 3].map((d) => convOutSize(xs[d], ws[d], a.stride[d - 2], a.padding[d - 2], a.dilation[d - 2]))];
+    const bits = (d: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => new Uint32Array(new Float32Array(d as Float32Array).buffer);
+    /** The first element whose bits differ, -1 when none (a full-array diff of 100k elements is too slow to print). */
+    const firstDiff = (a: Uint32Array, b: Uint32Array) => (a.length !== b.length ? 0 : a.findIndex((v, i) => v !== b[i]));
+
+    for (const threads of [1, 2]) {
+      it(`runs the program in the direct kernel's store, bitwise conv then the separate program (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
+        setBackend("wasm");
+        setThreads(threads);
+        if (threads > 1) await warmUpThreads();
+        let seed = 500;
+        for (const [xs, ws, a] of geometries) {
+          const g = convGeometry(xs, ws, a);
+          expect(convPath("forward", g, "float32"), `x=${xs} w=${ws}`).toBe("direct");
+          const outShape = outShapeOf(xs, ws, a);
+          for (const [name, prog, shapesOf] of programs) {
+            const shapes = shapesOf(ws[0]);
+            const x = random("float32", xs, seed++), w = random("float32", ws, seed++);
+            const operands = shapes.map((sh) => random("float32", sh, seed++));
+            const fused = random("float32", outShape, 0), separate = random("float32", outShape, 1), direct = random("float32", outShape, 2);
+            try {
+              const label = `${name} ${threads}t x=${xs} w=${ws}`;
+              compileConvEpilogue(prog, outShape, "float32", shapes)([x, w, ...operands], fused, a);
+              ops.conv2d.kernel([x, w], separate, a);
+              compileProgram(prog, 1 + shapes.length)(separate.data, outShape, [separate.data.slice(), ...operands.map((o) => o.data)], [outShape, ...shapes]);
+              expect(firstDiff(bits(fused.data), bits(separate.data)), label).toBe(-1);
+              // The kernel itself takes the epilogue (so the step above was one pass, not the fallback).
+              const epilogue = { key: `test ${name}`, spec: { ops: prog.ops, layouts: shapes.map((sh) => (sh.length === 0 ? "scalar" : "column") as "scalar" | "column") }, operands: operands.map((o) => o.data as Float32Array) };
+              expect(conv2dDirectWasm(x.data as Float32Array, w.data as Float32Array, direct.data as Float32Array, g, epilogue), label).toBe(true);
+              expect(firstDiff(bits(direct.data), bits(separate.data)), label).toBe(-1);
+            } finally {
+              for (const v of [x, w, fused, separate, direct, ...operands]) releaseValue(v);
+            }
+          }
+        }
+        if (threads > 1) {
+          // The fused variant's chunks reach the workers too, with the same bits.
+          const [xs, ws, a] = geometries[0];
+          const x = random("float32", xs, 1), w = random("float32", ws, 2), bias = random("float32", [ws[0], 1, 1], 3);
+          const outShape = outShapeOf(xs, ws, a);
+          const one = random("float32", outShape, 4), two = random("float32", outShape, 5);
+          const kernel = compileConvEpilogue(biasRelu, outShape, "float32", [bias.shape]);
+          try {
+            setThreads(1);
+            kernel([x, w, bias], one, a);
+            setThreads(2);
+            const before = workerStats().workerChunks;
+            for (let r = 0; r < 50 && workerStats().workerChunks === before; r++) kernel([x, w, bias], two, a);
+            expect(workerStats().workerChunks).toBeGreaterThan(before);
+            expect(firstDiff(bits(two.data), bits(one.data))).toBe(-1);
+          } finally {
+            for (const v of [x, w, bias, one, two]) releaseValue(v);
+          }
+        }
+      }, 120_000);
+    }
+
+    it("declines operands outside the heap (the caller then runs the program separately, with the same bits) and rejects mis-sized ones", () => {
+      setBackend("wasm");
+      setThreads(1);
+      const [xs, ws, a] = geometries[2];
+      const g = convGeometry(xs, ws, a);
+      const outShape = outShapeOf(xs, ws, a);
+      const x = random("float32", xs, 7), w = random("float32", ws, 8), bias = random("float32", [ws[0], 1, 1], 9);
+      const inHeap = random("float32", outShape, 0), out = random("float32", outShape, 1);
+      const outside = new Float32Array(bias.data);
+      try {
+        const untouched = bits(out.data);
+        const epilogue = { key: "test outside", spec: { ops: biasRelu.ops, layouts: ["column" as const] }, operands: [outside] };
+        expect(conv2dDirectWasm(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, g, epilogue)).toBe(false);
+        expect(bits(out.data)).toEqual(untouched);
+        const kernel = compileConvEpilogue(biasRelu, outShape, "float32", [bias.shape]);
+        kernel([x, w, bias], inHeap, a);
+        kernel([x, w, { data: outside, shape: bias.shape }], out, a);
+        expect(firstDiff(bits(out.data), bits(inHeap.data))).toBe(-1);
+        expect(() => conv2dDirectWasm(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, g, { ...epilogue, operands: [new Float32Array(4)] })).toThrow(
+          /epilogue operand 0 \(column\) must hold 9 floats for 9 output channels, got 4/,
+        );
+      } finally {
+        for (const v of [x, w, bias, inHeap, out]) releaseValue(v);
+      }
+    });
   });
 });

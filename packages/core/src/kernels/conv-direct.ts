@@ -22,9 +22,16 @@
  * gradient with the flipped, channel-transposed weight), so {@link conv2dGradInputDirectWasm} runs
  * the same generated kernel; its sums run over (output channel, kernel row, kernel column), an
  * order of its own, so it agrees with the im2col input gradient within float32 rounding only.
+ *
+ * The forward kernel can also apply a per-channel epilogue ({@link DirectEpilogue}: the graph's
+ * conv bias, and exact elementwise follow-ups, ./gemm-epilogue.ts) to each output vector as it
+ * stores it, running the program's generated SIMD code (./wasm/simd-program.ts) on the final
+ * accumulator with the channel's operand values splatted: the same float32 operations on the same
+ * stored value as the program's separate kernel, so the same bits, in one pass over the output.
  */
-import { relaxedSimdSupported } from "./wasm/gemm-wasm.js";
+import { MAX_EPILOGUE_OPERANDS, relaxedSimdSupported, type EpilogueSpec } from "./wasm/gemm-wasm.js";
 import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./wasm/emitter.js";
+import { emitProgram } from "./wasm/simd-program.js";
 import { acrossRow, addChunkEntry, chunkedKernel, runChunked, upTo, type ChunkedKernel } from "./wasm/generated.js";
 import { heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
 import type { ConvGeometry } from "./conv.js";
@@ -38,6 +45,18 @@ const V128 = ValType.v128;
  * With the inputs and temporaries they fit the 16 vector registers V8 allocates from.
  */
 const CHANNEL_BLOCK = 8;
+
+/**
+ * An epilogue of the forward kernel: program input 0 is an output element's float32 value, input
+ * k >= 1 operand k - 1, one value per output channel (`column`, K floats) or one value (`scalar`).
+ */
+export interface DirectEpilogue {
+  /** Names the program and layouts (what the generated code depends on). */
+  readonly key: string;
+  readonly spec: EpilogueSpec;
+  /** The operands of this call, each a heap tensor (else the kernel declines). */
+  readonly operands: readonly Float32Array[];
+}
 
 /** The constants one generated forward kernel is specialised on. */
 interface DirectShape {
@@ -62,12 +81,16 @@ interface DirectShape {
  * (c, i, j) of xp[b, c, oh*sh + i*dh, ow + j*dw] * w[k, c, i, j], xp already zero-padded (stride
  * 1 along the width, which the f32x4 over adjacent columns needs).
  */
-function buildDirectModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number): void {
+function buildDirectModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number, epilogue?: EpilogueSpec): void {
   const { C, K, Hp, Wr, kh, kw, sh, dh, dw, OH, OW, relaxed } = s;
   const T = kh * kw;
   const plane = Hp * Wr * 4; // bytes per padded input plane
-  const fwd = mb.func([I32, I32, I32, I32, I32], [], (f) => {
+  const layouts = epilogue?.layouts ?? [];
+  const fwd = mb.func([I32, I32, I32, I32, I32, ...layouts.map(() => I32)], [], (f) => {
     const [xp, w, out, b0, b1] = [0, 1, 2, 3, 4].map((i) => f.param(i));
+    // The epilogue's operand addresses (params 5..) and their values for one channel, splatted.
+    const operandAt = layouts.map((_, k) => f.param(5 + k));
+    const operand = layouts.map(() => f.local(V128));
     const b = f.local(I32), oh = f.local(I32), xrow = f.local(I32), orow = f.local(I32);
     const px = f.local(I32), pw = f.local(I32), c = f.local(I32), v = f.local(I32);
     const xv = [f.local(V128), f.local(V128)], wv = f.local(V128), prod = f.local(V128);
@@ -107,12 +130,19 @@ function buildDirectModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number):
             f.get(c).i32(1).op("i32.sub").tee(c).brIf(0);
           });
         }
-        for (let r = 0; r < rows; r++)
-          for (let kk = 0; kk < kn; kk++) {
+        for (let kk = 0; kk < kn; kk++) {
+          layouts.forEach((layout, e) => f.get(operandAt[e]).simdMem("v128.load32_splat", layout === "column" ? (k0 + kk) * 4 : 0).set(operand[e]));
+          for (let r = 0; r < rows; r++) {
+            // The accumulator is the value a plain store writes: the epilogue runs on exactly that.
+            if (epilogue) {
+              emitProgram(f, epilogue.ops, [acc[r][kk], ...operand]);
+              f.set(acc[r][kk]);
+            }
             const off = ((k0 + kk) * OH + r) * OW * 4;
             if (lanes === 4) f.get(orow).get(v).op("i32.add").get(acc[r][kk]).simdMem("v128.store", off, 2);
             else for (let l = 0; l < lanes; l++) f.get(orow).get(v).op("i32.add").get(acc[r][kk]).simdLaneMem("v128.store32_lane", l, off + l * 4);
           }
+        }
       }
     };
     /** Rows oh .. oh+rows-1 of image b. */
@@ -134,7 +164,7 @@ function buildDirectModule(mb: ModuleBuilder, s: DirectShape, paramsAt: number):
       if (OH % 2 !== 0) rowsAt(1);
     });
   }, "fwd");
-  addChunkEntry(mb, paramsAt, fwd, 0);
+  addChunkEntry(mb, paramsAt, fwd, layouts.length);
 }
 
 /**
@@ -212,6 +242,24 @@ function kernelFor(name: string, build: (mb: ModuleBuilder, s: DirectShape, para
   return chunkedKernel(`${name} ${JSON.stringify(s)}`, (mb, at) => build(mb, s, at));
 }
 
+/** Heap addresses of `e`'s operands, checked against K output channels; null when one is not a heap tensor. */
+function epilogueAddresses(e: DirectEpilogue, K: number): number[] | null {
+  const { layouts } = e.spec;
+  if (layouts.length > MAX_EPILOGUE_OPERANDS || e.operands.length !== layouts.length) {
+    throw new RangeError(`conv direct: an epilogue needs one operand per layout (at most ${MAX_EPILOGUE_OPERANDS}), got ${e.operands.length} for ${layouts.length}`);
+  }
+  const at: number[] = [];
+  for (let k = 0; k < layouts.length; k++) {
+    const layout = layouts[k], a = e.operands[k];
+    if (layout !== "column" && layout !== "scalar") throw new RangeError(`conv direct: epilogue operand ${k} must be per channel or scalar, got ${layout}`);
+    const want = layout === "column" ? K : 1;
+    if (a.length !== want) throw new RangeError(`conv direct: epilogue operand ${k} (${layout}) must hold ${want} floats for ${K} output channels, got ${a.length}`);
+    at.push(heapByteOffset(a));
+    if (at[k] < 0) return null;
+  }
+  return at;
+}
+
 /** Heap scratch blocks (padded input, staged weight or gradient, staged output), kept between calls and grown by doubling. */
 const blocks: { at: number; bytes: number }[] = [0, 1, 2].map(() => ({ at: -1, bytes: 0 }));
 
@@ -265,13 +313,16 @@ function padInput(
 function runDirect(
   x: Float32Array, w: Float32Array, out: Float32Array,
   B: number, C: number, H: number, W: number, K: number, kh: number, kw: number,
-  sh: number, dh: number, dw: number, pt: number, pl: number, OH: number, OW: number,
+  sh: number, dh: number, dw: number, pt: number, pl: number, OH: number, OW: number, epilogue?: DirectEpilogue,
 ): boolean {
+  const operandsAt = epilogue ? epilogueAddresses(epilogue, K) : [];
+  if (!operandsAt) return false;
   const pad = padInput(x, B, C, H, W, kh, kw, sh, dh, dw, pt, pl, OH, OW);
   if (!pad) return false;
-  const k = kernelFor("fwd", buildDirectModule, { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() });
+  const name = epilogue ? `fwd+${epilogue.key}` : "fwd";
+  const k = kernelFor(name, (mb, s, at) => buildDirectModule(mb, s, at, epilogue?.spec), { C, K, Hp: pad.Hp, Wr: pad.Wr, kh, kw, sh, dh, dw, OH, OW, relaxed: relaxedSimdSupported() });
   if (!k) return false;
-  return inHeap(w, out, (wAt, outAt) => runChunked(k, [pad.xp.byteOffset, wAt, outAt], B, [], B * K * OH * OW * C * kh * kw));
+  return inHeap(w, out, (wAt, outAt) => runChunked(k, [pad.xp.byteOffset, wAt, outAt], B, operandsAt, B * K * OH * OW * C * kh * kw));
 }
 
 /**
@@ -307,11 +358,15 @@ export function conv2dGradWeightDirectWasm(x: Float32Array, gy: Float32Array, dw
 
 /**
  * Direct conv2d in WebAssembly SIMD (float32, stride 1 along the width): the same bits as the
- * im2col + wasm gemm kernel. False, doing nothing, when the heap cannot hold the padded copy.
+ * im2col + wasm gemm kernel; with `epilogue`, its program applied to each output as it is stored
+ * (the same bits as running it separately afterwards). False, doing nothing, when the heap cannot
+ * hold the padded copy or an epilogue operand is not a heap tensor.
+ *
+ * @throws RangeError when an epilogue operand is not one float per output channel (or one in all).
  */
-export function conv2dDirectWasm(x: Float32Array, w: Float32Array, out: Float32Array, g: ConvGeometry): boolean {
+export function conv2dDirectWasm(x: Float32Array, w: Float32Array, out: Float32Array, g: ConvGeometry, epilogue?: DirectEpilogue): boolean {
   const { B, C, H, W, K, kh, kw, sh, ph, pw, dh, dw, OH, OW } = g;
-  return runDirect(x, w, out, B, C, H, W, K, kh, kw, sh, dh, dw, ph, pw, OH, OW);
+  return runDirect(x, w, out, B, C, H, W, K, kh, kw, sh, dh, dw, ph, pw, OH, OW, epilogue);
 }
 
 /** The weight for the input gradient as a forward convolution: wt[c,k,i,j] = w[k,c,kh-1-i,kw-1-j]. */

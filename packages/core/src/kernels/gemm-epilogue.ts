@@ -3,7 +3,8 @@ import type { Attrs } from "../ops/prim.js";
 import type { ElementwiseOp, ElementwiseProgram } from "../ops/elementwise-types.js";
 import { sizeOf, type Shape } from "../shape.js";
 import { getBackend, matmulKernel } from "./backend.js";
-import { conv2dFast, convGeometry } from "./conv.js";
+import { conv2dFast, convGeometry, convPath } from "./conv.js";
+import { conv2dDirectWasm, type DirectEpilogue } from "./conv-direct.js";
 import { WASM_ELEMENTWISE_MIN_SIZE } from "./elementwise-dispatch.js";
 import { compileProgram, programSource } from "./elementwise-program.js";
 import { MAX_EPILOGUE_OPERANDS, gemmWasm, type EpilogueLayout, type GemmEpilogueCall } from "./wasm/gemm-wasm.js";
@@ -31,7 +32,9 @@ import { wasmElementwiseSupported } from "./wasm/elementwise-wasm.js";
  * runs once per element after the last k-block, so neither the chunking nor the thread count
  * changes a bit. A convolution's product is laid out [K, B*OH*OW], not as its NCHW output, so
  * there the choice between the wasm and JavaScript code could differ from the separate op's: a
- * convolution takes only {@link exactProgram}s, whose two compilations give the same bits.
+ * convolution takes only {@link exactProgram}s, whose two compilations give the same bits. A
+ * convolution on the direct path (./conv-direct.ts) has no product: its kernel applies the
+ * program to each output vector as it stores it, with the same generated code.
  */
 
 /** The layout of an operand of shape `shape` against an [m, n] output; null when it does not broadcast to it. */
@@ -71,6 +74,12 @@ function layoutShape(layout: EpilogueLayout, m: number, n: number): Shape {
   return layout === "full" ? [m, n] : layout === "row" ? [n] : layout === "column" ? [m, 1] : [];
 }
 
+/** A key naming `program` over operands of `layouts`: what a generated epilogue's code depends on. */
+function epilogueKey(program: ElementwiseProgram, layouts: readonly EpilogueLayout[]): string {
+  const { prelude, expr } = programSource(program);
+  return `${layouts.join(",")}|${program.ops.map((op) => op.dtype ?? "").join(",")}:${prelude}|${expr}`;
+}
+
 /** `C [m,n] = program(op(A) @ op(B), operands...)` for fixed m, n, operand layouts and dtype. */
 type ProductWithEpilogue = (k: number, A: TypedArray, transA: boolean, B: TypedArray, transB: boolean, C: TypedArray, operands: readonly TypedArray[]) => void;
 
@@ -78,9 +87,8 @@ type ProductWithEpilogue = (k: number, A: TypedArray, transA: boolean, B: TypedA
 function productWithEpilogue(program: ElementwiseProgram, m: number, n: number, dtype: DType, layouts: readonly EpilogueLayout[]): ProductWithEpilogue {
   const arity = 1 + layouts.length;
   const separate = compileProgram(program, arity);
-  const { prelude, expr } = programSource(program);
   const call: GemmEpilogueCall & { operands: Float32Array[] } = {
-    key: `${layouts.join(",")}|${program.ops.map((op) => op.dtype ?? "").join(",")}:${prelude}|${expr}`,
+    key: epilogueKey(program, layouts),
     spec: { ops: program.ops, layouts },
     operands: new Array<Float32Array>(layouts.length),
   };
@@ -156,8 +164,10 @@ export type ConvEpilogueKernel = (inputs: readonly Data[], out: Data, attrs: Att
  * The kernel of `program` as the epilogue of `conv2d(x, w)` with output `outShape` [B, K, OH, OW]
  * and operands of `operandShapes` (per channel or scalar: the bias reshaped to [K, 1, 1]): the
  * program runs on the convolution's [K, B*OH*OW] product as the gemm stores it, before the product
- * is reordered into NCHW. Elementwise ops commute with that reorder, so the result is the
- * unfused one's, bitwise, for an {@link exactProgram}.
+ * is reordered into NCHW, or, on the direct path (float32, operands in the heap), on each output
+ * vector as the direct kernel stores it. Elementwise ops commute with that reorder, so the result
+ * is the unfused one's, bitwise, for an {@link exactProgram}. Anywhere else the program runs
+ * separately over the output.
  *
  * @throws RangeError for a program that is not exact or an operand that is not per channel or scalar.
  */
@@ -171,6 +181,10 @@ export function compileConvEpilogue(program: ElementwiseProgram, outShape: Shape
   });
   const run = productWithEpilogue(program, K, B * OH * OW, dtype, layouts);
   const operands = new Array<TypedArray>(operandShapes.length);
+  // The direct kernel's epilogue (float32 only; operands filled in per call).
+  const direct: (DirectEpilogue & { operands: Float32Array[] }) | null = dtype === "float32" && layouts.length <= MAX_EPILOGUE_OPERANDS
+    ? { key: epilogueKey(program, layouts), spec: { ops: program.ops, layouts }, operands: new Array<Float32Array>(layouts.length) }
+    : null;
   let ran = false;
   const product = (_m: number, _n: number, k: number, a: TypedArray, b: TypedArray, c: TypedArray) => {
     ran = true;
@@ -183,8 +197,11 @@ export function compileConvEpilogue(program: ElementwiseProgram, outShape: Shape
   return (inputs, out, attrs) => {
     const [x, w] = inputs;
     for (let i = 0; i < operands.length; i++) operands[i] = inputs[i + 2].data;
+    const g = convGeometry(x.shape, w.shape, attrs);
+    if (direct && sizeOf(outShape) > 0 && convPath("forward", g, "float32") === "direct" && x.data instanceof Float32Array && w.data instanceof Float32Array
+      && out.data instanceof Float32Array && allFloat32(operands, direct.operands) && conv2dDirectWasm(x.data, w.data, out.data, g, direct)) return;
     ran = false;
-    conv2dFast(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, convGeometry(x.shape, w.shape, attrs), undefined, product);
+    conv2dFast(x.data as Float32Array, w.data as Float32Array, out.data as Float32Array, g, undefined, product);
     if (ran || sizeOf(outShape) === 0) return;
     datas[0] = out.data;
     for (let i = 0; i < operands.length; i++) datas[i + 1] = operands[i];
