@@ -257,8 +257,9 @@ export function conv2dFast(
   x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry, path = convPath("forward", g, dtypeOf(out)), product?: ConvProduct,
 ): void {
   if (out.length === 0) return;
-  // The direct kernel computes no separate product, so `product` (an epilogue) is not called: the
-  // epilogue's caller notices and runs its program over the output instead (./gemm-epilogue.ts).
+  // The direct kernel computes no separate product, so `product` is not called here: an epilogue's
+  // caller runs the direct kernel with its program fused into the store itself, or the program
+  // separately where that kernel declines (./gemm-epilogue.ts).
   if (path === "direct" && directApplies("forward", g) && out instanceof Float32Array && conv2dDirectWasm(x as Float32Array, w as Float32Array, out, g)) return;
   conv2dIm2col(x, w, out, g, product);
 }
