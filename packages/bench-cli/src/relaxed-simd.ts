@@ -22,6 +22,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { setFlagsFromString } from "node:v8";
+import { relaxedSimdProbe } from "@dualgrad/core";
 import { UsageError } from "./errors.js";
 
 /** The V8 flag that turns relaxed SIMD on (Node 20). */
@@ -31,14 +32,14 @@ export const NO_RELAXED_SIMD_FLAG = "--no-experimental-wasm-relaxed-simd";
 /** The environment variable: `0` turns relaxed SIMD off, `1` (or unset) leaves it on where the engine can. */
 export const RELAXED_SIMD_ENV = "DUALGRAD_RELAXED_SIMD";
 
-/** A module holding one `f32x4.relaxed_madd` (core's emitter wrote these bytes): valid only where relaxed SIMD is on. */
-const PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11];
+/** Core's module holding one `f32x4.relaxed_madd`: valid only where relaxed SIMD is on. Building it validates nothing. */
+const PROBE = relaxedSimdProbe();
 
 /** Whether this process's engine has relaxed SIMD now (validates the probe module; no caching). */
 export function engineHasRelaxedSimd(): boolean {
   const wasm = (globalThis as { WebAssembly?: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
   try {
-    return wasm !== undefined && wasm.validate(new Uint8Array(PROBE));
+    return wasm !== undefined && wasm.validate(PROBE);
   } catch {
     return false;
   }
@@ -87,7 +88,7 @@ export function engineArgs(wanted: boolean, probe: EngineProbe): string[] {
 
 /** Probes `process.execPath` (a fresh process each: flags are process-wide). */
 const probeNode: EngineProbe = (flag) => {
-  const src = `process.exit(WebAssembly.validate(new Uint8Array(${JSON.stringify(PROBE)})) ? 0 : 3)`;
+  const src = `process.exit(WebAssembly.validate(new Uint8Array(${JSON.stringify(Array.from(PROBE))})) ? 0 : 3)`;
   const r = spawnSync(process.execPath, [...(flag ? [flag] : []), "-e", src], { stdio: "ignore", timeout: 10_000 });
   return r.status === 0 ? true : r.status === 3 ? false : undefined;
 };

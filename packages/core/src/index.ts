@@ -34,7 +34,7 @@ export { gemm, gemmReference } from "./kernels/gemm.js";
 export {
   compileConvEpilogue, compileGemmEpilogue, convEpilogueLayout, epilogueLayout, exactProgram, type ConvEpilogueKernel, type GemmEpilogueKernel,
 } from "./kernels/gemm-epilogue.js";
-export { MAX_EPILOGUE_OPERANDS, type EpilogueLayout } from "./kernels/wasm/gemm-wasm.js";
+export { MAX_EPILOGUE_OPERANDS, relaxedSimdProbe, type EpilogueLayout } from "./kernels/wasm/gemm-wasm.js";
 export * from "./execute.js";
 export * from "./profiler.js";
 export * from "./kernel-flops.js";

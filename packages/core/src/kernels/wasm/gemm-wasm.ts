@@ -70,14 +70,20 @@ export function simdSupported(): boolean {
   return simdCache;
 }
 
+/**
+ * A module holding one `f32x4.relaxed_madd`: it validates only where the engine has relaxed SIMD.
+ * Exported so that a caller that switches the engine's flag (the CLI) or probes another process
+ * tests exactly what {@link relaxedSimdSupported} tests.
+ */
+export function relaxedSimdProbe(): Uint8Array {
+  return probeModule((f) => f.get(f.param(0)).get(f.param(1)).get(f.param(2)).simd("f32x4.relaxed_madd"), 3);
+}
+
 /** Whether the engine accepts relaxed SIMD's `f32x4.relaxed_madd` (validated with a probe module, once). */
 export function relaxedSimdSupported(): boolean {
   if (relaxedCache === undefined) {
     const api = wasmApi();
-    relaxedCache =
-      api !== undefined &&
-      simdSupported() &&
-      safeValidate(api, probeModule((f) => f.get(f.param(0)).get(f.param(1)).get(f.param(2)).simd("f32x4.relaxed_madd"), 3));
+    relaxedCache = api !== undefined && simdSupported() && safeValidate(api, relaxedSimdProbe());
   }
   return relaxedCache;
 }
