@@ -6,7 +6,7 @@
  *
  * - `matmul` op(A)[..., m, k] @ op(B)[..., k, n]: 2 * (batch * m * n) * k, with k the contracted
  *   dimension of op(A) (the last of A, or the one before when `transA`).
- * - `conv2d`, `conv2d_grad_input`, `conv2d_grad_weight`: 2 * B * K * OH * OW * C * kh * kw each,
+ * - `conv2d`, `conv2d_bias`, `conv2d_grad_input`, `conv2d_grad_weight`: 2 * B * K * OH * OW * C * kh * kw each,
  *   from the output (or output-gradient) shape [B, K, OH, OW] and the weight shape [K, C, kh, kw]
  *   — both gradients make exactly as many multiply-adds as the forward convolution.
  */
@@ -26,6 +26,7 @@ export function kernelFlops(op: string, inputs: readonly Shape[], out: Shape, at
       return 2 * sizeOf(out) * k;
     }
     case "conv2d": // inputs [x, w], output [B, K, OH, OW]
+    case "conv2d_bias": // inputs [x, w, bias]; the bias adds count as nothing, like the others' stores
       return convFlops(out, inputs[1]);
     case "conv2d_grad_input": // inputs [gy, w]
       return convFlops(inputs[0], inputs[1]);

@@ -143,6 +143,7 @@ export function opCases(): OpCase[] {
     const attrs = { stride, padding, dilation };
     const out = [x[0], w[0], convOutSize(x[2], w[2], stride[0], padding[0], dilation[0]), convOutSize(x[3], w[3], stride[1], padding[1], dilation[1])];
     cases.push(c("conv2d", attrs, [f(x), f(w)]));
+    cases.push(c("conv2d_bias", attrs, [f(x), f(w), f([w[0]])]));
     cases.push(c("conv2d_grad_input", { ...attrs, inputShape: x }, [f(out), f(w)]));
     cases.push(c("conv2d_grad_weight", { ...attrs, weightShape: w }, [f(x), f(out)]));
   }

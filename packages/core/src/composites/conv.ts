@@ -7,8 +7,14 @@ import { add } from "./arith.js";
 /**
  * PyTorch's `F.conv2d` (groups = 1): the conv2d primitive, then the bias `[K]` reshaped to
  * `[K, 1, 1]` and added, broadcasting over the batch and the positions.
+ *
+ * With `fuseBias`, a bias is added inside the convolution instead (the `conv2d_bias` primitive,
+ * same bits): eager asks for it, since it runs each op as it comes and one kernel beats a
+ * convolution and a second pass over its output. The graph does not: its compiler sees the add
+ * and whatever follows it (the activation) and fuses both into the convolution's store.
  */
-export function conv2d<T>(e: Emitter<T>, x: T, weight: T, bias: T | null, attrs: Attrs["conv2d"]): T {
+export function conv2d<T>(e: Emitter<T>, x: T, weight: T, bias: T | null, attrs: Attrs["conv2d"], fuseBias = false): T {
+  if (bias !== null && fuseBias) return e.emit("conv2d_bias", [x, weight, bias], attrs);
   const y = e.emit("conv2d", [x, weight], attrs);
   if (bias === null) return y;
   const k = e.meta(bias).shape.reduce((a, b) => a * b, 1);

@@ -54,6 +54,7 @@ export const ATTR_SCHEMA: { readonly [P in Prim]: { readonly [K in keyof Attrs[P
   pad: { before: "ints", after: "ints" },
   matmul: { transA: "bool", transB: "bool" },
   conv2d: CONV,
+  conv2d_bias: CONV,
   conv2d_grad_input: { ...CONV, inputShape: "ints" },
   conv2d_grad_weight: { ...CONV, weightShape: "ints" },
   max_pool2d: POOL,

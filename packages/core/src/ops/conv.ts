@@ -5,6 +5,9 @@ import {
   conv2dFast, conv2dGradInputFast, conv2dGradInputReference, conv2dGradWeightFast, conv2dGradWeightReference,
   conv2dReference, convGeometry, type ConvGeometry, type ConvParams,
 } from "../kernels/conv.js";
+import { compileConvEpilogue, type ConvEpilogueKernel } from "../kernels/gemm-epilogue.js";
+import type { DType } from "../dtype.js";
+import type { ElementwiseProgram } from "./elementwise-types.js";
 import type { Attrs, Meta, OpTable, View } from "./prim.js";
 
 /**
@@ -12,8 +15,15 @@ import type { Attrs, Meta, OpTable, View } from "./prim.js";
  * of their own because neither is a convolution in the forward sense (one is transposed, one
  * reduces over the batch). The three are closed under differentiation: each one's VJP is built
  * from the other two, so gradients of any order stay in the set.
+ *
+ * `conv2d_bias` is conv2d with its bias added per output channel in the same kernel, as
+ * PyTorch's `conv2d(x, w, b)` is one call: eager runs a layer with a bias as this one op (one
+ * launch, no second pass over the output). Its result is bitwise conv2d's followed by the
+ * broadcast add, and its VJP is conv2d's plus the bias's sum over batch and positions, so it
+ * gives the graph's bits, where the compiler fuses the same add (and the activation after it)
+ * into the convolution's store instead (see the composite in ../composites/conv.ts).
  */
-export type ConvPrim = "conv2d" | "conv2d_grad_input" | "conv2d_grad_weight";
+export type ConvPrim = "conv2d" | "conv2d_bias" | "conv2d_grad_input" | "conv2d_grad_weight";
 
 /** Throws unless `v` is a pair of integers >= `min` (stride, padding, dilation, kernel size). */
 export function checkPair(op: string, name: string, v: readonly number[] | undefined, min: number): void {
@@ -57,7 +67,39 @@ const d = (v: View) => v.data as F;
 /** The conv attributes alone (the gradient primitives add a shape to them). */
 const convAttrs = ({ stride, padding, dilation }: ConvParams): Attrs["conv2d"] => ({ stride, padding, dilation });
 
-/** OpDefs of conv2d and its two gradients. */
+/** Throws unless `b` is a bias of `K` values of the convolution's dtype. */
+function checkBias(op: string, b: Meta, K: number, dtype: DType): void {
+  if (b.shape.length !== 1 || b.shape[0] !== K || b.dtype !== dtype) {
+    throw new ShapeError(op, `expected a ${dtype}[${K}] bias (one value per output channel), got ${b.dtype}${formatShape(b.shape)}`);
+  }
+}
+
+/** The bias-add as an elementwise program: the convolution's value plus operand 1 (the bias, per channel). */
+function biasProgram(dtype: DType): ElementwiseProgram {
+  return { ops: [{ prim: "add", attrs: {}, operands: [{ from: "in", index: 0 }, { from: "in", index: 1 }], dtype }] } as ElementwiseProgram;
+}
+
+/**
+ * Compiled conv2d_bias kernels by dtype and output shape. A network has a handful of
+ * convolution geometries, each compiled once (the direct kernel's variant and the gemm's are
+ * cached inside core by program and layout as well); the table is bounded so that a program
+ * sweeping many shapes does not keep every kernel forever.
+ */
+const biasKernels = new Map<string, ConvEpilogueKernel>();
+const MAX_BIAS_KERNELS = 64;
+
+function biasKernel(out: Meta): ConvEpilogueKernel {
+  const key = `${out.dtype}[${out.shape.join(",")}]`;
+  let k = biasKernels.get(key);
+  if (k === undefined) {
+    if (biasKernels.size >= MAX_BIAS_KERNELS) biasKernels.delete(biasKernels.keys().next().value!);
+    k = compileConvEpilogue(biasProgram(out.dtype), out.shape, out.dtype, [[out.shape[1], 1, 1]]);
+    biasKernels.set(key, k);
+  }
+  return k;
+}
+
+/** OpDefs of conv2d, conv2d with a bias, and the two gradients. */
 export const convOps: OpTable<ConvPrim> = {
   conv2d: {
     kind: "conv",
@@ -68,6 +110,31 @@ export const convOps: OpTable<ConvPrim> = {
     vjp: (e, [x, w], _out, g, attrs, wants = [true, true]) => [
       wants[0] ? e.emit("conv2d_grad_input", [g, w], { ...convAttrs(attrs), inputShape: e.meta(x).shape }) : null,
       wants[1] ? e.emit("conv2d_grad_weight", [x, g], { ...convAttrs(attrs), weightShape: e.meta(w).shape }) : null,
+    ],
+  },
+  conv2d_bias: {
+    kind: "conv",
+    arity: 3,
+    infer: ([x, w, b], attrs) => {
+      // Named as the op users call (F.conv2d / Conv2d with a bias), not the fused primitive.
+      const g = checkConv("conv2d", x, w, attrs);
+      checkBias("conv2d", b, g.K, x.dtype);
+      return { shape: outShape(g), dtype: x.dtype };
+    },
+    // The bias is the epilogue's per-channel operand: [K] and [K, 1, 1] hold the same values.
+    kernel: ([x, w, b], out, attrs) => biasKernel(out)([x, w, { data: b.data, shape: [b.shape[0], 1, 1] }], out, attrs),
+    reference: ([x, w, b], out, attrs) => {
+      const g = convGeometry(x.shape, w.shape, attrs);
+      conv2dReference(d(x), d(w), d(out), g);
+      const o = d(out), bias = d(b), plane = g.OH * g.OW;
+      for (let i = 0; i < o.length; i++) o[i] += bias[Math.floor(i / plane) % g.K];
+    },
+    // conv2d's rule, and the bias's: the sum of the cotangent over batch and positions, the one
+    // reduction (same axes, same order) the graph's add-of-a-[K,1,1]-bias rule runs.
+    vjp: (e, [x, w], _out, g, attrs, wants = [true, true, true]) => [
+      wants[0] ? e.emit("conv2d_grad_input", [g, w], { ...convAttrs(attrs), inputShape: e.meta(x).shape }) : null,
+      wants[1] ? e.emit("conv2d_grad_weight", [x, g], { ...convAttrs(attrs), weightShape: e.meta(w).shape }) : null,
+      wants[2] ? e.emit("sum", [g], { axes: [0, 2, 3], keepdims: false }) : null,
     ],
   },
   conv2d_grad_input: {

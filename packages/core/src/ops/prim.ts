@@ -83,6 +83,11 @@ export interface Attrs {
   matmul: { readonly transA: boolean; readonly transB: boolean };
   // convolution (NCHW input, [out, in, kh, kw] weight) and its gradients
   conv2d: ConvAttrs;
+  /**
+   * Inputs [input, weight, bias [K]]: conv2d with the bias added per output channel, in one
+   * kernel (the bias-add runs on each output value as the convolution stores it).
+   */
+  conv2d_bias: ConvAttrs;
   /** Inputs [output gradient, weight]; `inputShape` is the convolved input's. */
   conv2d_grad_input: ConvAttrs & { readonly inputShape: Shape };
   /** Inputs [input, output gradient]; `weightShape` is the weight's. */

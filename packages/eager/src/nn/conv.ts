@@ -17,11 +17,12 @@ export type Conv2dLayerOptions = C.Conv2dInitOptions;
 
 /**
  * Functional 2-D convolution, `torch.nn.functional.conv2d` (groups = 1): x `[B, C, H, W]`,
- * weight `[K, C, kh, kw]`, optional bias `[K]` added per output channel.
+ * weight `[K, C, kh, kw]`, optional bias `[K]` added per output channel, in the same kernel
+ * (core's `conv2d_bias`: one launch and one tape node, as PyTorch's conv2d).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const attrs = convAttrs("conv2d", options);
-  return F.composite((e) => C.conv2d(e, x, weight, bias, attrs));
+  return F.composite((e) => C.conv2d(e, x, weight, bias, attrs, true));
 }
 
 /** Functional max pooling (`F.max_pool2d`); the gradient goes to each window's first maximum. */
