@@ -44,6 +44,8 @@ const CASES: [string, string[], RegExp][] = [
   ["bench: zero steps", ["bench", "--steps", "0"], /--steps.*expected a positive integer/],
   ["bench: negative warmup", ["bench", "--warmup", "-1"], /--warmup.*expected a non-negative integer/],
   ["bench: zero min-time", ["bench", "--min-time", "0"], /--min-time.*expected a positive number/],
+  ["bench: zero rounds", ["bench", "--rounds", "0"], /--rounds.*expected a positive integer, got '0'/],
+  ["bench: rounds not a number", ["bench", "--rounds", "x"], /--rounds.*expected a positive integer, got 'x'/],
   ["bench: existing output", ["bench", "--json", existing], /already exists.*--force/],
   ["bench: output is a directory", ["bench", "--md", out], /directory/],
   ["bench: output into a missing directory", ["bench", "--html", join(dir, "missing", "r.html")], /does not exist/],

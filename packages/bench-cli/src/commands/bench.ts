@@ -14,6 +14,7 @@ import type { BenchReport, BenchResult, SweepResult } from "../report/types.js";
 import { writeReports } from "../report/write.js";
 import { agreement } from "../runners/agreement.js";
 import { measure } from "../runners/measure.js";
+import { measureRounds } from "../runners/rounds.js";
 import { breakEvenSteps } from "../runners/static-costs.js";
 import { runCliWorker } from "../runners/worker-process.js";
 import type { Frontend } from "../runners/index.js";
@@ -35,6 +36,7 @@ interface BenchFlags extends Omit<ModelFlags, "model"> {
   quiet?: boolean;
   peers?: PeerName[];
   sweep?: Sweep;
+  rounds: number;
 }
 
 /** The models to run: a custom `--layers` stack, or each `--models` workload, with the model flags applied. */
@@ -86,6 +88,8 @@ export function registerBench(program: Command): void {
     .option("--html <file>", "write a self-contained HTML report")
     .option("--force", "overwrite existing output files")
     .option("--quiet", "no progress notes on stderr")
+    // Peers are not repeated: they sit 10-50x from us, far beyond process-to-process drift.
+    .option("--rounds <n>", "fresh-process runs of every model and frontend, taken in turn; the tables show the median round (peers run once)", positiveInt, 1)
     .addOption(new Option("--peers <list>", "also run other libraries on the same workloads, each in a fresh process: tfjs (= tfjs-cpu,tfjs-wasm), jax-js, torch (= torch-{eager,jit}-{1,2}t, system Python), all").argParser(parsePeers))
     .action(async (flags: BenchFlags) => {
       const targets = { json: flags.json, md: flags.md, html: flags.html };
@@ -96,15 +100,13 @@ export function registerBench(program: Command): void {
       const groups = bases.map((base) => ({ base, specs: flags.sweep ? sweepSpecs(base, flags.sweep) : [base] }));
       // A size that cannot fit is a one-line error now, not a worker dying of memory later.
       for (const spec of groups.flatMap((g) => g.specs)) checkMemory(spec, 0);
-      const results: BenchResult[] = [];
-      for (const { specs } of groups) {
-        for (const spec of specs) {
-          for (const frontend of flags.frontends) {
-            if (!flags.quiet) note(`measuring ${spec.id} on ${frontend} ...`);
-            results.push(await runWorker(spec, frontend, flags));
-          }
-        }
-      }
+      // With --rounds, each size of a sweep is repeated like any model.
+      const rounds = flags.rounds > 1 ? (round: number) => ` (round ${round}/${flags.rounds})` : () => "";
+      const results = await measureRounds(groups.flatMap((g) => g.specs), flags.frontends, flags.rounds, (spec, frontend, round) => {
+        if (!flags.quiet) note(`measuring ${spec.id} on ${frontend}${rounds(round)} ...`);
+        return runWorker(spec, frontend, flags);
+      });
+      // On the median rounds' static costs: each a real process's.
       setBreakEven(results);
       // Peers: same workloads, same protocol, a fresh process each; a peer that is not installed
       // (or cannot start here) is a note, not a failure.

@@ -54,6 +54,12 @@ export function formatMs(ms: number): string {
   return `${s} ms`;
 }
 
+/** A range of milliseconds with the unit once: "7.50–12.2 ms" ("-" when either end is missing). */
+export function formatMsRange(lo: number, hi: number): string {
+  const [a, b] = [formatMs(lo), formatMs(hi)];
+  return a === MISSING || b === MISSING ? MISSING : `${a.slice(0, -" ms".length)}–${b}`;
+}
+
 /**
  * The ratio `a / b` as "1.8x": one decimal from 1x to 100x, whole numbers above, two significant
  * digits below 1x ("0.56x", "0.050x") so a small ratio does not collapse to "0.0x". "-" when `b` is zero or

@@ -19,6 +19,7 @@ import { downsample, minMax } from "./series.js";
 import { SWEEP_METRICS, sweepLabel, sweepSeries, sweepTable, sweepTitle } from "./sweep.js";
 import type { BenchReport, SweepResult } from "./types.js";
 import { profileSection } from "./profile-section.js";
+import { roundMedians, roundsRange } from "./rounds.js";
 import { varlenVerdict } from "./varlen-verdict.js";
 
 /**
@@ -599,7 +600,9 @@ export function toHtml(report: BenchReport): string {
           if (!r) return undefined;
           const med = metricValue(metric("msMedian"), r);
           const p90 = metricValue(metric("msP90"), r);
-          return { value: med, whisker: p90, label: formatMs(med), tooltip: `${model} · ${f}: median ${formatMs(med)}, p90 ${formatMs(p90)}` };
+          const medians = roundMedians(r);
+          const rounds = medians ? `; ${medians.length} rounds, medians ${roundsRange(r)}` : "";
+          return { value: med, whisker: p90, label: formatMs(med), tooltip: `${model} · ${f}: median ${formatMs(med)}, p90 ${formatMs(p90)}${rounds}` };
         },
       })}<figcaption>Bar: median step time; whisker: 90th percentile.</figcaption></figure>`,
     );

@@ -1,5 +1,6 @@
 import { formatBytes, formatCount, formatMs, formatRatio, MISSING } from "./format.js";
 import type { StaticCosts } from "../runners/static-costs.js";
+import { roundsCount, roundsSpreadRow } from "./rounds.js";
 import type { BenchResult, PeerResult } from "./types.js";
 
 /**
@@ -114,15 +115,21 @@ export function metricValue(metric: Metric, run: Measured | undefined): number {
 }
 
 /**
- * The metric rows for one model: `[label, cell per run, graph vs eager?]`, one per metric.
+ * The metric rows for one model: `[label, cell per run, graph vs eager?]`, one per metric, and
+ * where some run has `bench --rounds` the rounds' spread under the median (report/rounds.ts).
  * `names[i]` is the frontend or peer of `runs[i]` (undefined where it did not run); the last
  * cell is the graph-vs-eager comparison when `compare` is set (both frontends present).
  */
 export function metricRows(runs: (Measured | undefined)[], names: string[], compare: boolean): string[][] {
-  return METRICS.map((metric) => {
+  const rounds = roundsCount(runs);
+  const spread = roundsSpreadRow(runs, compare);
+  return METRICS.flatMap((metric) => {
     const values = runs.map((r) => metricValue(metric, r));
-    const row = [metric.label, ...values.map((v) => metric.format(v))];
+    // With `bench --rounds` the median is the median round's: the label says of how many, and
+    // the rounds' spread follows it.
+    const median = metric.key === "msMedian" && rounds !== null;
+    const row = [median ? metric.label.replace(/\)$/, `, ${rounds})`) : metric.label, ...values.map((v) => metric.format(v))];
     if (compare) row.push(comparisonCell(metric.compare, values[names.indexOf("eager")], values[names.indexOf("graph")]));
-    return row;
+    return median && spread ? [row, spread] : [row];
   });
 }

@@ -14,8 +14,8 @@ export const REPORT_MAX_BYTES = 64 * 1024 * 1024;
  * {@link BenchReport}, for `dualgrad report` to render.
  *
  * The structure is checked as far as the renderers rely on it (`machine`; `results` entries with
- * `model`, `frontend`, `msPerStep.median` and `memory`; `agreement` entries with `model`,
- * `maxAbs`, `maxRel`; `sweeps` as docs/REPORT-JSON.md gives them; `training` runs with `losses`
+ * `model`, `frontend`, `msPerStep.median` and `memory`, and numbers in `rounds.medianMsPerStep`
+ * where present; `agreement` entries with `model`, `maxAbs`, `maxRel`; `sweeps` as docs/REPORT-JSON.md gives them; `training` runs with `losses`
  * when present), so a wrong file fails here
  * with a message that names it and the first field that is off, rather than as a TypeError deep
  * inside a chart. Extra fields are allowed: the format is additive.
@@ -112,6 +112,10 @@ function checkRun(r: unknown, at: string, frontends: readonly string[]): string 
   if (!frontends.includes(r.frontend as string)) return `${at}.frontend is ${describe(r.frontend)}, expected ${frontends.map((f) => `"${f}"`).join(" or ")}`;
   if (!isObject(r.msPerStep) || typeof r.msPerStep.median !== "number") return `${at}.msPerStep.median is missing or not a number`;
   if (!isObject(r.memory)) return `${at}.memory is missing or not an object`;
+  // Optional (`bench --rounds`); the reports take its minimum and maximum.
+  if (r.rounds !== undefined && !(isObject(r.rounds) && Array.isArray(r.rounds.medianMsPerStep) && r.rounds.medianMsPerStep.every((m) => typeof m === "number"))) {
+    return `${at}.rounds.medianMsPerStep is missing or not an array of numbers`;
+  }
   return null;
 }
 

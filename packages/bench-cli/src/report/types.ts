@@ -63,10 +63,18 @@ export interface BenchResult {
   graph?: { nodes: number; fusedKernels: number; arenaBytes: number };
   /** What static compilation costs: traces, compile time, cold first step, cumulative time, break-even. */
   static?: StaticCosts;
+  /**
+   * `bench --rounds n` with n > 1: the model ran on this frontend in n fresh processes, taken in
+   * turn with the other frontend; every other field is the median round's (the round whose
+   * median ms/step is the median of `medianMsPerStep`, the lower middle one for even n), and
+   * `medianMsPerStep` holds each round's median ms/step in the order run, for the spread.
+   * Absent with one round and in older files.
+   */
+  rounds?: { medianMsPerStep: number[] };
 }
 
-/** One model on one peer: a `BenchResult` whose frontend is the peer name. */
-export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph" | "static"> {
+/** One model on one peer: a `BenchResult` whose frontend is the peer name (one process: `--rounds` does not repeat peers). */
+export interface PeerResult extends Omit<BenchResult, "frontend" | "memory" | "graph" | "static" | "rounds"> {
   frontend: PeerName;
   memory: {
     /** Peak resident set size of the process (OS figure), as for our frontends. */
