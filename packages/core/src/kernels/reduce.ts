@@ -70,7 +70,63 @@ function outputStrides(shape: Shape, axes: readonly number[]): number[] {
 export function reduceInto(kind: Combine, x: TypedArray, shape: Shape, axes: readonly number[], acc: Float64Array, shift: Float64Array | null = null): void {
   // Fewer, longer loops in the same element order: e.g. summing all of [1024,1] is one loop of 1024.
   const dims = coalesceDims(shape, [contiguousStrides(shape), outputStrides(shape, axes)]);
-  reducer(kind)(x, dims.shape, dims.strides[1], acc, shift);
+  const os = dims.strides[1], rank = dims.shape.length;
+  if (kind === "sum" && rank >= 2 && os[rank - 1] === 0 && os[rank - 2] !== 0 && dims.shape[rank - 2] >= ROW_GROUP) {
+    sumRowGroups(x, dims.shape, os, acc);
+    return;
+  }
+  reducer(kind)(x, dims.shape, os, acc, shift);
+}
+
+/** Rows summed side by side by {@link sumRowGroups}. */
+const ROW_GROUP = 4;
+
+/**
+ * A sum whose last (merged) dim is reduced while the one before is kept: a bias gradient's
+ * [B, C, H*W] over batch and positions, a row sum. One running float64 sum is a chain of
+ * dependent adds, each waiting for the last; four rows that go to four different outputs are
+ * four independent chains, run side by side in one loop. Every output still takes its elements
+ * in the input's row-major order, so the bits are the one-row loop's.
+ */
+function sumRowGroups(x: TypedArray, shape: Shape, os: readonly number[], acc: Float64Array): void {
+  const n = x.length, rank = shape.length;
+  const inner = shape[rank - 1], rows = shape[rank - 2], rs = os[rank - 2];
+  if (n === 0 || inner === 0) return;
+  const block = rows * inner;
+  const idx = new Int32Array(rank);
+  let p = 0;
+  for (let base = 0; base < n; base += block) {
+    let r = 0;
+    for (; r + ROW_GROUP <= rows; r += ROW_GROUP) {
+      const q0 = p + r * rs, q1 = q0 + rs, q2 = q1 + rs, q3 = q2 + rs;
+      const b0 = base + r * inner, b1 = b0 + inner, b2 = b1 + inner, b3 = b2 + inner;
+      let s0 = acc[q0], s1 = acc[q1], s2 = acc[q2], s3 = acc[q3];
+      for (let j = 0; j < inner; j++) {
+        s0 += x[b0 + j];
+        s1 += x[b1 + j];
+        s2 += x[b2 + j];
+        s3 += x[b3 + j];
+      }
+      acc[q0] = s0;
+      acc[q1] = s1;
+      acc[q2] = s2;
+      acc[q3] = s3;
+    }
+    for (; r < rows; r++) {
+      const q = p + r * rs, b = base + r * inner;
+      let s = acc[q];
+      for (let j = 0; j < inner; j++) s += x[b + j];
+      acc[q] = s;
+    }
+    // The odometer over the dims before the rows.
+    for (let d = rank - 3; d >= 0; d--) {
+      idx[d]++;
+      p += os[d];
+      if (idx[d] < shape[d]) break;
+      p -= os[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
 }
 
 /** The reference: unravel each input index, ravel its output index, combine. Same order, no tricks. */
