@@ -2,7 +2,7 @@ import { PhiloxGenerator } from "@dualgrad/core";
 import { InferenceSession, Tensor as OrtTensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import {
-  Linear, Variable, concat, gather, takeAlongAxis, trace, decodeOnnx, fn, graphToOnnx, layers, optimize, elementwiseFusion, sequential, tensor, toOnnx, where, type HostTensor, type SymbolicTensor,
+  Linear, Variable, concat, gather, op, takeAlongAxis, trace, decodeOnnx, fn, graphToOnnx, layers, optimize, elementwiseFusion, sequential, tensor, toOnnx, where, type HostTensor, type SymbolicTensor,
 } from "../src/index.js";
 
 /** Runs exported bytes in ONNX Runtime (CPU) on one float32 input; returns the first output. */
@@ -107,6 +107,29 @@ describe("ONNX export checked by ONNX Runtime", () => {
     } finally {
       compiled.dispose();
       w.dispose();
+    }
+  });
+
+  it("conv2d_bias (eager's one-kernel convolution with bias) exports as one Conv with its bias input", async () => {
+    const w = new Variable([3, 2, 3, 3], "float32", { init: randomInput(54, 21) });
+    const b = new Variable([3], "float32", { init: randomInput(3, 22) });
+    const f = (x: SymbolicTensor) => op("conv2d_bias", [x, w, b], { stride: [1, 2], padding: [1, 0], dilation: [1, 1] }).relu();
+    const compiled = fn<HostTensor>(f);
+    try {
+      const bytes = toOnnx(f, [{ shape: [2, 2, 6, 7] }]);
+      const convs = decodeOnnx(bytes).graph.node.filter((n) => n.op_type === "Conv");
+      expect(convs.map((n) => n.input.length)).toEqual([3]);
+      for (const batch of [2, 5]) {
+        const x = randomInput(batch * 84, 30 + batch);
+        const want = compiled(tensor(x, [batch, 2, 6, 7]));
+        const got = await runOrt(bytes, x, [batch, 2, 6, 7]);
+        expect(got.dims).toEqual([batch, 3, 6, 3]);
+        expect(relativeError(got.data, want.data)).toBeLessThanOrEqual(1e-5);
+      }
+    } finally {
+      compiled.dispose();
+      w.dispose();
+      b.dispose();
     }
   });
 

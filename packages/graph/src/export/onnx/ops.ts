@@ -114,6 +114,17 @@ function matmulBatchAxis(c: RuleContext<"matmul">): number {
   return Math.max(fromA, fromB);
 }
 
+/** Conv over an NCHW input batched on axis 0, with a fixed weight (and bias, for conv2d_bias). */
+function conv(c: RuleContext<"conv2d" | "conv2d_bias">): number {
+  const [x, ...params] = c.inputs;
+  if (x.batchAxis > 0 || params.some((p) => p.batchAxis >= 0)) throw unsupported(c.node, "only an NCHW input batched on axis 0 and a fixed weight and bias are exported");
+  const { stride, padding, dilation } = c.attrs;
+  c.emit.node("Conv", [x.name, ...params.map((p) => p.name)], {
+    kernel_shape: { ints: params[0].shape.slice(2) }, strides: { ints: stride }, pads: { ints: [...padding, ...padding] }, dilations: { ints: dilation },
+  }, c.out);
+  return x.batchAxis;
+}
+
 /** MaxPool / AveragePool over an NCHW input batched on axis 0 (floor output size, as the primitives). */
 function pool(c: RuleContext<"max_pool2d" | "avg_pool2d">, opType: string, extra: Record<string, { int: number }>): number {
   const x = c.inputs[0];
@@ -233,15 +244,9 @@ const RULES: { [P in Prim]?: Rule<P> } = {
     }
     return matmulBatchAxis(c);
   },
-  conv2d: (c) => {
-    const [x, w] = c.inputs;
-    if (x.batchAxis > 0 || w.batchAxis >= 0) throw unsupported(c.node, "only an NCHW input batched on axis 0 and a fixed weight are exported");
-    const { stride, padding, dilation } = c.attrs;
-    c.emit.node("Conv", [x.name, w.name], {
-      kernel_shape: { ints: w.shape.slice(2) }, strides: { ints: stride }, pads: { ints: [...padding, ...padding] }, dilations: { ints: dilation },
-    }, c.out);
-    return x.batchAxis;
-  },
+  conv2d: (c) => conv(c),
+  // ONNX Conv's optional third input is exactly this primitive's per-channel bias.
+  conv2d_bias: (c) => conv(c),
   max_pool2d: (c) => pool(c, "MaxPool", {}),
   // PyTorch's default count_include_pad=True.
   avg_pool2d: (c) => pool(c, "AveragePool", { count_include_pad: { int: 1 } }),
