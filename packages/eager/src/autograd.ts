@@ -121,13 +121,16 @@ function backwardNow(root: Tensor, gradient: Tensor | undefined, options: Backwa
         }
         node.checkVersions();
         if (node.out._retainsGrad) accumulate(leafGrads, node.out, g);
+        // Nothing else can see g now (no map entry, no retained .grad, no other handle on its
+        // storage): a fused rule may write its result into g's memory rather than a new buffer.
+        const gIsOurs = !held.has(g) && g._storage.refs === 1;
         // Temporaries of this rule are freed right after it runs; only its results survive.
         const local = beginScope();
         let inputGrads: (Tensor | null)[] = [];
         try {
           const wants = node.inputs.map((t) => t.requiresGrad);
           // A rule of elementwise ops runs as one fused kernel, except when its ops must be recorded.
-          inputGrads = (!createGraph && fusedVjp(node.prim, node.attrs, node.inputs, node.out, g, wants)) ||
+          inputGrads = (!createGraph && fusedVjp(node.prim, node.attrs, node.inputs, node.out, g, wants, gIsOurs)) ||
             ops[node.prim].vjp(tensorEmitter, node.inputs, node.out, g, node.attrs as never, wants);
         } finally {
           endScope(local, inputGrads, isTensor);

@@ -70,6 +70,33 @@ describe("fused elementwise VJP rules", () => {
     });
   });
 
+  it("writes the gradient into a cotangent only backward holds, never into one a retained .grad shares", () => {
+    tidy(() => {
+      const n = 64 * 33;
+      const xs = data(n, 3, -1, 1), ws = data(n, 4, -1, 1);
+      // relu's cotangent is mul's result (b * w): backward's own, so relu's rule writes into it.
+      const run = (retain: boolean) => {
+        const x = tensor(xs, { shape: [64, 33], requiresGrad: true });
+        const w = tensor(ws, { shape: [64, 33] });
+        const b = x.mul(3).relu();
+        if (retain) b.retainGrad();
+        const loss = b.mul(w).sum();
+        const before = memory();
+        loss.backward();
+        return { x, b, allocations: memory().allocations - before.allocations };
+      };
+      const own = run(false), kept = run(true);
+      // dx = 3 * (3x > 0) * w, whether or not the cotangent was reused.
+      const want = Array.from(xs, (v, i) => Math.fround(Math.fround(ws[i] * (3 * v > 0 ? 1 : 0)) * 3));
+      expect(Array.from(own.x.grad!.data)).toEqual(want);
+      expect(Array.from(kept.x.grad!.data)).toEqual(want);
+      // The retained gradient of b is w itself, not w masked by relu's rule.
+      expect(Array.from(kept.b.grad!.data)).toEqual(Array.from(ws));
+      // Reusing the cotangent saves relu's gradient buffer.
+      expect(own.allocations).toBe(kept.allocations - 1);
+    });
+  });
+
   it("createGraph runs the rule op by op, so the gradient can be differentiated again", () => {
     tidy(() => {
       const x = tensor([0.5, -1, 2], { requiresGrad: true });
