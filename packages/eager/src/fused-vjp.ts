@@ -1,7 +1,8 @@
 import {
-  allocValue, allocator, compileProgram, inferMeta, isElementwisePrim, ops, profiler, releaseValue, shapesEqual, shapesLabel,
-  type Attrs, type DType, type ElementwiseKernel, type ElementwiseOp, type ElementwiseOperand, type Emitter, type Meta, type Prim,
+  allocValue, allocator, compileProgram, ops, profiler, releaseValue, shapesEqual, shapesLabel,
+  type Attrs, type DType, type ElementwiseKernel, type Meta, type Prim,
 } from "@dualgrad/core";
+import { NotFusable, ProgramTracer, slotValue, type Traced } from "./program-tracer.js";
 import { Tensor } from "./tensor.js";
 
 /**
@@ -19,11 +20,6 @@ import { Tensor } from "./tensor.js";
  * that records the gradient graph (`createGraph`), whose tape needs every op.
  */
 
-/** A value while tracing: an operand of the program with its meta. */
-interface Traced extends Meta {
-  readonly operand: ElementwiseOperand | { readonly from: "slot"; readonly index: number };
-}
-
 /** A rule's compiled form: the kernel and which of the node's values (inputs, out, g) feed it. */
 interface FusedRule {
   readonly kernel: ElementwiseKernel;
@@ -34,47 +30,14 @@ interface FusedRule {
   readonly dtype: DType;
 }
 
-/** Thrown while tracing to give up on a rule. */
-class NotFusable extends Error {}
-
-/** An emitter that records elementwise emits into a program instead of running them. */
-class ProgramTracer implements Emitter<Traced> {
-  readonly ops: ElementwiseOp[] = [];
-  readonly slots: number[] = [];
-
-  emit<P extends Prim>(prim: P, inputs: readonly Traced[], attrs: Attrs[P]): Traced {
-    if (!isElementwisePrim(prim)) throw new NotFusable();
-    const meta = inferMeta(prim, inputs, attrs);
-    const operands = inputs.map((t): ElementwiseOperand => {
-      if (t.operand.from !== "slot") return t.operand;
-      let at = this.slots.indexOf(t.operand.index);
-      if (at < 0) at = this.slots.push(t.operand.index) - 1;
-      return { from: "in", index: at };
-    });
-    this.ops.push({ prim, attrs, operands, dtype: meta.dtype } as ElementwiseOp);
-    return { ...meta, operand: { from: "op", index: this.ops.length - 1 } };
-  }
-
-  meta(t: Traced): Meta {
-    return t;
-  }
-
-  constant(value: number, dtype: DType): Traced {
-    // The literal a rank-0 tensor of that dtype would hold; only float dtypes are inlined as the graph does.
-    if (dtype !== "float32" && dtype !== "float64") throw new NotFusable();
-    return { shape: [], dtype, operand: { from: "const", value: dtype === "float32" ? Math.fround(value) : value } };
-  }
-}
-
 /** Traces `prim`'s rule at `metas` (the inputs, the output, the cotangent) into a fused rule, or null when it does not qualify. */
 function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: readonly boolean[]): FusedRule | null {
   const tracer = new ProgramTracer();
-  const slot = (m: Meta, index: number): Traced => ({ shape: m.shape, dtype: m.dtype, operand: { from: "slot", index } });
   const n = metas.length - 2;
-  const inputs = metas.slice(0, n).map(slot);
+  const inputs = metas.slice(0, n).map(slotValue);
   let grads: (Traced | null)[];
   try {
-    grads = ops[prim].vjp(tracer, inputs, slot(metas[n], n), slot(metas[n + 1], n + 1), attrs as never, wants);
+    grads = ops[prim].vjp(tracer, inputs, slotValue(metas[n], n), slotValue(metas[n + 1], n + 1), attrs as never, wants);
   } catch (err) {
     if (err instanceof NotFusable) return null;
     throw err;
@@ -83,7 +46,7 @@ function trace(prim: Prim, attrs: Attrs[Prim], metas: readonly Meta[], wants: re
   if (wanted.length !== 1 || tracer.ops.length < 2) return null;
   const input = wanted[0];
   const g = grads[input]!;
-  if (g.operand.from !== "op" || g.operand.index !== tracer.ops.length - 1 || !shapesEqual(g.shape, metas[input].shape) || g.dtype !== metas[input].dtype) return null;
+  if (!tracer.isLast(g) || !shapesEqual(g.shape, metas[input].shape) || g.dtype !== metas[input].dtype) return null;
   return {
     kernel: compileProgram({ ops: tracer.ops }, tracer.slots.length),
     name: `fused(${tracer.ops.map((o) => o.prim).join("→")})`,

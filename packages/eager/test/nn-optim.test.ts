@@ -224,6 +224,47 @@ describe("optimizers equal PyTorch's (mlp-small, float64, 3 steps)", () => {
   });
 });
 
+describe("SGD with momentum in two kernels a parameter", () => {
+  tidyIt("after the first step: the buffer updated in place, then the parameter; the same values as op by op; Nesterov stays op by op", (own) => {
+    const start = [0.5, -1.25, 2, 0.75];
+    const grads = [[0.1, -0.2, 0.3, 0.4], [0.5, 0.25, -0.125, 1], [-0.3, 0.6, 0.2, -0.1]];
+    const run = (options: optim.SGDOptions) => {
+      const w = tensor(start, { requiresGrad: true });
+      const opt = own(new optim.SGD([w], options));
+      const launches: number[] = [];
+      let buffers: unknown[] = [];
+      for (const g of grads) {
+        w.grad?.dispose();
+        w.grad = tensor(g);
+        const before = memory().kernelLaunches;
+        opt.step();
+        launches.push(memory().kernelLaunches - before);
+        buffers.push(opt.stateDict().state[0].buffers.momentumBuffer);
+      }
+      buffers = [...new Set(buffers)];
+      return { w: Array.from(w.data), launches, distinctBuffers: buffers.length };
+    };
+    // PyTorch's rule by hand in float32: b = g, then b = m b + (1 - d) g; w -= lr b.
+    const expected = (lr: number, m: number, d: number) => {
+      const f = Math.fround;
+      const w = start.map(f);
+      let b: number[] = [];
+      grads.forEach((g, k) => {
+        b = k === 0 ? g.map(f) : b.map((v, i) => f(f(f(v * f(m)) + f(g[i] * f(1 - d)))));
+        b.forEach((v, i) => (w[i] = f(w[i] - f(v * f(lr)))));
+      });
+      return w;
+    };
+    const plain = run({ lr: 0.1, momentum: 0.9, dampening: 0.25 });
+    expect(plain.w).toEqual(expected(0.1, 0.9, 0.25));
+    // The first step copies the gradient into a new buffer; later steps are two launches and keep that buffer.
+    expect(plain.launches.slice(1)).toEqual([2, 2]);
+    expect(plain.distinctBuffers).toBe(1);
+    const nesterov = run({ lr: 0.1, momentum: 0.9, nesterov: true });
+    expect(nesterov.launches[2]).toBeGreaterThan(2);
+  });
+});
+
 describe("training", () => {
   tidyIt("linear regression recovers w=3 and b=2 within 0.05 (the seed's loop, as in PyTorch)", (own) => {
     const gen = new PhiloxGenerator(0);
