@@ -1,8 +1,8 @@
 import {
-  allocValue, allocator, compileProgram, ops, profiler, releaseValue, shapesEqual, shapesLabel,
+  allocValue, compileProgram, ops, releaseValue, shapesEqual,
   type Attrs, type DType, type ElementwiseKernel, type Meta, type Prim,
 } from "@dualgrad/core";
-import { NotFusable, ProgramTracer, slotValue, type Traced } from "./program-tracer.js";
+import { NotFusable, ProgramTracer, launchProgram, slotValue, type Traced } from "./program-tracer.js";
 import { Tensor } from "./tensor.js";
 
 /**
@@ -98,18 +98,12 @@ export function fusedVjp(
   const shape = inputs[rule.input].shape;
   const inPlace = gIsOurs && g.dtype === rule.dtype && shapesEqual(g.shape, shape);
   const result = inPlace ? g._storage.value : allocValue(rule.dtype, shape);
-  const datas = rule.slots.map((s) => values[s]._storage.value.data);
-  const shapes = rule.slots.map((s) => values[s].shape);
-  const p = profiler;
-  const t0 = p === null ? 0 : p.now();
   try {
-    rule.kernel(result.data, result.shape, datas, shapes);
+    launchProgram(rule.kernel, rule.name, result, rule.slots.map((s) => values[s]._storage.value), inPlace ? 0 : result.data.byteLength);
   } catch (err) {
     if (!inPlace) releaseValue(result);
     throw err;
   }
-  p?.kernel(rule.name, t0, shapesLabel(rule.slots.map((s) => values[s]._storage.value)), inPlace ? 0 : result.data.byteLength);
-  allocator.countLaunch();
   const grads: (Tensor | null)[] = inputs.map(() => null);
   grads[rule.input] = inPlace ? g : new Tensor(result);
   return grads;

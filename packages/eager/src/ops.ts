@@ -3,6 +3,7 @@ import {
   profiler, releaseValue, resultType, shapesEqual, shapesLabel, valueFrom, type Attrs, type CompareKind, type DType, type ElementwiseKernel, type Emitter, type Meta, type Prim, type Shape, type Value,
 } from "@dualgrad/core";
 import { firstNonFinite } from "./anomaly.js";
+import { launchProgram } from "./program-tracer.js";
 import { Node } from "./node.js";
 import { isAnomalyDetectionEnabled, isGradEnabled } from "./grad-mode.js";
 import { Tensor, type TensorLike } from "./tensor.js";
@@ -324,14 +325,7 @@ export function subScaledInPlace<T extends Tensor>(self: T, x: Tensor, alpha: nu
     subScaledKernels.set(key, kernel);
   }
   const v = self._storage.value;
-  const p = profiler;
-  if (p === null) kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
-  else {
-    const t0 = p.now();
-    kernel(v.data, v.shape, [v.data, x._storage.value.data], [v.shape, x.shape]);
-    p.kernel("fused(mul→sub)_", t0, shapesLabel([v, x]), 0);
-  }
-  allocator.countLaunch();
+  launchProgram(kernel, "fused(mul→sub)_", v, [v, x._storage.value], 0);
   self._storage.version++;
   return self;
 }

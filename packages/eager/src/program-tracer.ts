@@ -1,5 +1,6 @@
 import {
-  inferMeta, isElementwisePrim, type Attrs, type DType, type ElementwiseOp, type ElementwiseOperand, type Emitter, type Meta, type Prim,
+  allocator, inferMeta, isElementwisePrim, profiler, shapesLabel,
+  type Attrs, type DType, type ElementwiseKernel, type ElementwiseOp, type ElementwiseOperand, type Emitter, type Meta, type Prim, type Value,
 } from "@dualgrad/core";
 
 /**
@@ -58,4 +59,17 @@ export class ProgramTracer implements Emitter<Traced> {
   isLast(t: Traced): boolean {
     return t.operand.from === "op" && t.operand.index === this.ops.length - 1;
   }
+}
+
+/**
+ * Runs one compiled program as a kernel launch: `kernel` over `inputs` into `out` (which may be
+ * one of the inputs: elementwise, each element is read before its slot is written), timed as
+ * `name` when profiling, with `allocated` bytes of new memory, and counted in core's launches.
+ */
+export function launchProgram(kernel: ElementwiseKernel, name: string, out: Value, inputs: readonly Value[], allocated: number): void {
+  const p = profiler;
+  const t0 = p === null ? 0 : p.now();
+  kernel(out.data, out.shape, inputs.map((v) => v.data), inputs.map((v) => v.shape));
+  p?.kernel(name, t0, shapesLabel(inputs), allocated);
+  allocator.countLaunch();
 }

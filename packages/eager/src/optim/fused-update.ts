@@ -1,6 +1,6 @@
-import { allocator, compileProgram, profiler, shapesEqual, shapesLabel, type composites as C, type ElementwiseKernel, type Emitter } from "@dualgrad/core";
+import { compileProgram, shapesEqual, type composites as C, type ElementwiseKernel, type Emitter } from "@dualgrad/core";
 import { subScaledInPlace } from "../ops.js";
-import { NotFusable, ProgramTracer, slotValue, type Traced } from "../program-tracer.js";
+import { NotFusable, ProgramTracer, launchProgram, slotValue, type Traced } from "../program-tracer.js";
 import type { Tensor } from "../tensor.js";
 
 /**
@@ -49,13 +49,7 @@ export function fusedBufferUpdate(rule: OneBufferRule, param: Tensor, grad: Tens
     kernels.set(key, k);
   }
   const values = [param, grad, buffer].map((t) => t._storage.value);
-  const out = values[2];
-  const p = profiler;
-  const t0 = p === null ? 0 : p.now();
-  // Each element of the buffer is read before its slot is written: in place is safe.
-  k.kernel(out.data, out.shape, tracer.slots.map((s) => values[s].data), tracer.slots.map((s) => values[s].shape));
-  p?.kernel(k.name, t0, shapesLabel(tracer.slots.map((s) => values[s])), 0);
-  allocator.countLaunch();
+  launchProgram(k.kernel, k.name, values[2], tracer.slots.map((s) => values[s]), 0);
   buffer._storage.version++;
   subScaledInPlace(param, buffer, scale.fixed);
   return true;
