@@ -33,7 +33,7 @@ import { MAX_EPILOGUE_OPERANDS, relaxedSimdSupported, type EpilogueSpec } from "
 import { ModuleBuilder, ValType, wasmApi, type FunctionBuilder, type Local } from "./wasm/emitter.js";
 import { emitProgram } from "./wasm/simd-program.js";
 import { acrossRow, addChunkEntry, chunkedKernel, runChunked, upTo, type ChunkedKernel } from "./wasm/generated.js";
-import { heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
+import { MAX_PAGES, heapAlloc, heapBuffer, heapByteOffset, heapFree, wasmMemory } from "./wasm/heap.js";
 import type { ConvGeometry } from "./conv.js";
 
 const I32 = ValType.i32;
@@ -291,27 +291,37 @@ type PadRows = (src: number, dst: number, planes: number, H: number, W: number, 
  * floats a step); two bulk-memory instructions per row run at memcpy speed. Null without a heap.
  */
 function padRows(): PadRows | null {
-  const k = chunkedKernel("pad rows", (mb) => {
-    mb.func(Array<ValType>(9).fill(ValType.i32), [], (f) => {
-      const [src, dst, planes, H, W, Hp, Wr, pt, pl] = Array.from({ length: 9 }, (_, i) => f.param(i));
-      const zero = f.local(ValType.i32), p = f.local(ValType.i32), h = f.local(ValType.i32), d = f.local(ValType.i32);
-      const rowBytes = f.local(ValType.i32), strideBytes = f.local(ValType.i32);
-      f.get(W).i32(2).op("i32.shl").set(rowBytes);
-      f.get(Wr).i32(2).op("i32.shl").set(strideBytes);
-      // Everything to zero first: the padding rows and columns, and what lies past them.
-      f.get(dst).i32(0).get(planes).get(Hp).op("i32.mul").get(Wr).op("i32.mul").i32(2).op("i32.shl").memoryFill();
-      upTo(f, p, zero, planes, () => {
-        // d = dst + ((p * Hp + pt) * Wr + pl) * 4: the first row's place in plane p.
-        f.get(dst).get(p).get(Hp).op("i32.mul").get(pt).op("i32.add").get(Wr).op("i32.mul").get(pl).op("i32.add").i32(2).op("i32.shl").op("i32.add").set(d);
-        upTo(f, h, zero, H, () => {
-          f.get(d).get(src).get(rowBytes).memoryCopy();
-          f.get(src).get(rowBytes).op("i32.add").set(src);
-          f.get(d).get(strideBytes).op("i32.add").set(d);
-        });
+  if (padRowsFn === undefined) {
+    const api = wasmApi(), memory = wasmMemory();
+    padRowsFn = api && memory ? (new api.Instance(new api.Module(buildPadModule()), { env: { memory } }).exports.pad as PadRows) : null;
+  }
+  return padRowsFn;
+}
+let padRowsFn: PadRows | null | undefined;
+
+/** Builds the module of {@link padRows}: `pad` over the shared heap memory. */
+function buildPadModule(): Uint8Array {
+  const mb = new ModuleBuilder();
+  mb.importMemory("env", "memory", { initial: 1, maximum: MAX_PAGES, shared: true });
+  mb.func(Array<ValType>(9).fill(ValType.i32), [], (f) => {
+    const [src, dst, planes, H, W, Hp, Wr, pt, pl] = Array.from({ length: 9 }, (_, i) => f.param(i));
+    const zero = f.local(ValType.i32), p = f.local(ValType.i32), h = f.local(ValType.i32), d = f.local(ValType.i32);
+    const rowBytes = f.local(ValType.i32), strideBytes = f.local(ValType.i32);
+    f.get(W).i32(2).op("i32.shl").set(rowBytes);
+    f.get(Wr).i32(2).op("i32.shl").set(strideBytes);
+    // Everything to zero first: the padding rows and columns, and what lies past them.
+    f.get(dst).i32(0).get(planes).get(Hp).op("i32.mul").get(Wr).op("i32.mul").i32(2).op("i32.shl").memoryFill();
+    upTo(f, p, zero, planes, () => {
+      // d = dst + ((p * Hp + pt) * Wr + pl) * 4: the first row's place in plane p.
+      f.get(dst).get(p).get(Hp).op("i32.mul").get(pt).op("i32.add").get(Wr).op("i32.mul").get(pl).op("i32.add").i32(2).op("i32.shl").op("i32.add").set(d);
+      upTo(f, h, zero, H, () => {
+        f.get(d).get(src).get(rowBytes).memoryCopy();
+        f.get(src).get(rowBytes).op("i32.add").set(src);
+        f.get(d).get(strideBytes).op("i32.add").set(d);
       });
-    }, "pad");
-  });
-  return k ? (k.exports.pad as PadRows) : null;
+    });
+  }, "pad");
+  return mb.toBytes();
 }
 
 /**
